@@ -1,0 +1,149 @@
+"""The language registry: languages are data (``data/languages.yaml``), not code.
+
+A language tag is an ISO 639 code with an optional ISO 15924 script (``sr-Latn``). Users add
+languages with a YAML file in the same format, named by the ``MELLA_LANGUAGES`` environment
+variable (several files separated by ``os.pathsep``) or passed to :func:`load_file`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import os
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+from mella.errors import MellaError
+
+_KNOWN_FIELDS = {
+    "name", "native_name", "scripts", "direction", "word_spaces", "confusers", "tokenizer",
+    "stemmer", "nllb_code", "m2m_code", "default",
+}
+
+
+@dataclass(frozen=True)
+class Language:
+    """One registry entry. ``script`` is set when the tag named one (``sr-Latn``)."""
+
+    code: str
+    name: str
+    native_name: str = ""
+    scripts: tuple[str, ...] = ("Latn",)
+    direction: str = "ltr"
+    word_spaces: bool = True
+    confusers: tuple[str, ...] = ()
+    tokenizer: str = "unicode"
+    stemmer: str | None = None
+    nllb_code: str | None = None
+    m2m_code: str | None = None
+    default: bool = False
+    script: str | None = None
+    # Per-language data added by later capabilities (stop words, templates, prompts, ...).
+    extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+    @property
+    def tag(self) -> str:
+        """BCP-47-style tag: ``sr-Latn`` when a script was chosen, otherwise the code."""
+        return f"{self.code}-{self.script}" if self.script else self.code
+
+    @property
+    def digraphic(self) -> bool:
+        return len(self.scripts) > 1
+
+    def with_script(self, script: str) -> Language:
+        if script not in self.scripts:
+            raise MellaError(f"{self.name} is not written in script {script!r} (known: {', '.join(self.scripts)})")
+        return dataclasses.replace(self, script=script)
+
+
+def _parse_entry(code: str, data: dict[str, Any], origin: str) -> Language:
+    if not isinstance(data, dict) or "name" not in data:
+        raise MellaError(f"{origin}: language {code!r} needs at least a 'name'")
+    known = {k: v for k, v in data.items() if k in _KNOWN_FIELDS}
+    for key in ("scripts", "confusers"):
+        if key in known:
+            known[key] = tuple(known[key] or ())
+    extra = {k: v for k, v in data.items() if k not in _KNOWN_FIELDS}
+    return Language(code=code, extra=extra, **known)
+
+
+def _load_yaml(text: str, origin: str) -> dict[str, Language]:
+    import yaml
+
+    doc = yaml.safe_load(text) or {}
+    entries = doc.get("languages", doc) if isinstance(doc, dict) else None
+    if not isinstance(entries, dict):
+        raise MellaError(f"{origin}: expected a mapping 'languages: {{code: {{...}}}}'")
+    return {str(code): _parse_entry(str(code), data, origin) for code, data in entries.items()}
+
+
+@lru_cache(maxsize=1)
+def _registry() -> dict[str, Language]:
+    text = resources.files("mella").joinpath("data/languages.yaml").read_text(encoding="utf-8")
+    reg = _load_yaml(text, "mella/data/languages.yaml")
+    for path in filter(None, os.environ.get("MELLA_LANGUAGES", "").split(os.pathsep)):
+        reg.update(_read_file(path))
+    return reg
+
+
+def _read_file(path: str) -> dict[str, Language]:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return _load_yaml(fh.read(), path)
+    except OSError as exc:
+        raise MellaError(f"cannot read language file {path}: {exc.strerror}") from exc
+
+
+def load_file(path: str) -> list[str]:
+    """Add (or override) languages from a YAML file; returns the codes it defined."""
+    added = _read_file(path)
+    _registry().update(added)
+    return sorted(added)
+
+
+def register(lang: Language) -> None:
+    """Add or replace one language in the registry (for code that builds entries itself)."""
+    _registry()[lang.code] = lang
+
+
+def get_language(tag: str) -> Language:
+    """The registry entry for ``tag`` (``ru``, ``sr-Latn``, ``sr_Cyrl`` ...); unknown tags list the known ones."""
+    code, _, script = tag.replace("_", "-").partition("-")
+    code = code.lower()
+    reg = _registry()
+    if code not in reg:
+        close = difflib.get_close_matches(code, reg, n=3)
+        hint = f" (did you mean {', '.join(close)}?)" if close else ""
+        raise MellaError(f"unknown language {tag!r}{hint}; known: {', '.join(sorted(reg))}")
+    lang = reg[code]
+    return lang.with_script(script.title()) if script else lang
+
+
+def is_known(tag: str) -> bool:
+    try:
+        get_language(tag)
+    except MellaError:
+        return False
+    return True
+
+
+def all_languages() -> list[Language]:
+    return [reg for _, reg in sorted(_registry().items())]
+
+
+def default_languages() -> list[Language]:
+    """The default target languages (ar cs hu ko ru sr th vi)."""
+    return [lang for lang in all_languages() if lang.default]
+
+
+def default_tags(split_scripts: bool = False) -> list[str]:
+    """Codes of the default targets; with ``split_scripts`` Serbian becomes ``sr-Cyrl`` and ``sr-Latn``."""
+    tags: list[str] = []
+    for lang in default_languages():
+        if split_scripts and lang.digraphic:
+            tags.extend(f"{lang.code}-{s}" for s in lang.scripts)
+        else:
+            tags.append(lang.code)
+    return tags

@@ -1,0 +1,114 @@
+"""Row schemas of every stage, defined once. Stages add columns; they never reshape silently.
+
+Each schema is an Arrow schema; ``DROP_REASON`` is appended to a stage's schema for its
+``_dropped/`` output. See docs/formats.md for the meaning of every column.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+DROP_REASON = pa.field("drop_reason", pa.string())
+
+CANDIDATES = pa.schema([
+    ("page_url", pa.string()),
+    ("image_url", pa.string()),
+    ("alt", pa.string()),
+    ("img_title", pa.string()),
+    ("figcaption", pa.string()),
+    ("context", pa.string()),          # bounded window of text around the <img>
+    ("page_title", pa.string()),
+    ("html_lang", pa.string()),        # <html lang>
+    ("content_language", pa.string()), # HTTP Content-Language
+    ("og_locale", pa.string()),
+    ("domain", pa.string()),           # registered domain of the page
+    ("source", pa.string()),           # input file (or URL) the row came from
+    ("source_offset", pa.int64()),     # byte offset of the WARC/WAT record (or -1)
+])
+
+PAIRS = pa.schema(list(CANDIDATES) + [
+    ("lang", pa.string()),             # ISO 639-1; Serbian as sr-Cyrl / sr-Latn
+    ("lang_confidence", pa.float64()),
+])
+
+IMAGES = pa.schema([
+    ("key", pa.string()),
+    ("image_url", pa.string()),
+    ("status", pa.string()),           # success | error | skipped
+    ("error", pa.string()),
+    ("http_status", pa.int32()),
+    ("sha256", pa.string()),
+    ("phash", pa.string()),
+    ("width", pa.int32()),
+    ("height", pa.int32()),
+    ("bytes", pa.int64()),
+])
+
+ANNOTATIONS = pa.schema([
+    ("key", pa.string()),
+    ("caption", pa.string()),
+    ("caption_lang", pa.string()),
+    ("caption_mode", pa.string()),     # plain | thick
+    ("caption_model", pa.string()),
+    ("prompt_hash", pa.string()),
+    ("translation", pa.string()),
+    ("translation_lang", pa.string()),
+    ("translation_model", pa.string()),
+    ("relevance", pa.float64()),
+])
+
+SAMPLES = pa.schema([
+    ("id", pa.string()),
+    ("key", pa.string()),
+    ("lang", pa.string()),
+    ("source", pa.string()),           # know | ling
+    ("instruction", pa.string()),
+    ("response", pa.string()),
+    ("split", pa.string()),            # train | validation | test
+])
+
+PREDICTIONS = pa.schema([
+    ("id", pa.string()),
+    ("lang", pa.string()),
+    ("source", pa.string()),
+    ("prediction", pa.string()),
+    ("references", pa.list_(pa.string())),
+    ("keywords", pa.list_(pa.string())),
+    ("model", pa.string()),
+])
+
+SCORES = pa.schema([
+    ("lang", pa.string()),
+    ("source", pa.string()),
+    ("metric", pa.string()),
+    ("score", pa.float64()),
+    ("n", pa.int64()),
+    ("signature", pa.string()),
+])
+
+SCHEMAS: dict[str, pa.Schema] = {
+    "candidates": CANDIDATES,
+    "pairs": PAIRS,
+    "images": IMAGES,
+    "annotations": ANNOTATIONS,
+    "samples": SAMPLES,
+    "predictions": PREDICTIONS,
+    "scores": SCORES,
+}
+
+
+def with_drop_reason(schema: pa.Schema) -> pa.Schema:
+    """The schema of a stage's ``_dropped/`` rows: its output columns plus ``drop_reason``."""
+    if schema.get_field_index("drop_reason") >= 0:
+        return schema
+    return schema.append(DROP_REASON)
+
+
+def extend(schema: pa.Schema, *fields: pa.Field | tuple[str, pa.DataType]) -> pa.Schema:
+    """``schema`` plus new columns (existing names are kept as they are)."""
+    out = schema
+    for f in fields:
+        f = f if isinstance(f, pa.Field) else pa.field(*f)
+        if out.get_field_index(f.name) < 0:
+            out = out.append(f)
+    return out
