@@ -1,0 +1,137 @@
+"""Input resolution: files, globs, folders and URLs become an ordered list of shards.
+
+Shard ``i`` of a stage's input becomes part ``i`` of its output, so the mapping is deterministic
+and a rerun knows which parts are already done. A folder written by a previous stage is read as
+that stage's committed parts.
+"""
+
+from __future__ import annotations
+
+import glob
+import gzip
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mella.errors import MellaError
+
+ROW_SUFFIXES = (".parquet", ".jsonl", ".jsonl.gz", ".ndjson")
+REMOTE_PREFIXES = ("http://", "https://", "s3://", "gs://", "gcs://", "az://", "abfs://", "hf://")
+
+
+@dataclass(frozen=True, order=True)
+class Shard:
+    """One unit of input: a local path or a remote URL."""
+
+    uri: str
+
+    @property
+    def is_remote(self) -> bool:
+        return self.uri.startswith(REMOTE_PREFIXES)
+
+    @property
+    def name(self) -> str:
+        return os.path.basename(self.uri.rstrip("/"))
+
+
+def is_stage_output(path: Path) -> bool:
+    return path.is_dir() and (any(path.glob("part-*.parquet")) or (path / "stats.json").exists())
+
+
+def _stage_parts(folder: Path) -> list[Path]:
+    from mella.runstore import StageDir
+
+    return StageDir(folder).committed_part_files(strict=True)
+
+
+def _expand_one(item: str, reads: str) -> list[str]:
+    if item.startswith(REMOTE_PREFIXES):
+        return [item]
+    path = Path(item)
+    if path.is_dir():
+        if is_stage_output(path):
+            return [str(p) for p in _stage_parts(path)]
+        files = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
+        if reads == "rows":
+            files = [p for p in files if p.name.endswith(ROW_SUFFIXES)]
+        if not files:
+            raise MellaError(f"input folder {item} holds no {'row files' if reads == 'rows' else 'files'}")
+        return [str(p) for p in files]
+    if any(ch in item for ch in "*?["):
+        matches = sorted(glob.glob(item, recursive=True))
+        if not matches:
+            raise MellaError(f"input pattern {item} matches no file")
+        return [m for m in matches if os.path.isfile(m)]
+    if path.is_file():
+        return [item]
+    raise MellaError(f"input {item} does not exist")
+
+
+def check_inputs(items: list[str], reads: str = "rows") -> list[str]:
+    """Every problem with ``items`` (missing files, empty globs ...), without raising."""
+    problems = []
+    for item in items:
+        try:
+            _expand_one(item, reads)
+        except MellaError as exc:
+            problems.append(str(exc))
+    return problems
+
+
+def resolve_inputs(items: list[str], reads: str = "rows") -> list[Shard]:
+    """Expand files, globs, folders and URLs into shards: sorted within each item, duplicates removed."""
+    if not items:
+        raise MellaError("no input given")
+    problems = check_inputs(items, reads)
+    if problems:
+        raise MellaError("; ".join(problems))
+    seen: dict[str, None] = {}
+    for item in items:
+        for uri in _expand_one(item, reads):
+            seen.setdefault(uri, None)
+    return [Shard(uri) for uri in seen]
+
+
+def read_rows(shard: Shard, batch_size: int) -> Iterator[list[dict[str, Any]]]:
+    """Stream rows of a parquet or JSONL shard in batches of at most ``batch_size`` (bounded memory)."""
+    uri = shard.uri
+    if uri.endswith(".parquet"):
+        import pyarrow.parquet as pq
+
+        with pq.ParquetFile(uri) as pf:
+            for batch in pf.iter_batches(batch_size=batch_size):
+                yield batch.to_pylist()
+        return
+    if uri.endswith((".jsonl", ".jsonl.gz", ".ndjson")):
+        opener = gzip.open if uri.endswith(".gz") else open
+        batch: list[dict[str, Any]] = []
+        with opener(uri, "rt", encoding="utf-8") as fh:
+            for lineno, line in enumerate(fh, 1):
+                if not line.strip():
+                    continue
+                try:
+                    row = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise MellaError(f"{uri}:{lineno}: not valid JSON ({exc.msg})") from None
+                if not isinstance(row, dict):
+                    raise MellaError(f"{uri}:{lineno}: expected a JSON object per line")
+                batch.append(row)
+                if len(batch) >= batch_size:
+                    yield batch
+                    batch = []
+        if batch:
+            yield batch
+        return
+    raise MellaError(f"{uri}: cannot read rows from this file type (use {', '.join(ROW_SUFFIXES)})")
+
+
+def input_schema(shard: Shard):
+    """The Arrow schema of a parquet shard, or None for formats without one."""
+    if shard.uri.endswith(".parquet"):
+        import pyarrow.parquet as pq
+
+        return pq.read_schema(shard.uri)
+    return None
