@@ -30,9 +30,14 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pyarrow as pa
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from mella.errors import MellaError
+
+
+def runtime_option(default: Any = ..., **kwargs: Any) -> Any:
+    """A pydantic Field for an option that changes how a stage runs but not what it outputs."""
+    return Field(default, json_schema_extra={"runtime": True}, **kwargs)
 
 
 class StageOptions(BaseModel):
@@ -145,8 +150,15 @@ class Stage:
         return out.result
 
     def fingerprint(self) -> str:
-        """Identifies the stage and every option that changes its output (recorded in part markers)."""
-        blob = json.dumps({"stage": self.name, "options": self.options.model_dump(mode="json")}, sort_keys=True)
+        """Identifies the stage and every option that changes its output (recorded in part markers).
+
+        Options declared with :func:`runtime_option` (concurrency, delays, ...) are left out, so
+        changing them does not invalidate committed parts.
+        """
+        fields = type(self.options).model_fields
+        opts = {k: v for k, v in self.options.model_dump(mode="json").items()
+                if not (fields[k].json_schema_extra or {}).get("runtime")}
+        blob = json.dumps({"stage": self.name, "options": opts}, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
     def __getstate__(self) -> dict[str, Any]:

@@ -1,0 +1,175 @@
+"""Typed pipeline config, loaded from YAML and validated up front with every problem reported together.
+
+A pipeline file::
+
+    name: demo
+    executor: local          # or ray
+    workers: 2               # optional; default one per core
+    stages:
+      - stage: collect
+        inputs: [examples/pages]
+        context_chars: 300   # the stage's options, named as its CLI flags (--context-chars)
+      - stage: filter        # reads the previous stage's output unless it names `inputs`
+        min_chars: 5
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from mella.errors import ConfigError, MellaError
+from mella.pipeline.shards import REMOTE_PREFIXES, check_inputs
+from mella.pipeline.stage import Stage, StageOptions, get_stage
+
+EXECUTORS = ("local", "ray")
+TOP_KEYS = {"name": str, "executor": str, "workers": int, "ray_address": str, "stages": list}
+STAGE_KEYS = ("stage", "inputs", "id")
+
+
+@dataclass
+class StageConfig:
+    """One validated stage entry: the stage class, its options, and where it reads from."""
+
+    stage: str
+    id: str
+    options: StageOptions
+    inputs: list[str] | None = None
+    after: str | None = None   # the id of the stage whose output it reads, when inputs are not given
+
+    def build(self) -> Stage:
+        return get_stage(self.stage)(self.options)
+
+
+@dataclass
+class PipelineConfig:
+    name: str
+    executor: str = "local"
+    workers: int | None = None
+    ray_address: str | None = None
+    stages: list[StageConfig] = field(default_factory=list)
+
+    def resolved(self) -> dict[str, Any]:
+        """The config with every default filled in (what run.json records)."""
+        return {
+            "name": self.name, "executor": self.executor, "workers": self.workers, "ray_address": self.ray_address,
+            "stages": [{"stage": s.stage, "id": s.id, "inputs": s.inputs, "after": s.after,
+                        **s.options.model_dump(mode="json")} for s in self.stages],
+        }
+
+
+def _suggest(word: str, options) -> str:
+    close = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _type_name(value: Any) -> str:
+    return type(value).__name__
+
+
+def option_problems(where: str, cls: type[Stage], raw: dict[str, Any]) -> tuple[StageOptions | None, list[str]]:
+    fields = cls.Options.model_fields
+    try:
+        return cls.Options(**raw), []
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            loc = ".".join(str(p) for p in err["loc"])
+            if err["type"] == "extra_forbidden":
+                problems.append(f"{where}: unknown option {loc!r}{_suggest(loc, fields)}; "
+                                f"valid options: {', '.join(fields) or 'none'}")
+            else:
+                got = f" (got {err['input']!r})" if "input" in err and err["type"] != "missing" else ""
+                problems.append(f"{where}.{loc}: {err['msg']}{got}")
+        return None, problems
+
+
+def _check_inputs(where: str, inputs: Any, reads: str, base: Path) -> tuple[list[str] | None, list[str]]:
+    if isinstance(inputs, str):
+        inputs = [inputs]
+    if not isinstance(inputs, list) or not all(isinstance(i, str) for i in inputs):
+        return None, [f"{where}.inputs: expected a path or a list of paths (got {inputs!r})"]
+    resolved = [i if i.startswith(REMOTE_PREFIXES) or Path(i).is_absolute() else str(base / i) for i in inputs]
+    # A folder that an earlier stage of this run will write cannot be checked yet; the runner checks it then.
+    return resolved, [f"{where}.inputs: {p}" for p in check_inputs(resolved, reads)]
+
+
+def _stage_problems(i: int, entry: Any, ids: set[str], prev: str | None, base: Path) -> tuple[StageConfig | None, list[str]]:
+    where = f"stages[{i}]"
+    if not isinstance(entry, dict):
+        return None, [f"{where}: expected a mapping with a 'stage' key (got {_type_name(entry)})"]
+    if "stage" not in entry:
+        return None, [f"{where}: missing 'stage' (the stage name)"]
+    name = entry["stage"]
+    try:
+        cls = get_stage(str(name))
+    except MellaError as exc:
+        return None, [f"{where}: {exc}"]
+    where = f"stages[{i}] ({name})"
+    raw = {k: v for k, v in entry.items() if k not in STAGE_KEYS}
+    options, problems = option_problems(where, cls, raw)
+    sid = str(entry.get("id") or name)
+    if sid in ids:
+        problems.append(f"{where}: id {sid!r} is used twice; give one of them another 'id'")
+    inputs = None
+    if "inputs" in entry:
+        inputs, more = _check_inputs(where, entry["inputs"], cls.reads, base)
+        problems += more
+    elif prev is None:
+        problems.append(f"{where}: the first stage needs 'inputs'")
+    if problems:
+        return None, problems
+    return StageConfig(stage=str(name), id=sid, options=options, inputs=inputs,
+                       after=None if inputs is not None else prev), []
+
+
+def parse_pipeline(doc: Any, source: str = "pipeline", base: Path | None = None) -> PipelineConfig:
+    """Validate a pipeline mapping; raise ConfigError listing every problem at once."""
+    base = base or Path.cwd()
+    if not isinstance(doc, dict):
+        raise ConfigError([f"expected a mapping with 'name' and 'stages' (got {_type_name(doc)})"], source)
+    problems: list[str] = []
+    for key, value in doc.items():
+        if key not in TOP_KEYS:
+            problems.append(f"unknown key {key!r}{_suggest(str(key), TOP_KEYS)}; valid keys: {', '.join(TOP_KEYS)}")
+        elif value is not None and (not isinstance(value, TOP_KEYS[key]) or isinstance(value, bool)):
+            problems.append(f"{key}: expected {TOP_KEYS[key].__name__} (got {value!r})")
+    if doc.get("executor", "local") not in EXECUTORS:
+        problems.append(f"executor: {doc['executor']!r} is not one of {', '.join(EXECUTORS)}")
+    stages_raw = doc.get("stages")
+    if not stages_raw or not isinstance(stages_raw, list):
+        problems.append("stages: expected a non-empty list of stages")
+        stages_raw = []
+    stages: list[StageConfig] = []
+    prev: str | None = None
+    for i, entry in enumerate(stages_raw):
+        cfg, more = _stage_problems(i, entry, {s.id for s in stages}, prev, base)
+        problems += more
+        if cfg is not None:
+            stages.append(cfg)
+        prev = cfg.id if cfg is not None else (str(entry.get("id") or entry.get("stage")) if isinstance(entry, dict) else prev)
+    if problems:
+        raise ConfigError(problems, source)
+    return PipelineConfig(name=str(doc.get("name") or Path(source).stem), executor=doc.get("executor", "local"),
+                          workers=doc.get("workers"), ray_address=doc.get("ray_address"), stages=stages)
+
+
+def load_pipeline(path: str) -> PipelineConfig:
+    """Read and validate a pipeline YAML file; relative inputs are relative to the file's folder."""
+    import yaml
+
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise MellaError(f"cannot read pipeline file {path}: {exc.strerror}") from None
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ConfigError([f"not valid YAML{at}: {getattr(exc, 'problem', exc)}"], path) from None
+    return parse_pipeline(doc, source=path, base=Path(path).resolve().parent)

@@ -1,0 +1,58 @@
+"""Runs a validated pipeline: its stages in order, in one run folder, resuming where it stopped."""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+from mella.config import PipelineConfig
+from mella.errors import MellaError
+from mella.pipeline.local import LocalExecutor, StageReport
+from mella.pipeline.shards import resolve_inputs
+from mella.runstore import RunStore
+
+log = logging.getLogger("mella")
+
+
+def make_executor(name: str, workers: int | None = None, address: str | None = None, progress: bool = True):
+    """The executor called ``name``; an unknown name lists the valid ones."""
+    if name == "local":
+        return LocalExecutor(workers=workers, progress=progress)
+    if name == "ray":
+        try:
+            from mella.pipeline.ray import RayExecutor
+        except ImportError:
+            raise MellaError("the ray executor is not available in this version of mella; use executor: local") from None
+        return RayExecutor(workers=workers, address=address, progress=progress)
+    raise MellaError(f"unknown executor {name!r}; valid executors: local, ray")
+
+
+def run_stage(stage, inputs: list[str], out: str | Path, executor) -> StageReport:
+    """Run one stage standalone: ``inputs`` (files, globs, folders, URLs) into the folder ``out``."""
+    shards = resolve_inputs(inputs, stage.reads)
+    return executor.run(stage, shards, out)
+
+
+def run_pipeline(config: PipelineConfig, run_dir: str | Path, executor=None, progress: bool = True) -> dict[str, Any]:
+    """Run every stage of ``config`` into ``run_dir/<stage id>``; returns the per-stage summary."""
+    store = RunStore(run_dir)
+    executor = executor or make_executor(config.executor, config.workers, config.ray_address, progress)
+    store.start(config.resolved())
+    summary: dict[str, Any] = {}
+    status = "failed"
+    t0 = time.time()
+    try:
+        for sc in config.stages:
+            inputs = sc.inputs if sc.inputs is not None else [str(store.stage_dir(sc.after).path)]
+            report = run_stage(sc.build(), inputs, store.stage_dir(sc.id).path, executor)
+            summary[sc.id] = report.as_dict()
+            store.update(stages=summary)
+            log.info("%s: %d rows (%d dropped) in %.1fs -> %s", sc.id, report.rows, report.dropped,
+                     report.seconds, report.out)
+        status = "succeeded"
+    finally:
+        store.finish(status, summary)
+        store.update(seconds=round(time.time() - t0, 3))
+    return summary
