@@ -13,11 +13,11 @@ from pathlib import Path
 import pyarrow.parquet as pq
 from sample_stages import make_inputs
 
-HERE = Path(__file__).parent
+HERE = Path(__file__).parent.parent
 
 SCRIPT = textwrap.dedent("""
     import sys
-    sys.path.insert(0, {here!r})
+    sys.path.insert(0, {here!r})  # the tests folder, where sample_stages lives
     from sample_stages import LinesStage
     from mella.pipeline.local import LocalExecutor
     from mella.pipeline.runner import run_stage
