@@ -29,10 +29,11 @@ class LinesStage(Stage):
     batch_size = 50
 
     def read(self, shard):
+        name = shard.name
         with open(shard.uri, encoding="utf-8") as fh:
             batch = []
             for i, line in enumerate(fh, 1):
-                batch.append({"file": shard.name, "lineno": i, "text": line.rstrip("\n")})
+                batch.append({"file": name, "lineno": i, "text": line.rstrip("\n")})
                 if len(batch) >= self.batch_size:
                     yield batch
                     batch = []

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from sample_stages import make_inputs
 
 from mella.cli import main
 from mella.config import load_pipeline, parse_pipeline
 from mella.errors import ConfigError
 from mella.pipeline import stage as stage_mod
+from sample_stages import make_inputs
 
 
 @pytest.fixture(autouse=True)
@@ -86,3 +86,15 @@ def test_yaml_syntax_error_names_the_line(tmp_path):
 def test_not_a_mapping():
     with pytest.raises(ConfigError, match="expected a mapping"):
         parse_pipeline(["stage"])
+
+
+def test_environment_variables_are_interpolated(tmp_path, monkeypatch):
+    make_inputs(tmp_path / "texts", n_files=1)
+    monkeypatch.setenv("TEXTS", "texts")
+    monkeypatch.delenv("NOPE", raising=False)
+    (tmp_path / "p.yaml").write_text("name: ${RUN_NAME:-envy}\nstages:\n  - stage: lines\n    inputs: ${TEXTS}\n")
+    cfg = load_pipeline(str(tmp_path / "p.yaml"))
+    assert cfg.name == "envy" and cfg.stages[0].inputs == [str(tmp_path / "texts")]
+    (tmp_path / "q.yaml").write_text("name: x\nstages:\n  - stage: lines\n    inputs: ${NOPE}\n")
+    with pytest.raises(ConfigError, match="environment variable NOPE is not set"):
+        load_pipeline(str(tmp_path / "q.yaml"))

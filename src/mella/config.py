@@ -16,6 +16,8 @@ A pipeline file::
 from __future__ import annotations
 
 import difflib
+import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -158,6 +160,27 @@ def parse_pipeline(doc: Any, source: str = "pipeline", base: Path | None = None)
                           workers=doc.get("workers"), ray_address=doc.get("ray_address"), stages=stages)
 
 
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+def interpolate_env(text: str, env: dict[str, str] | None = None) -> tuple[str, list[str]]:
+    """Replace ``${NAME}`` and ``${NAME:-default}`` with environment values; unset names are problems."""
+    env = dict(os.environ) if env is None else env
+    missing: list[str] = []
+
+    def sub(m: re.Match) -> str:
+        name, default = m.group(1), m.group(2)
+        if name in env:
+            return env[name]
+        if default is not None:
+            return default
+        missing.append(f"environment variable {name} is not set (used as ${{{name}}}; "
+                       f"set it or write ${{{name}:-default}})")
+        return m.group(0)
+
+    return _ENV_REF.sub(sub, text), missing
+
+
 def load_pipeline(path: str) -> PipelineConfig:
     """Read and validate a pipeline YAML file; relative inputs are relative to the file's folder."""
     import yaml
@@ -166,6 +189,9 @@ def load_pipeline(path: str) -> PipelineConfig:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise MellaError(f"cannot read pipeline file {path}: {exc.strerror}") from None
+    text, missing = interpolate_env(text)
+    if missing:
+        raise ConfigError(missing, path)
     try:
         doc = yaml.safe_load(text)
     except yaml.YAMLError as exc:

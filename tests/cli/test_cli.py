@@ -6,10 +6,10 @@ import json
 
 import pyarrow.parquet as pq
 import pytest
-from sample_stages import make_inputs
 
 from mella.cli import main
 from mella.pipeline import stage as stage_mod
+from sample_stages import make_inputs
 
 
 @pytest.fixture(autouse=True)

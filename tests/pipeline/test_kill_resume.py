@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pyarrow.parquet as pq
+
 from sample_stages import make_inputs
 
 HERE = Path(__file__).parent.parent
@@ -61,7 +62,7 @@ def test_sigkill_then_rerun_equals_uninterrupted_run(tmp_path):
     assert rerun.wait(timeout=120) == 0, rerun.stderr.read().decode()
 
     # committed parts were not recomputed: same inode, same mtime
-    for name, ident in committed.items():
+    for name in committed:
         if name.endswith("._SUCCESS"):
             part = out / name.replace("._SUCCESS", ".parquet")
             assert (part.stat().st_ino, part.stat().st_mtime_ns) == committed[part.name]

@@ -6,12 +6,12 @@ import json
 
 import pyarrow.parquet as pq
 import pytest
-from sample_stages import ExplodingStage, LengthStage, LinesStage, make_inputs
 
 from mella.errors import MellaError
 from mella.pipeline.local import LocalExecutor
 from mella.pipeline.runner import run_stage
 from mella.runstore import StageDir
+from sample_stages import ExplodingStage, LengthStage, LinesStage, make_inputs
 
 
 def read_rows(folder):
@@ -113,7 +113,8 @@ def test_jsonl_rows_and_bad_line_named(tmp_path):
     src.write_text('{"file": "a", "lineno": 1, "text": "hello"}\n\n{"file": "a", "lineno": 2, "text": "x"}\n')
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"text": "ok"}\nnot json\n')
-    from mella.pipeline.shards import Shard, read_rows as read
+    from mella.pipeline.shards import Shard
+    from mella.pipeline.shards import read_rows as read
 
     assert [r["text"] for batch in read(Shard(str(src)), 10) for r in batch] == ["hello", "x"]
     with pytest.raises(MellaError, match=r"bad.jsonl:2: not valid JSON"):

@@ -203,7 +203,8 @@ class _Progress:
             self._bar.set_postfix_str(f"parts {self._done}/{self.parts}")
 
     def __exit__(self, *exc) -> None:
-        time.sleep(0.15)  # let the last counts arrive before the bar closes
+        if self._bar is not None:
+            time.sleep(0.15)  # let the last counts from workers arrive before the bar closes
         self._stop.set()
         if self._thread:
             self._thread.join()
