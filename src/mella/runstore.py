@@ -162,6 +162,15 @@ class StageDir:
             )
         return True
 
+    def check_part_count(self, n_shards: int) -> None:
+        """Refuse a folder holding parts beyond this run's inputs (they would be read as output)."""
+        extra = [p.name for p in self.path.glob(PART_GLOB) if int(p.name[5:10]) >= n_shards]
+        if extra:
+            raise MellaError(
+                f"{self.path} holds {len(extra)} parts beyond the {n_shards} inputs of this run "
+                f"(e.g. {sorted(extra)[0]}); use a new output folder or --overwrite"
+            )
+
     def markers(self) -> list[dict[str, Any]]:
         return [read_json(p) for p in sorted(self.path.glob("part-*._SUCCESS"))]
 

@@ -119,3 +119,12 @@ def test_jsonl_rows_and_bad_line_named(tmp_path):
     assert [r["text"] for batch in read(Shard(str(src)), 10) for r in batch] == ["hello", "x"]
     with pytest.raises(MellaError, match=r"bad.jsonl:2: not valid JSON"):
         list(read(Shard(str(bad)), 10))
+
+
+def test_fewer_inputs_than_committed_parts_is_an_error(tmp_path):
+    inputs = make_inputs(tmp_path / "in", n_files=3)
+    out = tmp_path / "out"
+    run_stage(LinesStage(), [str(inputs)], out, LocalExecutor(1, progress=False))
+    with pytest.raises(MellaError, match="parts beyond the 2 inputs"):
+        run_stage(LinesStage(), [str(inputs / "in-00.txt"), str(inputs / "in-01.txt")], out,
+                  LocalExecutor(1, progress=False))
