@@ -94,6 +94,36 @@ class ExplodingStage(Stage):
     batch_size = 50
 
 
+class FirstSeenStage(Stage):
+    """Keep a line only in the first shard (in input order) where its text occurs: a cross-shard global step."""
+
+    name = "first-seen"
+    schema = LINES
+
+    def prepare(self, shards, stage_dir):
+        import pyarrow.parquet as pq
+
+        first: dict[str, int] = {}
+        for i, shard in enumerate(shards):
+            for text in pq.read_table(shard.uri, columns=["text"])["text"].to_pylist():
+                first.setdefault(text, i)
+        self.first = first
+        self.shard_index = {s.uri: i for i, s in enumerate(shards)}
+
+    def read(self, shard):
+        index = self.shard_index[shard.uri]
+        for rows in super().read(shard):
+            yield [{**r, "_shard": index} for r in rows]
+
+    def process(self, rows, out):
+        for row in rows:
+            index = row.pop("_shard")
+            if self.first[row["text"]] == index:
+                out.keep(row)
+            else:
+                out.drop(row, "seen_in_earlier_shard")
+
+
 def make_inputs(folder, n_files: int = 6, lines: int = 120):
     """Text files whose lines are deterministic, with some short ones that the stage drops."""
     folder.mkdir(parents=True, exist_ok=True)

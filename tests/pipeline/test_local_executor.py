@@ -11,7 +11,7 @@ from mella.errors import MellaError
 from mella.pipeline.local import LocalExecutor
 from mella.pipeline.runner import run_stage
 from mella.runstore import StageDir
-from sample_stages import ExplodingStage, LengthStage, LinesStage, make_inputs
+from sample_stages import ExplodingStage, FirstSeenStage, LengthStage, LinesStage, make_inputs
 
 
 def read_rows(folder):
@@ -128,3 +128,18 @@ def test_fewer_inputs_than_committed_parts_is_an_error(tmp_path):
     with pytest.raises(MellaError, match="parts beyond the 2 inputs"):
         run_stage(LinesStage(), [str(inputs / "in-00.txt"), str(inputs / "in-01.txt")], out,
                   LocalExecutor(1, progress=False))
+
+
+def test_global_prepare_pass_sees_every_shard(tmp_path):
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    (inputs / "a.txt").write_text("red\ngreen\n")
+    (inputs / "b.txt").write_text("green\nblue\nred\n")
+    (inputs / "c.txt").write_text("blue\nwhite\n")
+    lines = tmp_path / "lines"
+    run_stage(LinesStage(), [str(inputs)], lines, LocalExecutor(1, progress=False))
+    out = tmp_path / "first"
+    report = run_stage(FirstSeenStage(), [str(lines)], out, LocalExecutor(2, progress=False))
+    assert sorted(r["text"] for r in read_rows(out)) == ["blue", "green", "red", "white"]
+    assert [r["text"] for r in pq.read_table(out / "part-00001.parquet").to_pylist()] == ["blue"]
+    assert report.counters["dropped.seen_in_earlier_shard"] == 3

@@ -111,6 +111,8 @@ class LocalExecutor:
         stage_dir.check_part_count(len(shards))
         pending = [(i, s) for i, s in enumerate(shards) if not stage_dir.committed(i, fp, s.uri)]
         skipped = len(shards) - len(pending)
+        if pending:
+            stage.prepare(shards, stage_dir)
         if skipped:
             log.info("%s: %d of %d parts already committed, skipping them", stage.name, skipped, len(shards))
         with _Progress(stage.name, len(pending), enabled=self.progress) as bar:

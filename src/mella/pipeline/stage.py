@@ -122,6 +122,15 @@ class Stage:
     def process(self, rows: list[dict[str, Any]], out: Emitter) -> None:
         raise NotImplementedError(f"stage {type(self).__name__} must implement process()")
 
+    def prepare(self, shards: list, stage_dir) -> None:
+        """A global pass over all input shards, once, before any part runs (dedup, split assignment).
+
+        Runs in the driver process. Keep memory bounded (read only the columns needed, spill to
+        ``stage_dir.path / "_global"``) and store on ``self`` what workers need (a path, a small
+        table): the stage object is pickled to the workers after this returns. It is skipped when
+        every part is already committed.
+        """
+
     def read(self, shard) -> Iterator[list[dict[str, Any]]]:
         """Turn one input shard into batches of rows. Row stages use the default reader."""
         from mella.pipeline.shards import read_rows
