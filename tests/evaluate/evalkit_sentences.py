@@ -4,6 +4,7 @@ Provenance: written for these tests by the mella contributors (no external corpu
 reference caption and a plausible, imperfect model description of the same picture.
 """
 
+# (reference, prediction) pairs.
 PAIRS: dict[str, list[tuple[str, str]]] = {
     "ar": [
         ("يظهر في الصورة برج خليفة في دبي، وهو أطول مبنى في العالم.",

@@ -4,9 +4,8 @@ import unicodedata
 
 import pytest
 import sacrebleu
-from sentences import PAIRS
+from evalkit import LANGS, PAIRS, make_items
 
-from conftest import LANGS, make_items
 from mella.evaluate.metrics.bleu import BLEU
 from mella.evaluate.textproc import processor
 

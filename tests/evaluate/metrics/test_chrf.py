@@ -1,11 +1,10 @@
 """chrF and chrF++ equal sacrebleu's, for every default language and with several references."""
 
 import pytest
+from evalkit import LANGS, PAIRS, make_items
 from sacrebleu.metrics import CHRF
 from sacrebleu.metrics.helpers import extract_all_char_ngrams
-from sentences import PAIRS
 
-from conftest import LANGS, make_items
 from mella.evaluate.metrics.chrf import ChrF, char_ngrams
 from mella.evaluate.textproc import processor
 

@@ -5,11 +5,10 @@ word itself (nltk adds the word to its own synonym set), which is exactly mella'
 """
 
 import pytest
+from evalkit import LANGS, PAIRS, make_items
 from nltk.stem.porter import PorterStemmer
 from nltk.translate.meteor_score import meteor_score
-from sentences import PAIRS
 
-from conftest import LANGS, make_items
 from mella.evaluate.metrics.meteor import Meteor, meteor
 from mella.evaluate.textproc import processor
 

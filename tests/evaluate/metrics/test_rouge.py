@@ -3,10 +3,9 @@
 import random
 
 import pytest
+from evalkit import LANGS, PAIRS, make_items
 from rouge_score import rouge_scorer
-from sentences import PAIRS
 
-from conftest import LANGS, make_items
 from mella.evaluate.metrics.rouge import RougeL, lcs_length, rouge_l
 from mella.evaluate.textproc import processor
 
