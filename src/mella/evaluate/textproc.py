@@ -7,6 +7,7 @@ offline from installed packages; Thai (pythainlp) and Korean (mecab-ko) load laz
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import unicodedata
 from dataclasses import dataclass
@@ -159,6 +160,9 @@ class TextProcessor:
         self._table = _TRANSLIT[self.translit] if self.translit else None
         self.norm_label = "nfc" + (f"+{self.translit}" if self.translit else "")
         self.stopwords = stopwords(lang.code)
+        # Count and content hash: an edited stop list changes keyword scores, so it changes the signature.
+        digest = hashlib.sha1("\n".join(sorted(self.stopwords)).encode()).hexdigest()[:8]
+        self.stopwords_label = f"{lang.code}-{len(self.stopwords)}-{digest}" if self.stopwords else "none"
         self.min_chars = int(lang.extra.get("keyword_min_chars", 2))
         self._cache: dict[str, Text] = {}
 

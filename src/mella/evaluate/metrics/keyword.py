@@ -79,9 +79,8 @@ class KeywordAccuracy(Metric):
                 "keyword_hits": int(row[2]), "keyword_total": int(row[3])}
 
     def settings(self, output: str) -> str:
-        stops = f"{len(self.proc.stopwords)}" if self.proc.stopwords else "none"
         agg = "macro" if output == "keyword_accuracy" else "micro"
         return (
-            f"{self.proc.signature()}|stopwords:{stops}|min_chars:{self.proc.min_chars}"
+            f"{self.proc.signature()}|stopwords:{self.proc.stopwords_label}|min_chars:{self.proc.min_chars}"
             f"|match:key-in-prediction|agg:{agg}|multiref:max"
         )
