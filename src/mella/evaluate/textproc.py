@@ -34,6 +34,7 @@ _SR_CYRL_LATN = dict(zip(
 ))
 _SR_CYRL_LATN.update({"љ": "lj", "њ": "nj", "џ": "dž", "Љ": "Lj", "Њ": "Nj", "Џ": "Dž"})
 _TRANSLIT = {"cyrl-latn": str.maketrans(_SR_CYRL_LATN)}
+_CACHE_LIMIT = 500_000  # processed strings kept per language (references recur across models)
 
 
 def package_version(dist: str) -> str:
@@ -176,6 +177,8 @@ class TextProcessor:
         text = text or ""
         cached = self._cache.get(text)
         if cached is None:
+            if len(self._cache) >= _CACHE_LIMIT:  # bound memory in long-running processes
+                self._cache.clear()
             cached = self._cache[text] = self._process(text)
         return cached
 
