@@ -29,13 +29,13 @@ def test_read_parquet_jsonl_and_folder_of_parts(tmp_path):
 
 
 def test_read_errors_are_one_line(tmp_path):
-    with pytest.raises(MellaError, match="no such file"):
+    with pytest.raises(MellaError, match="does not exist"):
         read_predictions(tmp_path / "missing.parquet")
     (tmp_path / "bad.jsonl").write_text("{not json}\n")
     with pytest.raises(MellaError, match="bad.jsonl:1"):
         read_predictions(tmp_path / "bad.jsonl")
     (tmp_path / "empty").mkdir()
-    with pytest.raises(MellaError, match="no .parquet"):
+    with pytest.raises(MellaError, match="holds no row files"):
         read_predictions(tmp_path / "empty")
 
 

@@ -20,6 +20,8 @@ COMMANDS: dict[str, str] = {
     "run": "run",
     "languages": "languages",
     "stages": "stages",
+    "evaluate": "evaluate",
+    "compare": "compare",
 }
 
 

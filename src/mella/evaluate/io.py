@@ -7,57 +7,15 @@ import math
 from pathlib import Path
 from typing import Any
 
-from mella.errors import MellaError
 from mella.evaluate.report import render_markdown
 from mella.evaluate.runner import Evaluation
 
-_SUFFIXES = (".parquet", ".jsonl", ".json")
-
-
-def _read_jsonl(path: Path) -> list[dict[str, Any]]:
-    rows = []
-    with path.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError as exc:
-                raise MellaError(f"{path}:{lineno}: not a JSON object per line ({exc.msg})") from exc
-    return rows
-
-
-def _read_file(path: Path) -> list[dict[str, Any]]:
-    if path.suffix == ".parquet":
-        import pyarrow.parquet as pq
-
-        return pq.read_table(path).to_pylist()
-    if path.suffix in (".jsonl", ".json"):
-        return _read_jsonl(path)
-    raise MellaError(f"{path}: expected .parquet or .jsonl predictions")
-
-
-def _parts(folder: Path) -> list[Path]:
-    """Data files under ``folder``, skipping ``_``/``.`` folders (dropped rows, markers)."""
-    files = [
-        p for p in folder.rglob("*")
-        if p.suffix in _SUFFIXES and p.is_file()
-        and not any(part.startswith(("_", ".")) for part in p.relative_to(folder).parts)
-    ]
-    return sorted(files)
-
-
 def read_predictions(path: str | Path) -> list[dict[str, Any]]:
-    """Prediction rows from a parquet or JSONL file, or a folder of such parts."""
-    path = Path(path)
-    if path.is_dir():
-        files = _parts(path)
-        if not files:
-            raise MellaError(f"{path}: no .parquet or .jsonl prediction files in this folder")
-        return [row for f in files for row in _read_file(f)]
-    if not path.exists():
-        raise MellaError(f"{path}: no such file")
-    return _read_file(path)
+    """Prediction rows from a parquet or JSONL file, a folder of such files, or a stage's output folder."""
+    from mella.pipeline.shards import read_rows, resolve_inputs
+
+    return [row for shard in resolve_inputs([str(path)], "rows") for batch in read_rows(shard, 10_000)
+            for row in batch]
 
 
 def _clean(value: Any) -> Any:

@@ -18,7 +18,7 @@ from typing import Any
 
 from mella.errors import MellaError
 
-ROW_SUFFIXES = (".parquet", ".jsonl", ".jsonl.gz", ".ndjson")
+ROW_SUFFIXES = (".parquet", ".jsonl", ".jsonl.gz", ".ndjson", ".json")
 REMOTE_PREFIXES = ("http://", "https://", "s3://", "gs://", "gcs://", "az://", "abfs://", "hf://")
 
 
@@ -38,7 +38,8 @@ class Shard:
 
 
 def is_stage_output(path: Path) -> bool:
-    return path.is_dir() and (any(path.glob("part-*.parquet")) or (path / "stats.json").exists())
+    """A folder mella wrote (stats.json or part markers), as opposed to a folder of files made by hand."""
+    return path.is_dir() and ((path / "stats.json").exists() or any(path.glob("part-*._SUCCESS")))
 
 
 def _stage_parts(folder: Path) -> list[Path]:
@@ -54,7 +55,9 @@ def _expand_one(item: str, reads: str) -> list[str]:
     if path.is_dir():
         if is_stage_output(path):
             return [str(p) for p in _stage_parts(path)]
-        files = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
+        # Skip hidden files and `_`/`.` folders (another tool's markers, dropped rows).
+        files = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith(".")
+                       and not any(d.startswith(("_", ".")) for d in p.relative_to(path).parts[:-1]))
         if reads == "rows":
             files = [p for p in files if p.name.endswith(ROW_SUFFIXES)]
         if not files:
@@ -105,7 +108,7 @@ def read_rows(shard: Shard, batch_size: int) -> Iterator[list[dict[str, Any]]]:
             for batch in pf.iter_batches(batch_size=batch_size):
                 yield batch.to_pylist()
         return
-    if uri.endswith((".jsonl", ".jsonl.gz", ".ndjson")):
+    if uri.endswith((".jsonl", ".jsonl.gz", ".ndjson", ".json")):  # .json: one object per line
         opener = gzip.open if uri.endswith(".gz") else open
         batch: list[dict[str, Any]] = []
         with opener(uri, "rt", encoding="utf-8") as fh:

@@ -1,0 +1,32 @@
+"""``mella evaluate PREDICTIONS --out DIR``: scores per (lang, source) with signatures."""
+
+from __future__ import annotations
+
+import click
+
+from mella.cli import verbose_option
+
+
+@click.command("evaluate")
+@click.argument("predictions", nargs=-1, required=True)
+@click.option("--out", "-o", required=True, help="Folder for scores.json, scores.md and items.parquet.")
+@click.option("--metrics", default=None,
+              help="Comma-separated subset of: bleu, chrf, rougeL, meteor, keyword_accuracy, output_lang_rate "
+                   "(default: all).")
+@verbose_option
+def command(predictions: tuple[str, ...], out: str, metrics: str | None) -> None:
+    """Score PREDICTIONS (parquet, JSONL, or folders of parts) with keyword accuracy, BLEU, chrF, ROUGE-L, METEOR.
+
+    Rows need `id, lang, source, prediction, references` (a list of strings) and optionally `keywords`.
+    """
+    from mella.evaluate.io import read_predictions, write_results
+    from mella.evaluate.runner import run_evaluation
+
+    rows = [row for p in predictions for row in read_predictions(p)]
+    chosen = [m.strip() for m in metrics.split(",")] if metrics else None
+    evaluation = run_evaluation(rows, chosen)
+    paths = write_results(evaluation, out)
+    click.echo(paths["markdown"].read_text(encoding="utf-8").split("\nSignatures:")[0].rstrip())
+    if evaluation.skipped:
+        click.echo(f"{evaluation.skipped} rows without references were skipped", err=True)
+    click.echo(f"scores: {paths['scores']}  table: {paths['markdown']}  per item: {paths['items']}")
