@@ -36,7 +36,9 @@ def command(baseline: str, candidate: str, out: str | None, n_bootstrap: int, se
     lines = ["| lang | source | metric | baseline | candidate | delta | CI | p | n |",
              "|---|---|---|---:|---:|---:|---|---:|---:|"]
     for r in rows:
-        fmt = lambda v: format_score(r["metric"], v)  # noqa: E731
+        def fmt(v, metric=r["metric"]):
+            return format_score(metric, v)
+
         ci = f"[{fmt(r['ci_low'])}, {fmt(r['ci_high'])}]"
         p = "-" if r["p_value"] is None else f"{r['p_value']:.3f}"
         lines.append(f"| {r['lang']} | {r['source']} | {r['metric']} | {fmt(r['a'])} | {fmt(r['b'])} | "

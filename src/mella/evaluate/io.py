@@ -10,6 +10,7 @@ from typing import Any
 from mella.evaluate.report import render_markdown
 from mella.evaluate.runner import Evaluation
 
+
 def read_predictions(path: str | Path) -> list[dict[str, Any]]:
     """Prediction rows from a parquet or JSONL file, a folder of such files, or a stage's output folder."""
     from mella.pipeline.shards import read_rows, resolve_inputs
