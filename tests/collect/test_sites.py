@@ -162,3 +162,15 @@ def test_extract_links_respects_base_href_and_meta_robots():
     assert not nofollow
     blocked = b'<html><head><meta name="robots" content="noindex, nofollow"></head><a href="/a">a</a></html>'
     assert extract_links(blocked, "https://a.example/") == ([], True)
+
+
+def test_domain_scope_spans_subdomains_of_the_registered_domain():
+    from mella.collect.sites import _Frontier
+
+    frontier = _Frontier(CrawlOptions(scope="domain"), Counter(), follow_links=True)
+    frontier.add_seed("https://www.example.co.uk/")
+    assert frontier.in_scope("http://blog.example.co.uk/post")
+    assert not frontier.in_scope("https://example.com/") and not frontier.in_scope("https://co.uk/")
+    host_only = _Frontier(CrawlOptions(), Counter(), follow_links=True)
+    host_only.add_seed("https://www.example.co.uk/")
+    assert not host_only.in_scope("http://blog.example.co.uk/post")
