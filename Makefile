@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 # GPU users: make install TORCH_SPEC="torch==2.9.1 --index-url https://download.pytorch.org/whl/cu128"
 TORCH_SPEC ?= torch==2.13.0
 # What the test suite and the demo need.
-EXTRAS ?= dev,eval,report
+EXTRAS ?= dev,eval,report,demo
 comma  := ,
 STAMP  := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
 
