@@ -1,0 +1,150 @@
+"""Decode the bytes of a web page to text, whatever its charset claims.
+
+Order: a byte-order mark, then the HTTP charset, then UTF-8 when the bytes are valid UTF-8, then
+``<meta charset>``, then detection (charset-normalizer). Every declared charset must decode the
+bytes strictly to be used; otherwise the next source is tried. See docs/collect.md.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+from dataclasses import dataclass
+
+# The byte-order marks, longest first (UTF-32 LE starts with the UTF-16 LE mark).
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32-le"),
+    (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
+
+# Browsers (WHATWG Encoding) read these labels as a superset; Python's codecs take them literally,
+# so a "latin1" page with curly quotes from windows-1252 would otherwise decode to C1 controls.
+_SUPERSETS = {
+    "ascii": "cp1252", "iso8859-1": "cp1252", "latin-1": "cp1252", "iso8859-9": "cp1254",
+    "tis-620": "cp874", "iso8859-11": "cp874", "gb2312": "gb18030", "gbk": "gb18030",
+    "euc_kr": "cp949", "shift_jis": "cp932", "big5": "big5hkscs",
+}
+# Labels Python does not know under these names.
+_ALIASES = {"windows-874": "cp874", "x-sjis": "cp932", "win-1251": "cp1251", "x-cp1251": "cp1251",
+            "x-mac-cyrillic": "mac-cyrillic", "unicode": "utf-16"}
+
+# The WHATWG prescan looks at the first 1024 bytes; pages with long <head> scripts put it later.
+_PRESCAN_BYTES = 4096
+_META_CHARSET = re.compile(rb"""<meta[^>]{0,512}?charset\s*=\s*["']?\s*([a-zA-Z0-9_:.+-]{1,40})""", re.I)
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """A decoded page: its text, the codec used and where the choice came from (bom, http, ...)."""
+
+    text: str
+    encoding: str
+    source: str
+    replaced: bool = False  # undecodable bytes were replaced with U+FFFD
+
+
+def normalize_charset(label: str | None) -> str | None:
+    """The Python codec for a charset label (browser supersets applied), or None when unknown."""
+    if not label:
+        return None
+    label = label.strip().strip("\"'").lower()
+    label = _ALIASES.get(label, label)
+    try:
+        name = codecs.lookup(label).name
+    except LookupError:
+        return None
+    return _SUPERSETS.get(name, name)
+
+
+def _strict(data: bytes, encoding: str) -> str | None:
+    try:
+        return data.decode(encoding)
+    except (UnicodeDecodeError, LookupError):
+        return None
+
+
+def _utf8(data: bytes) -> str | None:
+    return _strict(data, "utf-8")
+
+
+def _mostly_utf8(data: bytes) -> str | None:
+    """The text when the bytes are UTF-8 but for a few bad sequences (pages glued from two sources)."""
+    text = data.decode("utf-8", "replace")
+    bad = text.count("\ufffd")
+    # A legacy charset read as UTF-8 yields almost no valid multi-byte characters: most become U+FFFD.
+    good = len(text) - len(text.encode("ascii", "ignore")) - bad
+    return text if good >= 2 * bad else None
+
+
+def meta_charset(data: bytes) -> str | None:
+    """The codec named by a ``<meta charset>`` or ``http-equiv`` declaration near the top of the page."""
+    match = _META_CHARSET.search(data, 0, _PRESCAN_BYTES)
+    if not match:
+        return None
+    name = normalize_charset(match.group(1).decode("ascii", "replace"))
+    # A page that reached us as bytes cannot really be UTF-16 without a BOM: browsers read it as UTF-8.
+    if name and name.startswith(("utf-16", "utf-32")):
+        return "utf-8"
+    return name
+
+
+def detect(data: bytes) -> str | None:
+    """The codec charset-normalizer finds most likely, or None."""
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(data[:200_000]).best()
+    return normalize_charset(best.encoding) if best is not None else None
+
+
+def decode_html(data: bytes, http_charset: str | None = None) -> Decoded:
+    """Decode page bytes to text; never raises on bad bytes (they become U+FFFD, flagged ``replaced``)."""
+    for bom, encoding in _BOMS:
+        if data.startswith(bom):
+            text = data[len(bom):].decode(encoding, "replace")
+            return Decoded(text, encoding, "bom", "\ufffd" in text)
+
+    utf8 = _utf8(data)
+    http = normalize_charset(http_charset)
+    if http and http not in ("utf-8", "utf-16", "utf-32"):
+        # Valid UTF-8 with non-ASCII bytes is almost never a legacy charset by accident, so a server
+        # default like "iso-8859-1" in front of a UTF-8 page loses to the bytes themselves.
+        if not (utf8 is not None and not data.isascii()):
+            text = _strict(data, http)
+            if text is not None:
+                return Decoded(text, http, "http")
+    if utf8 is not None:
+        return Decoded(utf8, "utf-8", "http" if http == "utf-8" else "utf8")
+    repaired = _mostly_utf8(data)
+    if repaired is not None:
+        return Decoded(repaired, "utf-8", "utf8", True)
+
+    meta = meta_charset(data)
+    if meta and meta != "utf-8":
+        text = _strict(data, meta)
+        if text is not None:
+            return Decoded(text, meta, "meta")
+
+    guess = detect(data)
+    if guess:
+        text = _strict(data, guess)
+        if text is not None:
+            return Decoded(text, guess, "detected")
+    # Nothing decodes cleanly: keep what we can read, mark the rest.
+    encoding = meta or http or guess or "utf-8"
+    return Decoded(data.decode(encoding, "replace"), encoding, "replaced", True)
+
+
+def looks_binary(data: bytes, sample: int = 2048) -> bool:
+    """Whether the bytes look like a binary file rather than text (NULs or many control bytes)."""
+    head = data[:sample]
+    if not head:
+        return False
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return False
+    if b"\x00" in head:
+        return True
+    controls = sum(head.count(bytes([c])) for c in (*range(1, 9), 11, *range(14, 32)))
+    return controls > len(head) // 10

@@ -1,0 +1,238 @@
+"""WARC files (gzip per record or uncompressed, local or remote) -> HTML pages, with fastwarc.
+
+:func:`iter_records` walks a WARC and survives damage: a record that fastwarc cannot read stops
+its iterator, so we look for the next record start after the last good one and go on from there.
+:func:`warc_pages` turns response (and resource) records into page records for :mod:`mella.collect.html`,
+and everything it cannot use into ``skip``/``count`` records, each with a reason.
+"""
+
+from __future__ import annotations
+
+import gzip
+import zlib
+from collections.abc import Iterator
+from typing import IO, Any
+
+from mella.errors import MellaError
+
+REMOTE_PREFIXES = ("http://", "https://", "s3://", "gs://", "gcs://", "az://", "abfs://", "hf://")
+_GZIP_MAGIC = b"\x1f\x8b\x08"
+_WARC_MAGIC = b"WARC/"
+_SCAN_CHUNK = 1 << 20
+_MAX_RESYNCS = 10_000
+HTML_TYPES = ("text/html", "application/xhtml+xml")
+
+
+def open_input(uri: str) -> IO[bytes]:
+    """Open a local path or a remote URL (http(s), s3 ... through fsspec) for binary reading."""
+    try:
+        if uri.startswith(REMOTE_PREFIXES):
+            from mella.errors import require
+
+            fsspec = require("fsspec", "all", "remote inputs")
+            return fsspec.open(uri, "rb").open()
+        return open(uri, "rb")
+    except MellaError:
+        raise
+    except (OSError, ValueError, ImportError) as exc:
+        raise MellaError(f"cannot read input {uri}: {exc.__class__.__name__}: {exc}") from None
+
+
+def _starts_record(chunk: bytes, compressed: bool) -> bool:
+    if not compressed:
+        return chunk.startswith(_WARC_MAGIC)
+    try:
+        head = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(chunk, 16)
+    except zlib.error:
+        return False
+    return head.startswith(_WARC_MAGIC)
+
+
+def find_next_record(stream: IO[bytes], start: int, compressed: bool) -> int | None:
+    """Offset of the first record start at or after ``start`` (a gzip member holding ``WARC/``), or None."""
+    magic = _GZIP_MAGIC if compressed else _WARC_MAGIC
+    pos = start
+    while True:
+        stream.seek(pos)
+        chunk = stream.read(_SCAN_CHUNK + 4096)
+        if len(chunk) < len(magic):
+            return None
+        i = chunk.find(magic)
+        while 0 <= i < _SCAN_CHUNK:
+            if _starts_record(chunk[i:i + 4096], compressed):
+                return pos + i
+            i = chunk.find(magic, i + 1)
+        if len(chunk) <= _SCAN_CHUNK:
+            return None
+        pos += _SCAN_CHUNK
+
+
+def iter_records(stream: IO[bytes], record_types: int) -> Iterator[tuple[Any, str | None]]:
+    """``(record, None)`` for each record of ``record_types``; ``(None, error)`` where damage was skipped.
+
+    After damage the walk resumes at the next record start (seekable inputs only; a remote stream
+    that is not seekable ends at the damage).
+    """
+    from fastwarc.warc import ArchiveIterator
+
+    seekable = stream.seekable()
+    compressed = _peek(stream, 2) == _GZIP_MAGIC[:2]
+    search_from = 0
+    for _ in range(_MAX_RESYNCS):
+        last = None
+        try:
+            for record in ArchiveIterator(stream, record_types=record_types, parse_http=False):
+                last = record.stream_pos
+                yield record, None
+            return
+        except OSError as exc:
+            yield None, str(exc)
+        if not seekable:
+            return
+        search_from = max(search_from, last if last is not None else search_from) + 1
+        found = find_next_record(stream, search_from, compressed)
+        if found is None:
+            return
+        search_from = found
+        stream.seek(found)
+
+
+def _peek(stream: IO[bytes], n: int) -> bytes:
+    if stream.seekable():
+        pos = stream.tell()
+        head = stream.read(n)
+        stream.seek(pos)
+        return head
+    peek = getattr(stream, "peek", None)
+    return peek(n)[:n] if peek else b""
+
+
+def target_uri(record) -> str:
+    """The record's WARC-Target-URI (WARC 1.0 writers sometimes wrap it in angle brackets)."""
+    uri = (record.headers.get("WARC-Target-URI") or "").strip()
+    if uri.startswith("<") and uri.endswith(">"):
+        uri = uri[1:-1].strip()
+    return uri
+
+
+def _skip(reason: str, url: str, source: str, offset: int) -> dict[str, Any]:
+    return {"kind": "skip", "reason": reason, "url": url, "source": source, "offset": offset}
+
+
+def _count(name: str) -> dict[str, Any]:
+    return {"kind": "count", "name": name, "n": 1}
+
+
+def warc_pages(uri: str, max_page_bytes: int) -> Iterator[dict[str, Any]]:
+    """Page records (``kind="page"``) from the HTML responses of one WARC, plus skip/count records."""
+    from fastwarc.warc import WarcRecordType
+
+    types = WarcRecordType.response | WarcRecordType.resource
+    stream = open_input(uri)
+    try:
+        for record, error in iter_records(stream, types):
+            if error is not None:
+                yield _skip("invalid_warc_data", "", uri, -1)
+                continue
+            yield _count("records_read")
+            yield _record_page(record, uri, max_page_bytes)
+    except OSError as exc:  # the medium itself failed (not the content)
+        raise MellaError(f"cannot read input {uri}: {exc}") from None
+    finally:
+        stream.close()
+
+
+def _record_page(record, source: str, max_page_bytes: int) -> dict[str, Any]:
+    from fastwarc.warc import WarcRecordType
+
+    url, offset = target_uri(record), record.stream_pos
+    declared = record.content_length
+    if declared > max_page_bytes + 65536:
+        return _skip("too_large", url, source, offset)
+    record.freeze()  # read the block so that a short one (truncated file) shows
+    if record.content_length < declared:
+        return _skip("truncated", url, source, offset)
+    if record.record_type == WarcRecordType.resource:
+        content_type = (record.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+        if content_type not in HTML_TYPES:
+            return {"kind": "count", "name": "records_skipped.non_html", "n": 1}
+        return _page(url, record.reader.read(), {}, source, offset)
+    try:
+        record.parse_http(auto_decode="none")
+    except OSError:
+        return _skip("broken_http_headers", url, source, offset)
+    headers = record.http_headers
+    if headers is None or not headers.status_code:
+        return _skip("broken_http_headers", url, source, offset)
+    if not 200 <= headers.status_code < 300:
+        return {"kind": "count", "name": f"records_skipped.http_{headers.status_code // 100}xx", "n": 1}
+    payload = record.reader.read()
+    content_type = (record.http_content_type or "").lower()
+    if content_type not in HTML_TYPES and not (not content_type and _sniff_html(payload)):
+        return {"kind": "count", "name": "records_skipped.non_html", "n": 1}
+    payload, problem = _decode_body(payload, headers)
+    if problem:
+        return _skip(problem, url, source, offset)
+    return _page(url, payload, _header_dict(headers), source, offset)
+
+
+def _page(url: str, data: bytes, headers: dict[str, str], source: str, offset: int) -> dict[str, Any]:
+    return {"kind": "page", "url": url, "data": data, "headers": headers, "source": source,
+            "offset": offset, "infer_url": False}
+
+
+def _header_dict(headers) -> dict[str, str]:
+    # Only what extraction reads: keeps page records small when they cross process boundaries.
+    out = {}
+    for name in ("Content-Type", "Content-Language"):
+        value = headers.get(name)
+        if value:
+            out[name] = value
+    return out
+
+
+def _sniff_html(payload: bytes) -> bool:
+    head = payload[:1024].lstrip().lower()
+    return head.startswith((b"<!doctype html", b"<html", b"<head", b"<body", b"<meta", b"<title"))
+
+
+def _decode_body(payload: bytes, headers) -> tuple[bytes, str | None]:
+    """Undo chunked transfer and gzip/deflate content coding (Common Crawl stores them undone already)."""
+    if "chunked" in (headers.get("Transfer-Encoding") or "").lower():
+        payload = _dechunk(payload)
+        if payload is None:
+            return b"", "bad_chunked_encoding"
+    coding = (headers.get("Content-Encoding") or "").strip().lower()
+    if coding in ("", "identity", "none", "utf-8"):
+        return payload, None
+    try:
+        if coding in ("gzip", "x-gzip"):
+            return gzip.decompress(payload), None
+        if coding == "deflate":
+            try:
+                return zlib.decompress(payload), None
+            except zlib.error:
+                return zlib.decompress(payload, -zlib.MAX_WBITS), None
+        if coding == "br":
+            import brotli  # comes with fastwarc
+
+            return brotli.decompress(payload), None
+    except Exception:  # corrupt body, or a writer that stored it decoded but kept the header
+        return (payload, None) if _sniff_html(payload) else (b"", "bad_content_encoding")
+    return b"", "unknown_content_encoding"
+
+
+def _dechunk(payload: bytes) -> bytes | None:
+    out, pos = [], 0
+    while True:
+        end = payload.find(b"\r\n", pos)
+        if end < 0:
+            return None
+        try:
+            size = int(payload[pos:end].split(b";")[0].strip() or b"0", 16)
+        except ValueError:
+            return None
+        if size == 0:
+            return b"".join(out)
+        out.append(payload[end + 2:end + 2 + size])
+        pos = end + 2 + size + 2
