@@ -1,0 +1,146 @@
+"""Alt-text quality rules. The thresholds, patterns and word lists are data (``data/filter/``).
+
+Every rule is a small function ``(alt, ctx) -> reason | None``, in the spirit of datatrove's
+filters returning ``(keep, reason)``; :meth:`Rules.check` runs them in order and returns the
+first reason (``None`` keeps the alt). Rules that need the language run after language ID.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+from mella.filter.text import dominant_script, normalize_alt, words
+
+# Scripts that have no letter case: the bare-name rule cannot see names in them.
+_CASED = {"Latn", "Cyrl", "Grek", "Armn"}
+
+
+@dataclass(frozen=True)
+class WordList:
+    """Boilerplate entries of one language: whole words, word prefixes (``icon*``) and phrases."""
+
+    words: frozenset[str] = frozenset()
+    prefixes: tuple[str, ...] = ()
+    phrases: tuple[tuple[str, ...], ...] = ()
+
+    def covered(self, tokens: list[str]) -> int:
+        """How many of ``tokens`` belong to a boilerplate word or phrase."""
+        hit = [t in self.words or t.startswith(self.prefixes) for t in tokens]
+        for phrase in self.phrases:
+            n = len(phrase)
+            for i in range(len(tokens) - n + 1):
+                if tuple(tokens[i:i + n]) == phrase:
+                    hit[i:i + n] = [True] * n
+        return sum(hit)
+
+    def contains(self, text: str) -> bool:
+        """True when any entry occurs inside ``text`` (for scripts written without spaces)."""
+        return any(w in text for w in self.words) or any(" ".join(p) in text for p in self.phrases)
+
+    def merged(self, other: WordList) -> WordList:
+        return WordList(self.words | other.words, self.prefixes + other.prefixes, self.phrases + other.phrases)
+
+
+def parse_wordlist(text: str) -> WordList:
+    """Parse a ``boilerplate/<lang>.txt`` file (see ``common.txt`` for the format)."""
+    words_, prefixes, phrases = set(), [], []
+    for line in text.splitlines():
+        entry = line.split("#", 1)[0].strip().casefold()
+        if not entry:
+            continue
+        if entry.endswith("*"):
+            prefixes.append(entry[:-1])
+        elif " " in entry or normalize_alt(entry) != entry:
+            phrases.append(tuple(normalize_alt(entry).split()))
+        else:
+            words_.add(entry)
+    return WordList(frozenset(words_), tuple(prefixes), tuple(p for p in phrases if p))
+
+
+@lru_cache(maxsize=64)
+def wordlist(lang: str) -> WordList:
+    """Boilerplate entries for ``lang`` (its own list, plus English and the common list)."""
+    base = resources.files("mella").joinpath("data/filter/boilerplate")
+    out = WordList()
+    for name in dict.fromkeys((lang.split("-")[0], "en", "common")):
+        path = base.joinpath(f"{name}.txt")
+        if path.is_file():
+            out = out.merged(parse_wordlist(path.read_text(encoding="utf-8")))
+    return out
+
+
+@lru_cache(maxsize=1)
+def rules_data() -> dict[str, Any]:
+    """The packaged rule thresholds and patterns (``data/filter/rules.yaml``)."""
+    import yaml
+
+    return yaml.safe_load(resources.files("mella").joinpath("data/filter/rules.yaml").read_text(encoding="utf-8"))
+
+
+@dataclass
+class Rules:
+    """The quality rules with their thresholds (defaults from ``rules.yaml``; options override)."""
+
+    overrides: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.cfg = {**rules_data(), **{k: v for k, v in self.overrides.items() if v is not None}}
+        self.patterns = [(name, re.compile(rx, re.IGNORECASE)) for name, rx in self.cfg["patterns"].items()]
+
+    def before_langid(self, alt: str) -> str | None:
+        """Rules that need only the text (cheap, run first so language ID sees fewer rows)."""
+        if not alt:
+            return "empty"
+        for name, rx in self.patterns:
+            if rx.search(alt):
+                return name
+        return self._ratios(alt)
+
+    def after_langid(self, alt: str, lang: str, word_spaces: bool) -> str | None:
+        """Rules that depend on the alt's language: length unit, boilerplate words, bare names."""
+        return self._length(alt, word_spaces) or self._boilerplate(alt, lang, word_spaces) or self._name(alt)
+
+    def _ratios(self, alt: str) -> str | None:
+        chars = [c for c in alt if not c.isspace()]
+        if not chars:
+            return "empty"
+        if not any(c.isalpha() for c in chars):
+            return "no_letters"
+        if sum(c.isdigit() for c in chars) / len(chars) > self.cfg["max_digit_ratio"]:
+            return "digits"
+        symbols = sum(not c.isalnum() for c in chars)
+        return "symbols" if symbols / len(chars) > self.cfg["max_symbol_ratio"] else None
+
+    def _length(self, alt: str, word_spaces: bool) -> str | None:
+        if word_spaces:
+            n, lo, hi = len(words(alt)), self.cfg["min_words"], self.cfg["max_words"]
+        else:
+            n, lo, hi = len(alt.replace(" ", "")), self.cfg["min_chars"], self.cfg["max_chars"]
+        if n < lo:
+            return "too_short"
+        return "too_long" if n > hi else None
+
+    def _boilerplate(self, alt: str, lang: str, word_spaces: bool) -> str | None:
+        entries = wordlist(lang)
+        norm = normalize_alt(alt)
+        if not word_spaces:
+            hit = len(norm.replace(" ", "")) <= self.cfg["boilerplate_short_chars"] and entries.contains(norm)
+            return "boilerplate" if hit else None
+        tokens = norm.split()
+        covered = entries.covered(tokens)
+        short = len(tokens) <= self.cfg["boilerplate_short_words"] and covered > 0
+        return "boilerplate" if short or covered >= self.cfg["boilerplate_share"] * len(tokens) else None
+
+    def _name(self, alt: str) -> str | None:
+        tokens = [t for t in words(alt) if not t.isdigit()]
+        if not tokens or len(tokens) > self.cfg["name_max_words"] or dominant_script(alt) not in _CASED:
+            return None
+        return "bare_name" if all(t[0].isupper() or t[0].isdigit() for t in tokens) else None
+
+    def same_as(self, alt: str, other: str | None, reason: str) -> str | None:
+        """``reason`` when the alt, normalised, equals ``other`` (the page title, the link text)."""
+        return reason if other and normalize_alt(alt) == normalize_alt(other) else None

@@ -1,0 +1,197 @@
+"""The ``filter`` stage (language ID + quality rules) and the ``dedup`` stage (global dedup).
+
+``filter`` keeps alt-texts that are in a target language and describe an image; it adds ``lang``,
+``lang_confidence`` and ``alt_norm``. ``dedup`` reads every part of its input once (a global
+pass, :mod:`mella.filter.dedup`) and then drops duplicates and site chrome part by part.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tempfile
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+from pydantic import Field
+
+from mella.filter import dedup
+from mella.filter.langid import LanguageID, base_code, known_code
+from mella.filter.rules import Rules
+from mella.filter.text import clean_alt, dominant_script, normalize_alt
+from mella.pipeline.stage import Stage, StageOptions, runtime_option
+from mella.records import PAIRS, extend
+
+#: What ``filter`` writes: the pairs schema plus the normalised alt that dedup compares.
+FILTERED = extend(PAIRS, ("alt_norm", pa.string()))
+_NO_SPACES = {"Thai", "Hani", "Kana", "Laoo", "Khmr", "Mymr"}
+
+
+def _default_langs() -> list[str]:
+    from mella.languages import default_tags
+
+    return default_tags()
+
+
+class FilterOptions(StageOptions):
+    langs: list[str] = Field(default_factory=_default_langs,
+                             description="Target languages (any code the detectors know; sr = sr-Cyrl + sr-Latn).")
+    min_confidence: float = Field(0.0, ge=0, le=1, description="Drop alts whose language confidence is lower.")
+    min_words: int | None = Field(None, ge=0, description="Fewest words (scripts with spaces); default rules.yaml.")
+    max_words: int | None = Field(None, ge=1, description="Most words; default from rules.yaml.")
+    min_chars: int | None = Field(None, ge=0, description="Fewest characters (scripts without spaces).")
+    max_chars: int | None = Field(None, ge=1, description="Most characters (scripts without spaces).")
+    keep_names: bool = Field(False, description="Keep alts that are only a capitalised name (person, brand).")
+    page_repeat_min: int | None = Field(None, ge=2, description="Same alt on this many images of a page: chrome.")
+
+    def model_post_init(self, _context: Any) -> None:
+        from mella.errors import MellaError
+
+        unknown = [t for t in self.langs if not known_code(t)]
+        if unknown:
+            raise MellaError(f"unknown language(s) for --langs: {', '.join(unknown)}")
+
+
+class FilterStage(Stage):
+    """Keep alt-texts in the target languages that pass the quality rules."""
+
+    name = "filter"
+    Options = FilterOptions
+    schema = FILTERED
+    _unpicklable = ("lid",)
+
+    def setup(self) -> None:
+        o = self.options
+        self.lid = LanguageID(o.langs)
+        self.lid.load()
+        self.rules = Rules({"min_words": o.min_words, "max_words": o.max_words, "min_chars": o.min_chars,
+                            "max_chars": o.max_chars, "page_repeat_min": o.page_repeat_min})
+        self.targets = self.lid.targets
+
+    def process(self, rows: list[dict[str, Any]], out) -> None:
+        pages: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for row in rows:
+            pages[row.get("page_url") or ""].append(row)
+        for page_rows in pages.values():
+            self._page(page_rows, out)
+
+    def _page(self, rows: list[dict[str, Any]], out) -> None:
+        """Filter the rows of one page: page evidence and repeats are computed once per page."""
+        alts = [clean_alt(r.get("alt") or "") for r in rows]
+        norms = [normalize_alt(a) for a in alts]
+        repeats = Counter(norms)
+        evidence = None
+        for row, alt, norm in zip(rows, alts, norms, strict=True):
+            row = {**row, "lang": None, "lang_confidence": None, "alt_norm": norm}
+            reason = self.rules.before_langid(alt)
+            if reason:
+                out.drop(row, reason)
+                continue
+            if evidence is None:
+                evidence = self.lid.evidence(rows[0], list(dict.fromkeys(alts)))
+            row["lang"], row["lang_confidence"] = self.lid.identify(alt, evidence)
+            reason = self._after_langid(row, alt, repeats[norm])
+            if reason:
+                out.drop(row, reason)
+            else:
+                out.keep(row)
+
+    def _after_langid(self, row: dict[str, Any], alt: str, repeats: int) -> str | None:
+        lang = row["lang"]
+        if lang not in self.targets:
+            return "other_language" if lang != "und" else "no_language"
+        if row["lang_confidence"] < self.options.min_confidence:
+            return "low_confidence"
+        reason = self.rules.after_langid(alt, lang, word_spaces(lang, alt))
+        if not reason and self.lid.mixed(alt, lang):
+            reason = "mixed_language"
+        if reason == "bare_name" and self.options.keep_names:
+            reason = None
+        if reason:
+            return reason
+        if repeats >= self.rules.cfg["page_repeat_min"]:
+            return "page_repeat"
+        return self.rules.same_as(alt, row.get("page_title"), "same_as_title")
+
+
+def word_spaces(lang: str, alt: str) -> bool:
+    """Whether ``lang`` writes spaces between words (registry first, then the alt's script)."""
+    from mella.languages import get_language, is_known
+
+    code = base_code(lang)
+    if is_known(code):
+        return get_language(code).word_spaces
+    return dominant_script(alt) not in _NO_SPACES
+
+
+class DedupOptions(StageOptions):
+    chrome_min_pages: int = Field(3, ge=2, description="Same alt on this many pages of a domain: site chrome.")
+    image_min_pages: int = Field(5, ge=2, description="Same image URL on this many pages: a logo.")
+    rows_per_bucket: int = runtime_option(1_000_000, ge=1000, description="Keys held in memory at once.")
+    work_dir: str | None = runtime_option(None, description="Where the global index goes (default: temp dir).")
+
+
+class DedupStage(Stage):
+    """Drop exact duplicates, per-domain repeats, site chrome and logos across the whole input."""
+
+    name = "dedup"
+    Options = DedupOptions
+
+    def prepare(self, shards: list, work_dir: str | Path | None = None) -> Path:
+        """The global pass over every input part (an executor hook; :meth:`read` calls it lazily)."""
+        parts = [s.uri if hasattr(s, "uri") else str(s) for s in shards]
+        work = Path(work_dir or self.options.work_dir or _default_work(parts, self.fingerprint()))
+        rows = sum(_num_rows(p) for p in parts)
+        buckets = max(1, -(-rows // self.options.rows_per_bucket))
+        self._parts, self._work = parts, dedup.ensure_index(
+            parts, work, buckets=buckets, chrome_min_pages=self.options.chrome_min_pages,
+            image_min_pages=self.options.image_min_pages)
+        return self._work
+
+    def read(self, shard):
+        from mella.pipeline.shards import read_rows
+
+        if getattr(self, "_work", None) is None or shard.uri not in self._parts:
+            self.prepare(_sibling_parts(shard.uri))
+        drops = dedup.part_drops(self._work, self._parts.index(shard.uri))
+        n = 0
+        for batch in read_rows(shard, self.batch_size):
+            for row in batch:
+                row["_dedup"] = drops.get(n)
+                n += 1
+            yield batch
+
+    def process(self, rows: list[dict[str, Any]], out) -> None:
+        for row in rows:
+            reason = row.pop("_dedup", None)
+            if reason:
+                out.drop(row, reason)
+            else:
+                out.keep(row)
+
+
+def _num_rows(path: str) -> int:
+    import pyarrow.parquet as pq
+
+    return pq.ParquetFile(path).metadata.num_rows
+
+
+def _sibling_parts(uri: str) -> list[str]:
+    """All parts of the folder ``uri`` is in: what the global pass covers without an executor hook."""
+    from mella.pipeline.shards import is_stage_output
+    from mella.runstore import StageDir
+
+    folder = Path(uri).parent
+    if is_stage_output(folder):
+        return [str(p) for p in StageDir(folder).committed_part_files()]
+    return [str(p) for p in sorted(folder.glob("*.parquet"))]
+
+
+def _default_work(parts: list[str], fingerprint: str) -> Path:
+    """A temp folder named by the inputs (paths, sizes, mtimes) and options, so reruns reuse it."""
+    h = hashlib.sha256(fingerprint.encode())
+    for p in parts:
+        st = Path(p).stat()
+        h.update(f"{Path(p).resolve()}|{st.st_size}|{st.st_mtime_ns}".encode())
+    return Path(tempfile.gettempdir()) / f"mella-dedup-{h.hexdigest()[:16]}"

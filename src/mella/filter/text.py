@@ -1,0 +1,108 @@
+"""Text helpers shared by language ID, rules and dedup: scripts, normalisation, words, URL keys."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from urllib.parse import urlsplit
+
+# ISO 15924 script -> the characters that belong to it. Ranges are enough here: alt-texts only
+# need the dominant script, not a full Unicode Script property lookup.
+SCRIPT_RANGES: dict[str, str] = {
+    "Latn": "A-Za-z\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u024f\u1e00-\u1eff",
+    "Cyrl": "\u0400-\u052f",
+    "Arab": "\u0600-\u06ff\u0750-\u077f\u08a0-\u08ff\ufb50-\ufdff\ufe70-\ufeff",
+    "Hang": "\u1100-\u11ff\u3130-\u318f\uac00-\ud7af",
+    "Thai": "\u0e00-\u0e7f",
+    "Kana": "\u3040-\u30ff",
+    "Hani": "\u3400-\u4dbf\u4e00-\u9fff",
+    "Grek": "\u0370-\u03ff",
+    "Hebr": "\u0590-\u05ff",
+    "Deva": "\u0900-\u097f",
+    "Beng": "\u0980-\u09ff",
+    "Taml": "\u0b80-\u0bff",
+    "Mymr": "\u1000-\u109f",
+    "Geor": "\u10a0-\u10ff",
+    "Armn": "\u0530-\u058f",
+    "Ethi": "\u1200-\u137f",
+    "Khmr": "\u1780-\u17ff",
+    "Laoo": "\u0e80-\u0eff",
+}
+_SCRIPT_RX = {name: re.compile(f"[{chars}]") for name, chars in SCRIPT_RANGES.items()}
+_WORD_RX = re.compile(r"\w+(?:[-'’]\w+)*")
+_SPACE_RX = re.compile(r"\s+")
+
+
+def script_counts(text: str) -> dict[str, int]:
+    """Letters per script in ``text`` (scripts with no letters are left out)."""
+    counts = {}
+    for name, rx in _SCRIPT_RX.items():
+        n = len(rx.findall(text))
+        if n:
+            counts[name] = n
+    return counts
+
+
+def dominant_script(text: str) -> str | None:
+    """The script the text is written in; ``None`` when it has no letters.
+
+    A non-Latin script wins once it holds a quarter of the letters: Latin brand names inside
+    Cyrillic or Arabic text ("Шампунь Mizon Scalp Clinic") must not make the alt look Latin.
+    """
+    counts = script_counts(text)
+    if not counts:
+        return None
+    total = sum(counts.values())
+    others = [(n, s) for s, n in counts.items() if s != "Latn"]
+    if others:
+        n, script = max(others)
+        if n * 4 >= total:
+            # Japanese mixes kanji and kana: any kana makes it Japanese.
+            return "Kana" if script == "Hani" and "Kana" in counts else script
+    return "Latn" if "Latn" in counts else max(others)[1]
+
+
+def letters(text: str) -> int:
+    """Number of letters (any script) in ``text``."""
+    return sum(ch.isalpha() for ch in text)
+
+
+def words(text: str) -> list[str]:
+    """Word tokens (letters/digits, with inner hyphens and apostrophes)."""
+    return _WORD_RX.findall(text)
+
+
+def normalize_alt(alt: str) -> str:
+    """Case-, width- and space-folded alt-text: the form dedup and equality rules compare."""
+    text = unicodedata.normalize("NFKC", alt or "").casefold()
+    text = "".join(ch if ch.isalnum() else " " for ch in text)
+    return _SPACE_RX.sub(" ", text).strip()
+
+
+def clean_alt(alt: str) -> str:
+    """Alt-text with whitespace collapsed (what language ID and the length rules see)."""
+    return _SPACE_RX.sub(" ", alt or "").strip()
+
+
+def normalize_url(url: str) -> str:
+    """Image URL without scheme, ``www.``, query tracking or fragment (same image, same key)."""
+    if not url:
+        return ""
+    parts = urlsplit(url.strip())
+    host = (parts.hostname or "").lower().removeprefix("www.")
+    # Query strings often carry the resize parameters of the same image; keep them, they can
+    # also name different images (?id=...), and a duplicate missed is cheaper than a pair lost.
+    query = f"?{parts.query}" if parts.query else ""
+    return f"{host}{parts.path}{query}"
+
+
+def key64(*parts: str) -> int:
+    """A stable signed 64-bit hash of ``parts`` (stable across processes, unlike ``hash``)."""
+    digest = hashlib.blake2b("\x1f".join(parts).encode("utf-8"), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+def tld(domain: str) -> str:
+    """The last label of a domain (``krstarica.com`` -> ``com``)."""
+    return (domain or "").rstrip(".").rsplit(".", 1)[-1].lower()
