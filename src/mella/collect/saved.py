@@ -11,7 +11,7 @@ import zlib
 from pathlib import Path
 from typing import Any
 
-from mella.collect.warc import REMOTE_PREFIXES, open_input
+from mella.collect.warc import is_url, open_input
 
 HTML_SUFFIXES = (".html", ".htm", ".xhtml", ".shtml")
 
@@ -26,7 +26,7 @@ def is_saved_html(uri: str) -> bool:
 
 def file_url(uri: str) -> str:
     """The address a saved file stands for when the page names none: its ``file://`` URL."""
-    if uri.startswith(REMOTE_PREFIXES):
+    if is_url(uri):
         return uri
     return Path(uri).resolve().as_uri()
 

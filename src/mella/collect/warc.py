@@ -9,13 +9,14 @@ and everything it cannot use into ``skip``/``count`` records, each with a reason
 from __future__ import annotations
 
 import gzip
+import re
 import zlib
 from collections.abc import Iterator
 from typing import IO, Any
 
 from mella.errors import MellaError
 
-REMOTE_PREFIXES = ("http://", "https://", "s3://", "gs://", "gcs://", "az://", "abfs://", "hf://")
+_URL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
 _GZIP_MAGIC = b"\x1f\x8b\x08"
 _WARC_MAGIC = b"WARC/"
 _SCAN_CHUNK = 1 << 20
@@ -23,13 +24,17 @@ _MAX_RESYNCS = 10_000
 HTML_TYPES = ("text/html", "application/xhtml+xml")
 
 
-def open_input(uri: str) -> IO[bytes]:
-    """Open a local path or a remote URL (http(s), s3 ... through fsspec) for binary reading."""
-    try:
-        if uri.startswith(REMOTE_PREFIXES):
-            from mella.errors import require
+def is_url(uri: str) -> bool:
+    """Whether ``uri`` is a URL (``scheme://...``) rather than a local path."""
+    return bool(_URL.match(uri))
 
-            fsspec = require("fsspec", "all", "remote inputs")
+
+def open_input(uri: str) -> IO[bytes]:
+    """Open a local path or a URL (http(s), s3 ... any fsspec protocol) for binary reading."""
+    try:
+        if is_url(uri):
+            import fsspec  # lazily: only remote inputs need it
+
             return fsspec.open(uri, "rb").open()
         return open(uri, "rb")
     except MellaError:
@@ -115,6 +120,11 @@ def target_uri(record) -> str:
     return uri
 
 
+def is_truncated(record, declared: int, actual: int) -> bool:
+    """Whether a record's block ended early: fewer bytes than declared, or cut inside its headers."""
+    return actual < declared or record.headers.get("Content-Length") is None
+
+
 def _skip(reason: str, url: str, source: str, offset: int) -> dict[str, Any]:
     return {"kind": "skip", "reason": reason, "url": url, "source": source, "offset": offset}
 
@@ -150,7 +160,7 @@ def _record_page(record, source: str, max_page_bytes: int) -> dict[str, Any]:
     if declared > max_page_bytes + 65536:
         return _skip("too_large", url, source, offset)
     record.freeze()  # read the block so that a short one (truncated file) shows
-    if record.content_length < declared:
+    if is_truncated(record, declared, record.content_length):
         return _skip("truncated", url, source, offset)
     if record.record_type == WarcRecordType.resource:
         content_type = (record.headers.get("Content-Type") or "").split(";")[0].strip().lower()

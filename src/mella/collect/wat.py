@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from mella.collect.html import PageRows, absolute_url, clean, registered_domain
-from mella.collect.warc import iter_records, open_input, target_uri
+from mella.collect.warc import is_truncated, iter_records, open_input, target_uri
 from mella.errors import MellaError
 
 
@@ -41,7 +41,7 @@ def _wat_record(record, source: str, max_page_bytes: int) -> dict[str, Any]:
     if declared > max_page_bytes:
         return {"kind": "skip", "reason": "too_large", "url": url, "source": source, "offset": offset}
     data = record.reader.read()
-    if len(data) < declared:
+    if is_truncated(record, declared, len(data)):
         return {"kind": "skip", "reason": "truncated", "url": url, "source": source, "offset": offset}
     return {"kind": "wat", "url": url, "data": data, "source": source, "offset": offset}
 
