@@ -90,7 +90,8 @@ class CollectStage(Stage):
                 self._extract(record, out)
 
     def _extract(self, record: dict[str, Any], out: Emitter) -> None:
-        out.count("pages_read")
+        # A WAT file holds request and metadata records too: wat_rows counts the pages among them.
+        out.count("records_read" if record["kind"] == "wat" else "pages_read")
         if record["kind"] == "wat":
             result = wat_rows(record["data"], record["url"], record["source"], record["offset"])
         else:

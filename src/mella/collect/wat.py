@@ -112,6 +112,7 @@ def wat_rows(data: bytes, url: str, source: str = "", offset: int = -1) -> PageR
         "source": source,
         "source_offset": offset,
     }
+    out.counters["pages_read"] += 1
     out.counters["pages_parsed"] += 1
     _link_rows(html.get("Links") or (), base, page, out)
     return out
