@@ -1,0 +1,210 @@
+"""The one small model-backend interface: generate, translate, score; typed options; a registry.
+
+A backend is built from its options and loads its model on first use, so that it can be
+constructed (and pickled to a worker) cheaply. Every method takes a whole batch and returns one
+result per input, in input order.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from mella.errors import MellaError
+from mella.languages import get_language
+
+# Name -> "module:Class", imported only when asked for, so that `import mella.models.base` stays light.
+BACKENDS: dict[str, str] = {
+    "hf": "mella.models.hf:HFBackend",
+    "openai": "mella.models.openai:OpenAIBackend",
+    "vllm": "mella.models.vllm:VLLMBackend",
+}
+
+DEFAULT_TRANSLATE_PROMPT = (
+    "Translate the following text from {src_name} into {tgt_name}. "
+    "Reply with the translation only, without notes or quotes.\n\n{text}"
+)
+
+
+class UnsupportedTaskError(MellaError):
+    """A backend (or the model it loaded) cannot do what was asked, e.g. ``score`` with a captioner."""
+
+
+@dataclass(frozen=True)
+class GenRequest:
+    """One generation input: a prompt, optionally an image (``PIL.Image.Image``) and a system message."""
+
+    prompt: str
+    image: Any = None
+    system: str | None = None
+
+
+class GenOptions(BaseModel):
+    """Sampling options shared by all backends; ``temperature == 0`` means greedy decoding."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    max_new_tokens: int = Field(256, ge=1)
+    temperature: float = Field(0.0, ge=0.0)
+    top_p: float = Field(1.0, gt=0.0, le=1.0)
+    seed: int | None = None
+    repetition_penalty: float = Field(1.0, gt=0.0)
+
+    @property
+    def greedy(self) -> bool:
+        return self.temperature == 0.0
+
+    def signature(self) -> str:
+        """A stable short hash of every setting that changes the output (for cache keys and provenance)."""
+        blob = json.dumps(self.model_dump(), sort_keys=True)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+class BackendOptions(BaseModel):
+    """Options every backend has; subclasses add their own fields. Unknown fields are an error."""
+
+    model_config = ConfigDict(extra="forbid", protected_namespaces=())
+
+    model: str = Field(min_length=1, description="model id, local folder or served model name")
+    batch_size: int = Field(16, ge=1, description="inputs per forward pass or per request wave")
+    translate_prompt: str = Field(DEFAULT_TRANSLATE_PROMPT, description="LLM translation prompt template")
+
+
+class Backend:
+    """Base class: a subclass sets ``name`` and ``Options`` and implements the methods it supports."""
+
+    name: ClassVar[str] = "base"
+    Options: ClassVar[type[BackendOptions]] = BackendOptions
+
+    def __init__(self, options: BackendOptions | dict | None = None, **kwargs: Any):
+        self.options = _parse_options(self.Options, options, kwargs, self.name)
+
+    @property
+    def model_id(self) -> str:
+        """The model as the user named it (a hub id, a folder or a served name)."""
+        return self.options.model
+
+    @property
+    def tiny(self) -> bool:
+        """True where the model is a tiny random one (its text is noise, not a caption)."""
+        return False
+
+    def info(self) -> dict[str, Any]:
+        """Provenance for rows: backend name, model id, tiny flag."""
+        return {"backend": self.name, "model_id": self.model_id, "tiny": self.tiny}
+
+    def generate(self, requests: Sequence[GenRequest], options: GenOptions | None = None) -> list[str]:
+        """One text per request, in order."""
+        raise UnsupportedTaskError(f"backend {self.name!r} cannot generate text")
+
+    def translate(self, texts: Sequence[str], src_lang: str, tgt_lang: str,
+                  options: GenOptions | None = None) -> list[str]:
+        """Translate each text from ``src_lang`` to ``tgt_lang`` (registry tags); default: an LLM prompt."""
+        requests = [GenRequest(prompt=self.translate_prompt(t, src_lang, tgt_lang)) for t in texts]
+        return self.generate(requests, options)
+
+    def score(self, images: Sequence[Any], texts: Sequence[str]) -> list[float]:
+        """Image-text relevance per (image, text) pair, in [-1, 1] (cosine similarity)."""
+        raise UnsupportedTaskError(
+            f"backend {self.name!r} cannot score image-text pairs; use the hf backend with a CLIP/SigLIP model")
+
+    def translate_prompt(self, text: str, src_lang: str, tgt_lang: str) -> str:
+        """The LLM translation prompt for one text, with language names from the registry."""
+        src, tgt = get_language(src_lang), get_language(tgt_lang)
+        return self.options.translate_prompt.format(src_name=src.name, tgt_name=_name_with_script(tgt),
+                                                    src=src.tag, tgt=tgt.tag, text=text)
+
+    def close(self) -> None:
+        """Release the model or connections; the backend loads again on next use."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _name_with_script(lang) -> str:
+    # "Serbian (Latn)" tells an LLM which of the two alphabets to write.
+    return f"{lang.name} ({lang.script})" if lang.script else lang.name
+
+
+def _parse_options(cls: type[BackendOptions], options, kwargs: dict, name: str) -> BackendOptions:
+    if isinstance(options, cls) and not kwargs:
+        return options
+    data = dict(options.model_dump() if isinstance(options, BaseModel) else options or {}, **kwargs)
+    try:
+        return cls(**data)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'options'}: {e['msg']}" for e in exc.errors())
+        raise MellaError(f"backend {name!r}: {problems}") from None
+
+
+def get_backend_class(name: str) -> type[Backend]:
+    """The backend class registered as ``name``; an unknown name lists the valid ones."""
+    if name not in BACKENDS:
+        raise MellaError(f"unknown model backend {name!r}; known: {', '.join(sorted(BACKENDS))}")
+    module, _, attr = BACKENDS[name].partition(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+def load_backend(name: str, options: BackendOptions | dict | None = None, **kwargs: Any) -> Backend:
+    """Build the backend ``name`` from options (a dict, its Options model, or keywords)."""
+    return get_backend_class(name)(options, **kwargs)
+
+
+def run_sorted(items: Sequence[Any], keys: Sequence[Any], batch_size: int, fn,
+               groups: Sequence[Any] | None = None) -> list[Any]:
+    """Apply ``fn`` to batches of ``items``, longest ``keys`` first; results come back in input order.
+
+    Sorting by length keeps padding small; a batch never mixes items of different ``groups``.
+    """
+    groups = list(groups) if groups is not None else [0] * len(items)
+    out: list[Any] = [None] * len(items)
+    for group in dict.fromkeys(groups):
+        order = sorted((i for i in range(len(items)) if groups[i] == group), key=lambda i: keys[i], reverse=True)
+        for start in range(0, len(order), batch_size):
+            idx = order[start:start + batch_size]
+            for i, result in zip(idx, fn([items[i] for i in idx]), strict=True):
+                out[i] = result
+    return out
+
+
+def fit_pixels(image, min_pixels: int | None, max_pixels: int | None):
+    """RGB copy of ``image`` scaled (aspect kept) so its pixel count lies within [min_pixels, max_pixels]."""
+    image = image.convert("RGB")
+    w, h = image.size
+    n = w * h
+    scale = 1.0
+    if max_pixels and n > max_pixels:
+        scale = math.sqrt(max_pixels / n)
+    elif min_pixels and n < min_pixels:
+        scale = math.sqrt(min_pixels / n)
+    if scale == 1.0:
+        return image
+    from PIL import Image
+
+    return image.resize((max(1, round(w * scale)), max(1, round(h * scale))), Image.Resampling.BICUBIC)
+
+
+def chat_messages(request: GenRequest, text_only: bool = False, image_part: dict | None = None) -> list[dict]:
+    """A one-turn chat in the content-list form that processors' templates and OpenAI servers expect.
+
+    ``text_only`` gives plain-string contents (text LLM templates); ``image_part`` replaces the bare
+    ``{"type": "image"}`` placeholder (an OpenAI ``image_url`` part, for instance).
+    """
+
+    def content(text, image=False):
+        if text_only:
+            return text
+        return ([image_part or {"type": "image"}] if image else []) + [{"type": "text", "text": text}]
+
+    msgs = [{"role": "system", "content": content(request.system)}] if request.system else []
+    return msgs + [{"role": "user", "content": content(request.prompt, request.image is not None)}]

@@ -1,0 +1,324 @@
+"""The ``hf`` backend: transformers models on this machine (CPU or GPU).
+
+One backend, four kinds of model, told apart from the checkpoint's config (or ``task``):
+- ``vlm``: chat-template vision-language models through ``AutoProcessor`` + ``AutoModelForImageTextToText``
+  (Qwen2-VL, Qwen2.5-VL, Qwen3-VL, InternVL-HF, Idefics3/SmolVLM, LLaVA, ...);
+- ``causal``: text-only chat LLMs (``AutoModelForCausalLM``), used for LLM-prompt translation;
+- ``seq2seq``: translation models (NLLB-200, M2M100, MADLAD-400) with registry language codes;
+- ``embed``: dual encoders (CLIP, SigLIP) for image-text relevance scores.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pydantic import Field
+
+from mella.errors import MellaError, require
+from mella.languages import get_language
+from mella.models.base import (
+    Backend,
+    BackendOptions,
+    GenOptions,
+    GenRequest,
+    UnsupportedTaskError,
+    chat_messages,
+    fit_pixels,
+    run_sorted,
+)
+from mella.models.tiny import is_tiny
+
+log = logging.getLogger("mella.models")
+
+Task = Literal["auto", "vlm", "causal", "seq2seq", "embed"]
+EMBED_TYPES = {"clip", "siglip", "siglip2", "chinese_clip", "altclip"}
+DTYPES = {"bfloat16", "float16", "float32"}
+
+
+class HFOptions(BackendOptions):
+    """Options of the transformers backend."""
+
+    task: Task = "auto"
+    device: str = Field("auto", description="auto (cuda when available, else cpu), cpu, cuda, cuda:1, mps")
+    dtype: str = Field("auto", description="auto (bfloat16 on GPU, float32 on CPU), bfloat16, float16, float32")
+    device_map: str | None = Field(None, description="accelerate device map; on GPU the default is 'auto'")
+    attn_implementation: str | None = Field(None, description="sdpa, flash_attention_2, eager")
+    min_pixels: int | None = Field(None, ge=1, description="smaller images are upscaled to this many pixels")
+    max_pixels: int | None = Field(1280 * 28 * 28, ge=1, description="larger images are downscaled to this many")
+    max_input_tokens: int = Field(1024, ge=1, description="truncation of seq2seq and score text inputs")
+    revision: str | None = None
+    trust_remote_code: bool = False
+
+
+@dataclass
+class _Loaded:
+    task: str
+    model: Any
+    processor: Any  # AutoProcessor for vlm/embed, the tokenizer for causal/seq2seq
+    tokenizer: Any
+    config: Any
+
+
+class HFBackend(Backend):
+    """transformers models: ``generate`` (vlm, causal), ``translate`` (seq2seq or LLM prompt), ``score`` (embed)."""
+
+    name = "hf"
+    Options = HFOptions
+
+    def __init__(self, options=None, **kwargs):
+        super().__init__(options, **kwargs)
+        self._loaded: _Loaded | None = None
+        self._config = None
+
+    # -- loading ---------------------------------------------------------------------------------
+
+    @property
+    def config(self):
+        """The checkpoint's config (read without loading weights)."""
+        if self._config is None:
+            tf = require("transformers", "models", "the hf backend")
+            self._config = tf.AutoConfig.from_pretrained(
+                self.options.model, revision=self.options.revision, trust_remote_code=self.options.trust_remote_code)
+        return self._config
+
+    @property
+    def tiny(self) -> bool:
+        return is_tiny(self.config)
+
+    @property
+    def task(self) -> str:
+        """The kind of model: the ``task`` option, or detected from the config."""
+        return self.options.task if self.options.task != "auto" else detect_task(self.config)
+
+    @property
+    def loaded(self) -> _Loaded:
+        if self._loaded is None:
+            self._loaded = self._load()
+        return self._loaded
+
+    def _load(self) -> _Loaded:
+        tf = require("transformers", "models", "the hf backend")
+        task, opts = self.task, self.options
+        common = dict(revision=opts.revision, trust_remote_code=opts.trust_remote_code)
+        auto_model = {"vlm": tf.AutoModelForImageTextToText, "causal": tf.AutoModelForCausalLM,
+                      "seq2seq": tf.AutoModelForSeq2SeqLM, "embed": tf.AutoModel}[task]
+        log.info("loading %s model %s", task, opts.model)
+        model = auto_model.from_pretrained(opts.model, **common, **self._placement())
+        if opts.device_map is None and not self._on_gpu():
+            model.to(self.device)
+        model.eval()
+        if task in ("vlm", "embed"):
+            processor = tf.AutoProcessor.from_pretrained(opts.model, **common)
+            tokenizer = processor.tokenizer
+        else:
+            processor = tokenizer = tf.AutoTokenizer.from_pretrained(opts.model, **common)
+        # Decoder-only batches are padded on the left so every prompt ends where generation starts.
+        tokenizer.padding_side = "right" if task in ("seq2seq", "embed") else "left"
+        if tokenizer.pad_token is None:
+            tokenizer.pad_token = tokenizer.eos_token
+        return _Loaded(task, model, processor, tokenizer, model.config)
+
+    @property
+    def device(self) -> str:
+        if self.options.device != "auto":
+            return self.options.device
+        torch = require("torch", "models", "the hf backend")
+        return "cuda" if torch.cuda.is_available() else "cpu"
+
+    def _on_gpu(self) -> bool:
+        return self.device.startswith("cuda")
+
+    def _placement(self) -> dict[str, Any]:
+        """dtype, device_map and attention kwargs for ``from_pretrained``: bf16 + device_map on GPU, fp32 on CPU."""
+        torch = require("torch", "models", "the hf backend")
+        opts, gpu = self.options, self._on_gpu()
+        name = opts.dtype if opts.dtype != "auto" else ("bfloat16" if gpu else "float32")
+        if name not in DTYPES:
+            raise MellaError(f"hf backend: unknown dtype {name!r}; known: auto, {', '.join(sorted(DTYPES))}")
+        kwargs: dict[str, Any] = {"dtype": getattr(torch, name)}
+        if opts.device_map is not None:
+            kwargs["device_map"] = opts.device_map
+        elif gpu:  # "auto" spreads a large model over the visible GPUs; a named device pins it there
+            kwargs["device_map"] = "auto" if self.device == "cuda" else {"": self.device}
+        if opts.attn_implementation:
+            kwargs["attn_implementation"] = opts.attn_implementation
+        return kwargs
+
+    def close(self) -> None:
+        self._loaded = None
+
+    # -- generate --------------------------------------------------------------------------------
+
+    def generate(self, requests: Sequence[GenRequest], options: GenOptions | None = None) -> list[str]:
+        options = options or GenOptions()
+        task = self.task
+        if task not in ("vlm", "causal"):
+            raise UnsupportedTaskError(f"{self.model_id} is a {task} model: it cannot generate from prompts")
+        if task == "causal" and any(r.image is not None for r in requests):
+            raise UnsupportedTaskError(f"{self.model_id} is a text-only model: it cannot take images")
+        run = self._generate_vlm if task == "vlm" else self._generate_causal
+        keys = [len(r.prompt) + _image_tokens(r.image) for r in requests]
+        # Requests with and without an image are never mixed in one batch: processors expect either.
+        groups = [r.image is not None for r in requests]
+        return run_sorted(list(requests), keys, self.options.batch_size, lambda batch: run(batch, options), groups)
+
+    def _generate_vlm(self, batch: list[GenRequest], options: GenOptions) -> list[str]:
+        lo = self.loaded
+        texts = [lo.processor.apply_chat_template(chat_messages(r), add_generation_prompt=True, tokenize=False)
+                 for r in batch]
+        # One list per request: Idefics-style processors need the nesting, Qwen-style ones flatten it.
+        images = [[self._fit(r.image)] for r in batch] if batch[0].image is not None else None
+        inputs = lo.processor(text=texts, images=images, padding=True, return_tensors="pt")
+        return self._decode_new(inputs, options)
+
+    def _generate_causal(self, batch: list[GenRequest], options: GenOptions) -> list[str]:
+        tok = self.loaded.tokenizer
+        if tok.chat_template:
+            texts = [tok.apply_chat_template(chat_messages(r, text_only=True), add_generation_prompt=True, tokenize=False)
+                     for r in batch]
+            inputs = tok(texts, padding=True, return_tensors="pt", add_special_tokens=False)
+        else:  # a base model: the prompt is the text
+            inputs = tok([r.prompt for r in batch], padding=True, return_tensors="pt")
+        return self._decode_new(inputs, options)
+
+    def _decode_new(self, inputs, options: GenOptions) -> list[str]:
+        """Run ``generate`` and decode only the new tokens (the prompt is the left-padded prefix)."""
+        torch = require("torch", "models", "the hf backend")
+        lo = self.loaded
+        inputs = inputs.to(lo.model.device)
+        if options.seed is not None:
+            torch.manual_seed(options.seed)
+        with torch.inference_mode():
+            out = lo.model.generate(**inputs, **_generate_kwargs(options, lo.tokenizer))
+        new = out[:, inputs["input_ids"].shape[1]:]
+        return [t.strip() for t in lo.tokenizer.batch_decode(new, skip_special_tokens=True)]
+
+    def _fit(self, image):
+        return fit_pixels(image, self.options.min_pixels, self.options.max_pixels)
+
+    # -- translate -------------------------------------------------------------------------------
+
+    def translate(self, texts: Sequence[str], src_lang: str, tgt_lang: str,
+                  options: GenOptions | None = None) -> list[str]:
+        if self.task != "seq2seq":
+            return super().translate(texts, src_lang, tgt_lang, options)
+        options = options or GenOptions()
+        return run_sorted(list(texts), [len(t) for t in texts], self.options.batch_size,
+                          lambda batch: self._translate_seq2seq(batch, src_lang, tgt_lang, options))
+
+    def _translate_seq2seq(self, texts: list[str], src_lang: str, tgt_lang: str, options: GenOptions) -> list[str]:
+        torch = require("torch", "models", "the hf backend")
+        lo = self.loaded
+        style = code_style(lo.tokenizer, lo.config)
+        src, tgt = lang_token(style, src_lang), lang_token(style, tgt_lang)
+        forced = None
+        if style == "madlad":  # MADLAD-400 (T5): the target is a "<2xx>" prefix on the source text
+            texts = [f"{tgt} {t}" for t in texts]
+            _check_token(lo.tokenizer, tgt, self.model_id)
+        else:  # NLLB / M2M100: the source code is prepended by the tokenizer, the target forced as first token
+            _check_token(lo.tokenizer, src, self.model_id)
+            lo.tokenizer.src_lang = src if style == "nllb" else get_language(src_lang).m2m_code
+            forced = _check_token(lo.tokenizer, tgt, self.model_id)
+        inputs = lo.tokenizer(texts, padding=True, truncation=True, max_length=self.options.max_input_tokens,
+                              return_tensors="pt").to(lo.model.device)
+        if options.seed is not None:
+            torch.manual_seed(options.seed)
+        with torch.inference_mode():
+            out = lo.model.generate(**inputs, forced_bos_token_id=forced, **_generate_kwargs(options, lo.tokenizer))
+        return [t.strip() for t in lo.tokenizer.batch_decode(out, skip_special_tokens=True)]
+
+    # -- score -----------------------------------------------------------------------------------
+
+    def score(self, images: Sequence[Any], texts: Sequence[str]) -> list[float]:
+        if len(images) != len(texts):
+            raise MellaError(f"score needs one text per image (got {len(images)} images, {len(texts)} texts)")
+        if self.task != "embed":
+            raise UnsupportedTaskError(f"{self.model_id} is a {self.task} model; score needs CLIP or SigLIP")
+        pairs = list(zip(images, texts, strict=True))
+        return run_sorted(pairs, [len(t) for t in texts], self.options.batch_size, self._score_batch)
+
+    def _score_batch(self, pairs: list[tuple[Any, str]]) -> list[float]:
+        torch = require("torch", "models", "the hf backend")
+        lo = self.loaded
+        # SigLIP was trained on texts padded to max_length; CLIP pools at the end token, any padding works.
+        padding = "max_length" if "siglip" in lo.config.model_type else True
+        images = [img.convert("RGB") for img, _ in pairs]
+        inputs = lo.processor(text=[t for _, t in pairs], images=images, padding=padding, truncation=True,
+                              max_length=min(self.options.max_input_tokens, _max_text_len(lo.config)),
+                              return_tensors="pt").to(lo.model.device)
+        text_inputs = {k: inputs[k] for k in ("input_ids", "attention_mask") if k in inputs}
+        with torch.inference_mode():
+            img = _features(lo.model.get_image_features(pixel_values=inputs["pixel_values"].to(lo.model.dtype)))
+            txt = _features(lo.model.get_text_features(**text_inputs))
+        sim = torch.nn.functional.cosine_similarity(img.float(), txt.float(), dim=-1)
+        return [float(s) for s in sim.cpu()]
+
+
+def detect_task(config) -> str:
+    """vlm, causal, seq2seq or embed, from a transformers config."""
+    from transformers.models.auto.modeling_auto import MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES
+
+    model_type = getattr(config, "model_type", "")
+    if model_type in EMBED_TYPES:
+        return "embed"
+    if model_type in MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES:
+        return "vlm"
+    if getattr(config, "is_encoder_decoder", False):
+        return "seq2seq"
+    return "causal"
+
+
+def code_style(tokenizer, config) -> str:
+    """How a seq2seq model names languages: ``nllb`` (eng_Latn), ``m2m`` (__en__) or ``madlad`` (<2en>)."""
+    if "nllb" in type(tokenizer).__name__.lower():
+        return "nllb"
+    if hasattr(tokenizer, "get_lang_id"):
+        return "m2m"
+    if getattr(config, "model_type", "") in ("t5", "mt5", "umt5"):
+        return "madlad"
+    raise UnsupportedTaskError(
+        f"cannot tell how {type(tokenizer).__name__} names languages (known: NLLB, M2M100, MADLAD-400)")
+
+
+def lang_token(style: str, tag: str) -> str:
+    """The language token a model of ``style`` uses for the registry language ``tag``."""
+    lang = get_language(tag)
+    if style == "madlad":
+        return f"<2{lang.code}>"
+    code = lang.nllb_code if style == "nllb" else lang.m2m_code
+    if not code:
+        field = "nllb_code" if style == "nllb" else "m2m_code"
+        raise MellaError(f"language {tag!r} has no {field} in the language registry; add one to translate with it")
+    return code if style == "nllb" else f"__{code}__"
+
+
+def _check_token(tokenizer, token: str, model_id: str) -> int:
+    token_id = tokenizer.convert_tokens_to_ids(token)
+    if token_id is None or token_id == tokenizer.unk_token_id:
+        raise MellaError(f"{model_id} has no language token {token!r}: it cannot translate this language")
+    return token_id
+
+
+def _generate_kwargs(options: GenOptions, tokenizer) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {"max_new_tokens": options.max_new_tokens, "pad_token_id": tokenizer.pad_token_id,
+                              "repetition_penalty": options.repetition_penalty}
+    if options.greedy:
+        return kwargs | {"do_sample": False, "temperature": None, "top_p": None, "top_k": None}
+    return kwargs | {"do_sample": True, "temperature": options.temperature, "top_p": options.top_p}
+
+
+def _image_tokens(image) -> int:
+    # A rough sort key: vision models spend about one token per 28x28 patch.
+    return 0 if image is None else (image.size[0] * image.size[1]) // (28 * 28)
+
+
+def _features(out):
+    # transformers 5 returns a ModelOutput whose pooler_output holds the projected embedding.
+    return out if hasattr(out, "shape") else out.pooler_output
+
+
+def _max_text_len(config) -> int:
+    return getattr(getattr(config, "text_config", config), "max_position_embeddings", 512)
