@@ -11,11 +11,15 @@ import unicodedata
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any
-from urllib.parse import urljoin, urlsplit
 
 from mella.collect.decode import decode_html, looks_binary, meta_charset, normalize_charset
+from mella.collect.urls import (  # noqa: F401  (re-exported: callers import them from here)
+    Resolver,
+    absolute_url,
+    image_source,
+    registered_domain,
+)
 
 DEFAULT_MAX_PAGE_BYTES = 10 * 1024 * 1024
 DEFAULT_CONTEXT_CHARS = 300
@@ -32,13 +36,6 @@ _FLAT = frozenset(b"""area base br col embed hr img input link meta param source
     p li dt dd option optgroup tr td th thead tbody tfoot colgroup caption rt rp html head body
     image keygen basefont bgsound frame isindex""".split())
 
-# Where lazy-loading scripts keep the real address while `src` holds a placeholder; first match wins.
-LAZY_SRC = ("data-src", "data-lazy-src", "data-original", "data-lazy", "data-url", "data-echo",
-            "data-original-src", "data-hi-res-src", "data-full-src", "data-img-src", "data-image")
-SRCSET_ATTRS = ("srcset", "data-srcset", "data-lazy-srcset")
-_LAZY_RANK = {name: i for i, name in enumerate(LAZY_SRC)}
-_SRCSET_SET = frozenset(SRCSET_ATTRS)
-_DESCRIPTOR = re.compile(r"^(\d+(?:\.\d+)?)([wx])$")
 # Markers put in place of each <img> so one C-level text() call yields every image's context.
 _MARK = "\ue000\U000f0000\ue001"
 _CHARSET = re.compile(r"charset\s*=\s*[\"']?([^\s;\"']+)", re.I)
@@ -68,107 +65,6 @@ def clean(text: str | None, limit: int = 0) -> str:
     if limit and len(text) > limit:
         text = text[:limit]
     return unicodedata.normalize("NFC", text)
-
-
-@lru_cache(maxsize=65536)
-def registered_domain(url: str) -> str:
-    """The registered domain (eTLD+1) of a URL, from the public-suffix snapshot bundled with tldextract."""
-    host = urlsplit(url).hostname or ""
-    if not host:
-        return ""
-    result = _tld_extractor()(host)
-    return result.top_domain_under_public_suffix or result.domain
-
-
-@lru_cache(maxsize=1)
-def _tld_extractor():
-    import tldextract
-
-    # No list URLs and no cache: the snapshot shipped in the wheel, never a download at run time.
-    return tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
-
-
-def absolute_url(value: str, base: str) -> str:
-    """``value`` resolved against ``base`` the way a browser reads an attribute (tabs/newlines removed)."""
-    value = value.strip()
-    if "\n" in value or "\t" in value or "\r" in value:
-        value = value.replace("\n", "").replace("\t", "").replace("\r", "")
-    if value.startswith(("http://", "https://")):
-        return value
-    try:
-        return urljoin(base, value)
-    except ValueError:  # e.g. an invalid IPv6 host
-        return ""
-
-
-class _Resolver:
-    """:func:`absolute_url` for one base, with shortcuts for the common shapes of relative addresses."""
-
-    def __init__(self, base: str):
-        self.base = base
-        parts = urlsplit(base)
-        self.scheme = parts.scheme
-        self.origin = ""
-        if parts.scheme in ("http", "https") and parts.netloc and ";" not in parts.path:
-            self.origin = f"{parts.scheme}://{parts.netloc}"
-            path = parts.path or "/"
-            self.directory = self.origin + path[: path.rfind("/") + 1]
-
-    def __call__(self, value: str) -> str:
-        value = value.strip()
-        if value.startswith(("http://", "https://")) and "\n" not in value and "\t" not in value:
-            return value
-        # Shapes urljoin would only concatenate: no dot segments, no scheme, no query-only reference.
-        if self.origin and value and "/." not in value and value[0] != "." and "\n" not in value and "\t" not in value:
-            if value[0] == "/":
-                return f"{self.scheme}:{value}" if value[1:2] == "/" else self.origin + value
-            if value[0] not in "?#\r" and ":" not in value.split("/", 1)[0]:
-                return self.directory + value
-        return absolute_url(value, self.base)
-
-
-def _srcset_best(srcset: str) -> tuple[str, float, float] | None:
-    """The largest candidate of a ``srcset``: (url, width, density); widths beat densities."""
-    best = None
-    for part in srcset.split(","):
-        bits = part.split()
-        if not bits:
-            continue
-        width, density = 0.0, 1.0
-        for desc in bits[1:]:
-            m = _DESCRIPTOR.match(desc)
-            if m:
-                if m.group(2) == "w":
-                    width = float(m.group(1))
-                else:
-                    density = float(m.group(1))
-        if best is None or (width, density) > (best[1], best[2]):
-            best = (bits[0], width, density)
-    return best
-
-
-def image_source(attrs: Mapping[str, str | None], extra_srcsets: tuple[str, ...] = ()) -> str:
-    """The raw address of an image: the largest srcset candidate, else a lazy-load attribute, else src."""
-    srcsets = list(extra_srcsets)
-    lazy, lazy_rank = None, len(LAZY_SRC)
-    for name, value in attrs.items():  # usually a handful of attributes: one pass beats many lookups
-        if name in _SRCSET_SET:
-            if value and value.lstrip()[:5].lower() != "data:":
-                srcsets.append(value)
-            continue
-        rank = _LAZY_RANK.get(name, lazy_rank)
-        if rank < lazy_rank and value and value.strip() and value.lstrip()[:5].lower() != "data:":
-            lazy, lazy_rank = value, rank
-    best = None
-    for value in srcsets:
-        cand = _srcset_best(value)
-        if cand and (best is None or cand[1:] > best[1:]):
-            best = cand
-    if best is not None:
-        return best[0]
-    if lazy is not None:
-        return lazy
-    return (attrs.get("src") or "").strip()
 
 
 def _parse(data: bytes, http_charset: str | None, counters: Counter, fast: bool = True):
@@ -404,7 +300,7 @@ def _image_rows(tree, base: str, page: dict, context_chars: int, counters: Count
             junk.append(node)
     captions, sources = _figures_and_pictures(figures, pictures) if figures or pictures else ({}, {})
     kept = []
-    resolve = _Resolver(base)
+    resolve = Resolver(base)
     n_alt = n_data = n_nosrc = n_bad = 0
     for img in images:
         attrs = img.attributes
