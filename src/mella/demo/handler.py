@@ -120,6 +120,8 @@ class TestRoutes:
     - `flaky/CODE?n=N&after=S`: the status (with Retry-After) for the first N requests of that URL, then a page.
     - `big?bytes=N&length=1`: N bytes of HTML; `length=0` leaves Content-Length out.
     - `noai/<site>/<path>`: a site file with `X-Robots-Tag: noai`.
+    - `file/<site>/<path>?fail=N&code=429&after=S&tag=T`: a site file, after answering the first N requests
+      of that URL with the status (and Retry-After: S); `tag` sends it with `X-Robots-Tag: T`.
     - `links`: a page whose links exercise the crawler (off-site, files, schemes, fragments).
     - `json`: a JSON document, linked from `links`.
     """
@@ -185,6 +187,18 @@ class TestRoutes:
             return self.h.send(404, b"not found", "text/plain")
         ctype = mimetypes.guess_type(target.name)[0] or "application/octet-stream"
         self.h.send(200, target.read_bytes(), ctype, {"X-Robots-Tag": "noai"})
+
+    def r_file(self, rest: str, q: dict[str, str]) -> None:
+        if int(q.get("fail", 0)) and self.h.site_server.count(self.h.path) <= int(q["fail"]):
+            return self.r_status(q.get("code", "503"), q)
+        name, _, rel = rest.partition("/")
+        site = self.h.site_server.sites.get(name)
+        kind, target = self.h.site_server.resolve(site, rel) if site else ("missing", None)
+        if kind != "file":
+            return self.h.send(404, b"not found", "text/plain")
+        ctype = mimetypes.guess_type(target.name)[0] or "application/octet-stream"
+        extra = {"X-Robots-Tag": q["tag"]} if "tag" in q else {}
+        self.h.send(200, target.read_bytes(), ctype, extra)
 
     def r_links(self, rest: str, q: dict[str, str]) -> None:
         s = self.h.site_server

@@ -1,0 +1,218 @@
+"""Decode, check, resize and re-encode one downloaded image; hash it (sha256 of the bytes, 64-bit pHash).
+
+Pillow and numpy are imported inside the functions, so importing this module stays cheap.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Literal
+
+# Formats a web image can honestly be; Pillow is told to try only these decoders (less attack surface).
+WEB_FORMATS = ("JPEG", "PNG", "GIF", "WEBP", "BMP", "TIFF", "AVIF", "ICO")
+# Pillow's own default limit (about 89.5 megapixels): a 4-byte-per-pixel image this size is ~360 MB.
+DEFAULT_MAX_PIXELS = 89_478_485
+HASH_SIZE = 8  # pHash: 8x8 low-frequency DCT coefficients -> 64 bits
+DCT_SIZE = 32
+
+ResizeMode = Literal["keep_ratio", "center_crop", "none"]
+EncodeFormat = Literal["jpg", "webp"]
+
+
+@dataclass(frozen=True)
+class ImageOptions:
+    """What to accept and how to store it."""
+
+    image_size: int = 256
+    resize_mode: ResizeMode = "keep_ratio"
+    encode_format: EncodeFormat = "jpg"
+    encode_quality: int = 95
+    min_side: int = 32
+    max_aspect_ratio: float = 4.0
+    max_pixels: int = DEFAULT_MAX_PIXELS
+
+
+@dataclass
+class ImageResult:
+    """One image after processing: `status` is "ok" or why it was refused (with `error` in words)."""
+
+    status: str
+    error: str | None = None
+    data: bytes | None = None          # the re-encoded image
+    ext: str | None = None             # "jpg" or "webp"
+    format: str | None = None          # the real format of the original bytes (JPEG, PNG, ...)
+    width: int | None = None           # of the stored image
+    height: int | None = None
+    original_width: int | None = None
+    original_height: int | None = None
+    sha256: str | None = None          # of the original bytes
+    phash: str | None = None           # 16 hex digits
+
+
+def sha256_hex(body: bytes) -> str:
+    """sha256 of the bytes as downloaded."""
+    return hashlib.sha256(body).hexdigest()
+
+
+def process_image(body: bytes, options: ImageOptions) -> ImageResult:
+    """Decode `body` under the pixel limit, check it, hash it, resize and re-encode it; never raises."""
+    result = ImageResult(status="ok", sha256=sha256_hex(body))
+    try:
+        img, fmt = _open(body, options.max_pixels)
+    except _Refused as exc:
+        result.status, result.error = exc.status, exc.detail
+        return result
+    result.format = fmt
+    result.original_width, result.original_height = img.size
+    refusal = _check_shape(img.size, options)
+    if refusal:
+        result.status, result.error = refusal
+        return result
+    try:
+        return _finish(img, options, result)
+    except (OSError, ValueError, SyntaxError) as exc:  # a body that breaks only when fully decoded
+        return _decode_failure(result, exc)
+
+
+class _Refused(Exception):
+    def __init__(self, status: str, detail: str):
+        super().__init__(detail)
+        self.status, self.detail = status, detail
+
+
+def _open(body: bytes, max_pixels: int):
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        # Image.open reads the header only: the pixel count is known before any pixel is decoded.
+        img = Image.open(io.BytesIO(body), formats=WEB_FORMATS)
+    except UnidentifiedImageError:
+        raise _Refused("not_an_image", f"not a {'/'.join(WEB_FORMATS)} image: starts {body[:16]!r}") from None
+    except Image.DecompressionBombError as exc:
+        raise _Refused("decompression_bomb", str(exc)) from None
+    except (OSError, ValueError, SyntaxError) as exc:
+        raise _Refused("decode_error", f"{type(exc).__name__}: {exc}") from None
+    w, h = img.size
+    if w * h > max_pixels:
+        raise _Refused("decompression_bomb", f"{w}x{h} pixels is over the limit of {max_pixels}")
+    return img, img.format
+
+
+def _check_shape(size: tuple[int, int], options: ImageOptions) -> tuple[str, str] | None:
+    w, h = size
+    if min(w, h) < options.min_side:
+        return "too_small", f"{w}x{h}: a side is under {options.min_side}"
+    if max(w, h) / max(1, min(w, h)) > options.max_aspect_ratio:
+        return "bad_aspect_ratio", f"{w}x{h}: aspect ratio over {options.max_aspect_ratio}"
+    return None
+
+
+def _finish(img, options: ImageOptions, result: ImageResult) -> ImageResult:
+    from PIL import ImageOps
+
+    if img.getexif().get(0x0112) in (5, 6, 7, 8):  # EXIF says "rotate 90°": the shown image is h x w
+        result.original_width, result.original_height = result.original_height, result.original_width
+    _draft(img, options)
+    img.load()  # the full decode: truncated and corrupt bodies fail here
+    img = _to_rgb(ImageOps.exif_transpose(img))
+    result.phash = phash_hex(img)
+    img = resize(img, options.image_size, options.resize_mode)
+    result.width, result.height = img.size
+    result.data, result.ext = encode(img, options.encode_format, options.encode_quality), options.encode_format
+    return result
+
+
+def _draft(img, options: ImageOptions) -> None:
+    # JPEG can decode at 1/2, 1/4, 1/8 scale directly: much faster, and the result is resized down anyway.
+    if img.format == "JPEG" and options.resize_mode != "none":
+        target = options.image_size
+        w, h = img.size
+        scale = target / min(w, h) if options.resize_mode == "center_crop" else target / max(w, h)
+        if scale < 0.5:
+            img.draft("RGB", (max(1, int(w * scale)), max(1, int(h * scale))))
+
+
+def _decode_failure(result: ImageResult, exc: Exception) -> ImageResult:
+    text = f"{type(exc).__name__}: {exc}"
+    result.status = "truncated_image" if "truncated" in str(exc).lower() else "decode_error"
+    result.error = text
+    return result
+
+
+def _to_rgb(img):
+    from PIL import Image
+
+    if img.mode == "RGB":
+        return img
+    if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
+        # Transparent pixels go on white, as a browser shows them on a plain page, not on black.
+        rgba = img.convert("RGBA")
+        background = Image.new("RGB", rgba.size, (255, 255, 255))
+        background.paste(rgba, mask=rgba.getchannel("A"))
+        return background
+    return img.convert("RGB")
+
+
+def resize(img, size: int, mode: ResizeMode):
+    """Keep ratio (longest side <= size, never upscaled), centre crop to exactly size x size, or leave as is."""
+    from PIL import Image
+
+    if mode == "none":
+        return img
+    w, h = img.size
+    if mode == "center_crop":
+        side = min(w, h)
+        box = ((w - side) / 2, (h - side) / 2, (w + side) / 2, (h + side) / 2)
+        return img.resize((size, size), Image.Resampling.LANCZOS, box=box, reducing_gap=3.0)
+    if max(w, h) <= size:
+        return img
+    scale = size / max(w, h)
+    new = (max(1, round(w * scale)), max(1, round(h * scale)))
+    return img.resize(new, Image.Resampling.LANCZOS, reducing_gap=3.0)
+
+
+def encode(img, fmt: EncodeFormat, quality: int) -> bytes:
+    """Re-encode an RGB image as JPEG or WebP."""
+    buf = io.BytesIO()
+    if fmt == "webp":
+        img.save(buf, "WEBP", quality=quality, method=4)
+    else:
+        img.save(buf, "JPEG", quality=quality, optimize=False)
+    return buf.getvalue()
+
+
+@lru_cache(maxsize=1)
+def _dct_matrix():
+    import numpy as np
+
+    n = np.arange(DCT_SIZE)
+    # DCT-II basis, as scipy.fftpack.dct(type=2) up to a constant factor (the median test ignores scale).
+    return np.cos(np.pi * np.outer(n, 2 * n + 1) / (2 * DCT_SIZE))
+
+
+def phash(img) -> int:
+    """64-bit perceptual hash (imagehash's pHash recipe): 32x32 grey, 2-D DCT, 8x8 low block > its median."""
+    import numpy as np
+    from PIL import Image
+
+    grey = img.convert("L").resize((DCT_SIZE, DCT_SIZE), Image.Resampling.LANCZOS, reducing_gap=3.0)
+    pixels = np.asarray(grey, dtype=np.float64)
+    m = _dct_matrix()
+    low = (m @ pixels @ m.T)[:HASH_SIZE, :HASH_SIZE]
+    bits = (low > np.median(low)).flatten()
+    return int("".join("1" if b else "0" for b in bits), 2)
+
+
+def phash_hex(img) -> str:
+    """pHash as 16 hex digits."""
+    return f"{phash(img):016x}"
+
+
+def hamming(a: int | str, b: int | str) -> int:
+    """Bits that differ between two 64-bit hashes (ints or hex strings)."""
+    a = int(a, 16) if isinstance(a, str) else a
+    b = int(b, 16) if isinstance(b, str) else b
+    return (a ^ b).bit_count()
