@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -57,7 +58,7 @@ def build_index(parts: list[str], work: str | Path, buckets: int, chrome_min_pag
     for w in writers.values():
         w.close()
     rows = sum(pq.ParquetFile(p).metadata.num_rows for p in parts)
-    (work / "_DONE").write_text(json.dumps({"parts": len(parts), "rows": rows, "buckets": buckets,
+    (work / "_DONE").write_text(json.dumps({"parts": parts, "rows": rows, "buckets": buckets,
                                             "seconds": round(time.time() - t0, 3)}))
     return work
 
@@ -159,18 +160,29 @@ def part_drops(work: str | Path, part: int) -> dict[int, str]:
 def ensure_index(parts: list[str], work: str | Path, **kwargs: Any) -> Path:
     """Build the index in ``work`` unless done; several workers may call this, one builds."""
     work = Path(work)
-    if (work / "_DONE").exists():
+    if _done_for(work, parts):
         return work
+    work.parent.mkdir(parents=True, exist_ok=True)
     lock = work.with_name(work.name + ".lock")
     try:
         os.mkdir(lock)
     except FileExistsError:
-        while not (work / "_DONE").exists():  # another worker is building it
+        while not _done_for(work, parts):  # another worker is building it
             if not lock.exists():
                 return ensure_index(parts, work, **kwargs)
             time.sleep(0.2)
         return work
     try:
+        if work.exists():  # an index of other inputs, or one a killed run left half-built
+            shutil.rmtree(work)
         return build_index(parts, work, **kwargs)
     finally:
         os.rmdir(lock)
+
+
+def _done_for(work: Path, parts: list[str]) -> bool:
+    """True when ``work`` holds a finished index of exactly ``parts``."""
+    try:
+        return json.loads((work / "_DONE").read_text())["parts"] == list(parts)
+    except (OSError, ValueError, KeyError):
+        return False

@@ -181,7 +181,9 @@ class LanguageID:
                 return self._tag(top, script), p
         if not cands:
             return self._tag(top, script), p
-        if top in cands and p >= self.cfg["fast_min_prob"] and letters(text) >= self.cfg["fast_min_letters"]:
+        page_agrees = p >= self.cfg["fast_page_prob"] and top in cands and ev.weights.get(top, 0) >= 1.0
+        if page_agrees or (top in cands and p >= self.cfg["fast_min_prob"]
+                           and letters(text) >= self.cfg["fast_min_letters"]):
             scores = {c: q for c, q in guesses if c in cands}
         else:
             scores = self.lingua(text, cands) or {c: q for c, q in guesses if c in cands} or {top: p}

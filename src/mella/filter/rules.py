@@ -1,8 +1,8 @@
 """Alt-text quality rules. The thresholds, patterns and word lists are data (``data/filter/``).
 
-Every rule is a small function ``(alt, ctx) -> reason | None``, in the spirit of datatrove's
+Every rule is a small function ``(alt, ...) -> reason | None``, in the spirit of datatrove's
 filters returning ``(keep, reason)``; :meth:`Rules.check` runs them in order and returns the
-first reason (``None`` keeps the alt). Rules that need the language run after language ID.
+first reason (``None`` keeps the alt). They all run before language ID: cheap rules first.
 """
 
 from __future__ import annotations
@@ -13,10 +13,13 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
-from mella.filter.text import dominant_script, normalize_alt, words
+from mella.filter.text import dominant_script, letters, normalize_alt, words
 
-# Scripts that have no letter case: the bare-name rule cannot see names in them.
+# Scripts that have letter case: the bare-name rule can only see names in them.
 _CASED = {"Latn", "Cyrl", "Grek", "Armn"}
+# Scripts written without spaces between words: lengths count characters, not words.
+NO_SPACES = {"Thai", "Hani", "Kana", "Laoo", "Khmr", "Mymr"}
+_DIGIT_RX = re.compile(r"\d")
 
 
 @dataclass(frozen=True)
@@ -27,12 +30,19 @@ class WordList:
     prefixes: tuple[str, ...] = ()
     phrases: tuple[tuple[str, ...], ...] = ()
 
+    def __post_init__(self) -> None:
+        # Phrases indexed by their first word, so an alt is matched in one pass over its words.
+        index: dict[str, list[tuple[str, ...]]] = {}
+        for phrase in self.phrases:
+            index.setdefault(phrase[0], []).append(phrase)
+        object.__setattr__(self, "_by_first", index)
+
     def covered(self, tokens: list[str]) -> int:
         """How many of ``tokens`` belong to a boilerplate word or phrase."""
         hit = [t in self.words or t.startswith(self.prefixes) for t in tokens]
-        for phrase in self.phrases:
-            n = len(phrase)
-            for i in range(len(tokens) - n + 1):
+        for i, t in enumerate(tokens):
+            for phrase in self._by_first.get(t, ()):
+                n = len(phrase)
                 if tuple(tokens[i:i + n]) == phrase:
                     hit[i:i + n] = [True] * n
         return sum(hit)
@@ -62,11 +72,11 @@ def parse_wordlist(text: str) -> WordList:
 
 
 @lru_cache(maxsize=64)
-def wordlist(lang: str) -> WordList:
-    """Boilerplate entries for ``lang`` (its own list, plus English and the common list)."""
+def wordlists(langs: tuple[str, ...]) -> WordList:
+    """Boilerplate entries of ``langs`` together, plus English and the common list."""
     base = resources.files("mella").joinpath("data/filter/boilerplate")
     out = WordList()
-    for name in dict.fromkeys((lang.split("-")[0], "en", "common")):
+    for name in dict.fromkeys((*(lang.split("-")[0] for lang in langs), "en", "common")):
         path = base.joinpath(f"{name}.txt")
         if path.is_file():
             out = out.merged(parse_wordlist(path.read_text(encoding="utf-8")))
@@ -91,29 +101,33 @@ class Rules:
         self.cfg = {**rules_data(), **{k: v for k, v in self.overrides.items() if v is not None}}
         self.patterns = [(name, re.compile(rx, re.IGNORECASE)) for name, rx in self.cfg["patterns"].items()]
 
-    def before_langid(self, alt: str) -> str | None:
-        """Rules that need only the text (cheap, run first so language ID sees fewer rows)."""
+    def check(self, alt: str, langs: tuple[str, ...] = ()) -> str | None:
+        """The first rule ``alt`` breaks, or ``None``. Needs only the text, so it runs before
+        language ID (which then sees fewer, longer alts): the length unit comes from the script,
+        and the boilerplate words are those of every language in ``langs`` plus English.
+        """
         if not alt:
             return "empty"
         for name, rx in self.patterns:
             if rx.search(alt):
                 return name
-        return self._ratios(alt)
-
-    def after_langid(self, alt: str, lang: str, word_spaces: bool) -> str | None:
-        """Rules that depend on the alt's language: length unit, boilerplate words, bare names."""
-        return self._length(alt, word_spaces) or self._boilerplate(alt, lang, word_spaces) or self._name(alt)
+        reason = self._ratios(alt)
+        if reason:
+            return reason
+        spaces = dominant_script(alt) not in NO_SPACES
+        return self._length(alt, spaces) or self._boilerplate(alt, langs, spaces) or self._name(alt)
 
     def _ratios(self, alt: str) -> str | None:
-        chars = [c for c in alt if not c.isspace()]
-        if not chars:
+        n = len(alt) - alt.count(" ")
+        if not n:
             return "empty"
-        if not any(c.isalpha() for c in chars):
+        n_letters = letters(alt)
+        if not n_letters:
             return "no_letters"
-        if sum(c.isdigit() for c in chars) / len(chars) > self.cfg["max_digit_ratio"]:
+        n_digits = len(_DIGIT_RX.findall(alt))
+        if n_digits / n > self.cfg["max_digit_ratio"]:
             return "digits"
-        symbols = sum(not c.isalnum() for c in chars)
-        return "symbols" if symbols / len(chars) > self.cfg["max_symbol_ratio"] else None
+        return "symbols" if (n - n_letters - n_digits) / n > self.cfg["max_symbol_ratio"] else None
 
     def _length(self, alt: str, word_spaces: bool) -> str | None:
         if word_spaces:
@@ -124,8 +138,8 @@ class Rules:
             return "too_short"
         return "too_long" if n > hi else None
 
-    def _boilerplate(self, alt: str, lang: str, word_spaces: bool) -> str | None:
-        entries = wordlist(lang)
+    def _boilerplate(self, alt: str, langs: tuple[str, ...], word_spaces: bool) -> str | None:
+        entries = wordlists(langs)
         norm = normalize_alt(alt)
         if not word_spaces:
             hit = len(norm.replace(" ", "")) <= self.cfg["boilerplate_short_chars"] and entries.contains(norm)

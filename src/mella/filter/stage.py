@@ -19,13 +19,12 @@ from pydantic import Field
 from mella.filter import dedup
 from mella.filter.langid import LanguageID, base_code, known_code
 from mella.filter.rules import Rules
-from mella.filter.text import clean_alt, dominant_script, normalize_alt
+from mella.filter.text import clean_alt, normalize_alt
 from mella.pipeline.stage import Stage, StageOptions, runtime_option
 from mella.records import PAIRS, extend
 
 #: What ``filter`` writes: the pairs schema plus the normalised alt that dedup compares.
 FILTERED = extend(PAIRS, ("alt_norm", pa.string()))
-_NO_SPACES = {"Thai", "Hani", "Kana", "Laoo", "Khmr", "Mymr"}
 
 
 def _default_langs() -> list[str]:
@@ -68,6 +67,7 @@ class FilterStage(Stage):
         self.rules = Rules({"min_words": o.min_words, "max_words": o.max_words, "min_chars": o.min_chars,
                             "max_chars": o.max_chars, "page_repeat_min": o.page_repeat_min})
         self.targets = self.lid.targets
+        self.codes = tuple(sorted({base_code(t) for t in self.targets}))
 
     def process(self, rows: list[dict[str, Any]], out) -> None:
         pages: dict[str, list[dict[str, Any]]] = defaultdict(list)
@@ -81,48 +81,34 @@ class FilterStage(Stage):
         alts = [clean_alt(r.get("alt") or "") for r in rows]
         norms = [normalize_alt(a) for a in alts]
         repeats = Counter(norms)
+        title = normalize_alt(rows[0].get("page_title") or "")
         evidence = None
         for row, alt, norm in zip(rows, alts, norms, strict=True):
             row = {**row, "lang": None, "lang_confidence": None, "alt_norm": norm}
-            reason = self.rules.before_langid(alt)
-            if reason:
+            reason = self.rules.check(alt, self.codes)
+            if reason and not (reason == "bare_name" and self.options.keep_names):
                 out.drop(row, reason)
                 continue
             if evidence is None:
                 evidence = self.lid.evidence(rows[0], list(dict.fromkeys(alts)))
             row["lang"], row["lang_confidence"] = self.lid.identify(alt, evidence)
-            reason = self._after_langid(row, alt, repeats[norm])
+            reason = self._after_langid(row, alt, repeats[norm], norm == title)
             if reason:
                 out.drop(row, reason)
             else:
                 out.keep(row)
 
-    def _after_langid(self, row: dict[str, Any], alt: str, repeats: int) -> str | None:
+    def _after_langid(self, row: dict[str, Any], alt: str, repeats: int, is_title: bool) -> str | None:
         lang = row["lang"]
         if lang not in self.targets:
             return "other_language" if lang != "und" else "no_language"
         if row["lang_confidence"] < self.options.min_confidence:
             return "low_confidence"
-        reason = self.rules.after_langid(alt, lang, word_spaces(lang, alt))
-        if not reason and self.lid.mixed(alt, lang):
-            reason = "mixed_language"
-        if reason == "bare_name" and self.options.keep_names:
-            reason = None
-        if reason:
-            return reason
         if repeats >= self.rules.cfg["page_repeat_min"]:
             return "page_repeat"
-        return self.rules.same_as(alt, row.get("page_title"), "same_as_title")
-
-
-def word_spaces(lang: str, alt: str) -> bool:
-    """Whether ``lang`` writes spaces between words (registry first, then the alt's script)."""
-    from mella.languages import get_language, is_known
-
-    code = base_code(lang)
-    if is_known(code):
-        return get_language(code).word_spaces
-    return dominant_script(alt) not in _NO_SPACES
+        if is_title:
+            return "same_as_title"
+        return "mixed_language" if self.lid.mixed(alt, lang) else None
 
 
 class DedupOptions(StageOptions):
@@ -138,10 +124,16 @@ class DedupStage(Stage):
     name = "dedup"
     Options = DedupOptions
 
-    def prepare(self, shards: list, work_dir: str | Path | None = None) -> Path:
-        """The global pass over every input part (an executor hook; :meth:`read` calls it lazily)."""
+    def prepare(self, shards: list, stage_dir=None) -> Path:
+        """The global pass over every input part, once, in the driver (``Stage.prepare``).
+
+        The index goes to ``--work-dir``, else ``<out>/_global/dedup``; executors without the hook
+        get it lazily from :meth:`read` (then in a temp folder named by the inputs).
+        """
         parts = [s.uri if hasattr(s, "uri") else str(s) for s in shards]
-        work = Path(work_dir or self.options.work_dir or _default_work(parts, self.fingerprint()))
+        out = getattr(stage_dir, "path", stage_dir)
+        default = Path(out) / "_global" / "dedup" if out is not None else _default_work(parts, self.fingerprint())
+        work = Path(self.options.work_dir) if self.options.work_dir else default
         rows = sum(_num_rows(p) for p in parts)
         buckets = max(1, -(-rows // self.options.rows_per_bucket))
         self._parts, self._work = parts, dedup.ensure_index(

@@ -30,17 +30,24 @@ SCRIPT_RANGES: dict[str, str] = {
     "Laoo": "\u0e80-\u0eff",
 }
 _SCRIPT_RX = {name: re.compile(f"[{chars}]") for name, chars in SCRIPT_RANGES.items()}
+# Letter -> script, filled as letters are met: alts reuse a small alphabet, so each letter is
+# looked up in the ranges once per process.
+_CHAR_SCRIPT: dict[str, str] = {}
 _WORD_RX = re.compile(r"\w+(?:[-'’]\w+)*")
 _SPACE_RX = re.compile(r"\s+")
+_NON_WORD_RX = re.compile(r"[\W_]+")
+_LETTER_RX = re.compile(r"[^\W\d_]")
 
 
 def script_counts(text: str) -> dict[str, int]:
     """Letters per script in ``text`` (scripts with no letters are left out)."""
-    counts = {}
-    for name, rx in _SCRIPT_RX.items():
-        n = len(rx.findall(text))
-        if n:
-            counts[name] = n
+    counts: dict[str, int] = {}
+    for ch in _LETTER_RX.findall(text):
+        script = _CHAR_SCRIPT.get(ch)
+        if script is None:
+            script = _CHAR_SCRIPT[ch] = next((n for n, rx in _SCRIPT_RX.items() if rx.match(ch)), "")
+        if script:
+            counts[script] = counts.get(script, 0) + 1
     return counts
 
 
@@ -65,7 +72,7 @@ def dominant_script(text: str) -> str | None:
 
 def letters(text: str) -> int:
     """Number of letters (any script) in ``text``."""
-    return sum(ch.isalpha() for ch in text)
+    return len(_LETTER_RX.findall(text))
 
 
 def words(text: str) -> list[str]:
@@ -76,8 +83,7 @@ def words(text: str) -> list[str]:
 def normalize_alt(alt: str) -> str:
     """Case-, width- and space-folded alt-text: the form dedup and equality rules compare."""
     text = unicodedata.normalize("NFKC", alt or "").casefold()
-    text = "".join(ch if ch.isalnum() else " " for ch in text)
-    return _SPACE_RX.sub(" ", text).strip()
+    return _NON_WORD_RX.sub(" ", text).strip()
 
 
 def clean_alt(alt: str) -> str:

@@ -1,0 +1,174 @@
+"""Benchmark: the whole filter (language ID, rules, dedup) against lingua alone, per core, same alts.
+
+    .venv/bin/python bench/filter.py [--reps 10] [--mem-rows 200000]
+
+The alts are the 482 labelled gold alts (tests/data/labels), repeated ``--reps`` times on distinct
+page URLs. Both contenders are loaded and warmed up (one full pass) before timing; times are CPU
+seconds of this process (one core). lingua runs in high-accuracy mode restricted to the targets
+and their confusers, models preloaded. Accuracy is on the gold rows whose label is a language.
+Dedup memory: the global pass runs in a subprocess over 1x and 10x ``--mem-rows`` rows with the
+same rows per bucket, and reports its peak RSS (VmHWM).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+LABELS = ROOT / "tests" / "data" / "labels"
+
+
+def lingua_alone(rows, lid):
+    """Warm lingua, then time it over every alt; returns (alts/s, predictions)."""
+    from mella.filter.langid import build_lingua
+    from mella.filter.text import dominant_script
+
+    detector, _ = build_lingua(sorted(lid.universe))
+    alts = [r["alt"] for r in rows]
+    for a in alts:
+        detector.detect_language_of(a)
+    t0 = time.process_time()
+    found = [detector.detect_language_of(a) for a in alts]
+    rate = len(alts) / (time.process_time() - t0)
+    preds = []
+    for a, lang in zip(alts, found, strict=True):
+        code = lang.iso_code_639_1.name.lower() if lang else "und"
+        preds.append(f"sr-{dominant_script(a)}" if code == "sr" else code)  # lingua's help: script tag
+    return rate, preds
+
+
+def whole_filter(rows, stage, work: Path):
+    """Warm the filter, then time filter + the dedup global pass; returns (alts/s, kept rows)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from mella.filter import dedup
+    from mella.filter.stage import FILTERED
+    from mella.pipeline.stage import Emitter
+    from mella.records import CANDIDATES
+
+    cands = [{k: r[k] for k in CANDIDATES.names} for r in rows]
+    stage(cands[:1000])  # warm-up
+    t0 = time.process_time()
+    kept = []
+    for i in range(0, len(cands), stage.batch_size):
+        out = Emitter()
+        stage.process(cands[i:i + stage.batch_size], out)
+        kept += out.result.kept
+    part = work / "part-00000.parquet"
+    pq.write_table(pa.Table.from_pylist(kept, schema=FILTERED), part)
+    dedup.build_index([str(part)], work / "index", buckets=1)
+    return len(cands) / (time.process_time() - t0), kept
+
+
+def filter_predictions(rows, lid):
+    """The cascade's language for each gold row, with its page's evidence (as the stage does)."""
+    alts = defaultdict(list)
+    for r in rows:
+        alts[r["page_url"]].append(r["alt"])
+    evidence = {url: lid.evidence(next(r for r in rows if r["page_url"] == url), a) for url, a in alts.items()}
+    return [lid.identify(r["alt"], evidence[r["page_url"]])[0] for r in rows]
+
+
+def accuracy(rows, preds) -> tuple[float, dict]:
+    from mella.filter import gold
+
+    acc = gold.langid_accuracy(rows, preds)
+    total = sum(n for _, n in acc.values())
+    return sum(c for c, _ in acc.values()) / total, acc
+
+
+# Peak RSS from /proc (VmHWM, kB): ru_maxrss of a child can carry the parent's peak across exec.
+MEM_SCRIPT = """
+import sys, time
+from mella.filter import dedup
+def hwm():
+    return next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM"))
+parts, work, buckets = sys.argv[3:], sys.argv[1], int(sys.argv[2])
+base = hwm()
+t0 = time.time()
+dedup.build_index(parts, work, buckets=buckets)
+print(base, hwm(), round(time.time() - t0, 1))
+"""
+
+
+def synthetic_parts(folder: Path, n: int, size: int = 50_000) -> list[str]:
+    """``n`` filter-output rows over 997 domains with repeated alts and images, in parts of ``size``."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from mella.filter.stage import FILTERED
+
+    parts = []
+    for p in range(0, n, size):
+        ids = range(p, min(n, p + size))
+        cols = {name: pa.nulls(len(ids), FILTERED.field(name).type) for name in FILTERED.names}
+        cols.update(page_url=pa.array([f"https://s{i % 997}.rs/p{i // 7}" for i in ids]),
+                    image_url=pa.array([f"https://s{i % 997}.rs/i{i % (n // 3 + 1)}.jpg" for i in ids]),
+                    alt=pa.array([f"alt text number {i % (n // 2 + 1)}" for i in ids]),
+                    domain=pa.array([f"s{i % 997}.rs" for i in ids]))
+        path = folder / f"part-{p // size:05d}.parquet"
+        pq.write_table(pa.table(cols, schema=FILTERED), path)
+        parts.append(str(path))
+    return parts
+
+
+def dedup_memory(rows: int, per_bucket: int) -> tuple[float, float, float]:
+    """(MiB after imports, peak MiB, seconds) of the dedup global pass over ``rows`` synthetic rows."""
+    with tempfile.TemporaryDirectory() as tmp:
+        parts = synthetic_parts(Path(tmp), rows)
+        buckets = max(1, -(-rows // per_bucket))
+        out = subprocess.run([sys.executable, "-c", MEM_SCRIPT, f"{tmp}/work", str(buckets), *parts],
+                             check=True, capture_output=True, text=True).stdout.split()
+    return int(out[0]) / 1024, int(out[1]) / 1024, float(out[2])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--reps", type=int, default=10)
+    ap.add_argument("--mem-rows", type=int, default=200_000)
+    ap.add_argument("--rows-per-bucket", type=int, default=100_000)
+    args = ap.parse_args()
+    from mella.filter import gold
+    from mella.filter.stage import FilterStage
+
+    gold_rows = gold.candidate_rows(LABELS)
+    rows = [{**r, "page_url": f"{r['page_url']}#{k}", "image_url": f"{r['image_url']}?{k}"}
+            for k in range(args.reps) for r in gold_rows]
+    stage = FilterStage()
+    stage.ensure_setup()
+    with tempfile.TemporaryDirectory() as tmp:
+        filter_rate, _ = whole_filter(rows, stage, Path(tmp))
+    lingua_rate, lingua_preds = lingua_alone(rows, stage.lid)
+    acc_filter, per_filter = accuracy(gold_rows, filter_predictions(gold_rows, stage.lid))
+    acc_lingua, per_lingua = accuracy(gold_rows, lingua_preds[: len(gold_rows)])
+    print(f"alts: {len(rows)} ({len(gold_rows)} gold alts x {args.reps}), one core, CPU time, after warm-up")
+    print(f"whole filter (langid + rules + dedup): {filter_rate:,.0f} alts/s")
+    print(f"lingua alone (high accuracy, {len(stage.lid.universe)} langs): {lingua_rate:,.0f} alts/s")
+    print(f"ratio filter/lingua: {filter_rate / lingua_rate:.2f}x")
+    print(f"gold language-ID accuracy: filter {acc_filter:.3f}, lingua alone {acc_lingua:.3f}")
+    for lang in sorted(per_filter, key=lambda k: -per_filter[k][1]):
+        (cf, n), (cl, _) = per_filter[lang], per_lingua.get(lang, (0, 0))
+        if n >= 20:
+            print(f"  {lang:8s} n={n:3d}  filter {cf / n:.3f}  lingua {cl / n:.3f}")
+    mem = {}
+    for scale in (1, 10):
+        mem[scale] = dedup_memory(args.mem_rows * scale, args.rows_per_bucket)
+        before, peak, secs = mem[scale]
+        print(f"dedup global pass {scale:2d}x ({args.mem_rows * scale:,} rows, {args.rows_per_bucket:,} rows/bucket): "
+              f"peak RSS {peak:.0f} MiB (after imports {before:.0f} MiB), {secs}s")
+    print(f"dedup peak RSS 10x/1x: {mem[10][1] / mem[1][1]:.2f}")
+    print(json.dumps({"filter_alts_s": round(filter_rate), "lingua_alts_s": round(lingua_rate),
+                      "ratio": round(filter_rate / lingua_rate, 2), "acc_filter": round(acc_filter, 3),
+                      "acc_lingua": round(acc_lingua, 3), "dedup_peak_mib": {k: round(v[1]) for k, v in mem.items()}}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,60 @@
+"""Global dedup: exact pairs, per-domain alts, site chrome, logos; buckets do not change the answer."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from mella.filter import dedup
+from mella.filter.stage import FILTERED
+
+
+def row(page, image, alt, domain="example.rs"):
+    r = {name: None for name in FILTERED.names}
+    r.update(page_url=f"https://{domain}/{page}", image_url=f"https://{domain}/img/{image}", alt=alt,
+             domain=domain, source="t", source_offset=-1, lang="sr-Latn", lang_confidence=0.9)
+    return r
+
+
+def write_parts(tmp_path, parts):
+    paths = []
+    for i, rows in enumerate(parts):
+        path = tmp_path / f"part-{i:05d}.parquet"
+        pq.write_table(pa.Table.from_pylist(rows, schema=FILTERED), path)
+        paths.append(str(path))
+    return paths
+
+
+def sample_parts():
+    logo = [row(f"p{i}", "logo.png", f"Vesti dana broj {i}") for i in range(5)]
+    chrome = [row(f"p{i}", f"ad{i}.png", "Preuzmi igru sa Google Play prodavnice") for i in range(3)]
+    part0 = [row("a", "1.jpg", "Predsednik otvorio novi most"), row("a", "1.jpg", "Predsednik  otvorio novi most!"),
+             row("b", "2.jpg", "Predsednik otvorio novi most"), *logo[:3], *chrome[:2]]
+    part1 = [row("a", "1.jpg", "predsednik otvorio novi most"), row("x", "9.jpg", "Deca u parku posle kiše"),
+             row("x", "9.jpg", "Deca u parku", domain="other.rs"), *logo[3:], *chrome[2:]]
+    return part0, part1
+
+
+def test_reasons_across_parts(tmp_path):
+    paths = write_parts(tmp_path, sample_parts())
+    work = dedup.build_index(paths, tmp_path / "work", buckets=1)
+    d0, d1 = dedup.part_drops(work, 0), dedup.part_drops(work, 1)
+    assert d0 == {1: "duplicate", 2: "duplicate_alt_domain", 3: "repeated_image", 4: "repeated_image",
+                  5: "repeated_image", 6: "site_chrome", 7: "site_chrome"}
+    # part 1, row 0 repeats part 0's first pair (same image, same normalised alt): a cross-part duplicate
+    assert d1 == {0: "duplicate", 3: "repeated_image", 4: "repeated_image", 5: "site_chrome"}
+
+
+def test_buckets_give_the_same_answer(tmp_path):
+    paths = write_parts(tmp_path, sample_parts())
+    one = dedup.build_index(paths, tmp_path / "w1", buckets=1)
+    many = dedup.build_index(paths, tmp_path / "w7", buckets=7)
+    assert all(dedup.part_drops(one, i) == dedup.part_drops(many, i) for i in range(2))
+
+
+def test_ensure_index_builds_once(tmp_path):
+    paths = write_parts(tmp_path, sample_parts())
+    work = dedup.ensure_index(paths, tmp_path / "w", buckets=2)
+    stamp = (work / "_DONE").stat().st_mtime_ns
+    assert dedup.ensure_index(paths, tmp_path / "w", buckets=2) == work
+    assert (work / "_DONE").stat().st_mtime_ns == stamp
