@@ -1,4 +1,4 @@
-"""The ``collect`` stage: WARC, WAT and saved-HTML files -> CANDIDATES rows.
+"""The ``collect`` stage: WARC, WAT, saved-HTML files and live sites -> CANDIDATES rows.
 
 :meth:`CollectStage.read` turns one input file into batches of raw records (pages, WAT records,
 and ``skip``/``count`` records for what could not be used); :meth:`CollectStage.process` extracts
@@ -14,9 +14,12 @@ from typing import Any, Literal
 from pydantic import Field
 
 from mella.collect.html import DEFAULT_CONTEXT_CHARS, DEFAULT_MAX_PAGE_BYTES, extract_page
+from mella.collect.live import URL_LIST_SUFFIXES, is_sitemap, site_records, sitemap_records, url_list_records
+from mella.collect.sites import CrawlOptions
 from mella.collect.saved import is_saved_html, saved_page
 from mella.collect.warc import open_input, warc_pages
 from mella.collect.wat import wat_records, wat_rows
+from mella.net.client import NetOptions
 from mella.pipeline.stage import Emitter, Stage, StageOptions, runtime_option
 from mella.records import CANDIDATES
 
@@ -27,19 +30,43 @@ _BATCH_BYTES = 64 * 1024 * 1024
 class CollectOptions(StageOptions):
     """Options of ``mella collect``."""
 
-    format: Literal["auto", "warc", "wat", "html"] = "auto"
-    context_chars: int = Field(DEFAULT_CONTEXT_CHARS, ge=0, le=20_000)
-    max_page_bytes: int = Field(DEFAULT_MAX_PAGE_BYTES, gt=0)
-    batch_pages: int = runtime_option(100, gt=0)
+    format: Literal["auto", "warc", "wat", "html", "site", "urls", "sitemap"] = Field(
+        "auto", description="Input kind; auto: from the name (http(s) page URLs are crawled as sites).")
+    context_chars: int = Field(DEFAULT_CONTEXT_CHARS, ge=0, le=20_000, description="Text kept around each image.")
+    max_page_bytes: int = Field(DEFAULT_MAX_PAGE_BYTES, gt=0, description="Larger pages are skipped.")
+    batch_pages: int = runtime_option(100, gt=0, description="Pages per batch.")
+    # Live web (site crawl, URL lists, sitemaps): pages only; images are fetched later by `fetch`.
+    crawl: bool = Field(True, description="Follow same-site links from a page URL input (else fetch it alone).")
+    max_depth: int = Field(3, ge=0, description="Links followed from a seed URL.")
+    max_pages: int = Field(1000, ge=1, description="Pages fetched per seed, sitemap or URL list.")
+    scope: Literal["host", "domain"] = Field("host", description="Same host, or same registered domain.")
+    # Runtime: a safety exemption, not a change of what a page yields (the demo's port differs per run).
+    allow_hosts: list[str] = runtime_option(
+        [], description="Hosts exempt from the private-address guard (e.g. 127.0.0.1:8000).")
+    respect_robots: bool = Field(True, description="Obey robots.txt.")
+    user_agent: str | None = Field(None, description="User-Agent (default: mella/<version> (+contact URL)).")
+    per_host_delay: float = runtime_option(1.0, ge=0, description="Seconds between requests to one host.")
+
+    def crawl_options(self) -> CrawlOptions:
+        net = NetOptions(per_host_concurrency=1, per_host_delay=self.per_host_delay,
+                         allow_hosts=tuple(self.allow_hosts), respect_robots=self.respect_robots,
+                         user_agent=self.user_agent)
+        return CrawlOptions(max_depth=self.max_depth, max_pages=self.max_pages, scope=self.scope, net=net)
 
 
 def detect_format(uri: str) -> str | None:
     """``warc``, ``wat`` or ``html`` from a file's name, else from its first bytes; None if neither."""
-    name = uri.lower().rsplit("/", 1)[-1]
+    name = uri.lower().split("?", 1)[0].rsplit("/", 1)[-1]
+    if name.endswith(URL_LIST_SUFFIXES):
+        return "urls"
+    if is_sitemap(uri):
+        return "sitemap"
     if ".wat" in name:
         return "wat"
     if name.endswith((".warc", ".warc.gz")):
         return "warc"
+    if uri.startswith(("http://", "https://")):
+        return "site"  # a page URL (saved-page names like /index.html included): crawl it
     if is_saved_html(name):
         return "html"
     with open_input(uri) as fh:
@@ -75,6 +102,12 @@ class CollectStage(Stage):
             records = warc_pages(shard.uri, opts.max_page_bytes)
         elif fmt == "wat":
             records = wat_records(shard.uri, opts.max_page_bytes)
+        elif fmt == "site":
+            records = site_records(shard.uri, opts.crawl_options(), follow=opts.crawl)
+        elif fmt == "sitemap":
+            records = sitemap_records(shard.uri, opts.crawl_options())
+        elif fmt == "urls":
+            records = url_list_records(shard.uri, opts.crawl_options())
         else:
             records = iter([saved_page(shard.uri, opts.max_page_bytes)])
         yield from _batched(records, opts.batch_pages, _BATCH_BYTES)

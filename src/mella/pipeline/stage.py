@@ -180,7 +180,9 @@ class Stage:
 
 
 # Registry: plain dict from names to "module:Class", resolved on use so `import mella` stays light.
-STAGES: dict[str, str] = {}
+STAGES: dict[str, str] = {
+    "collect": "mella.collect.stage:CollectStage",
+}
 
 
 def register_stage(name: str, target: str) -> None:
