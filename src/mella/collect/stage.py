@@ -15,8 +15,8 @@ from pydantic import Field
 
 from mella.collect.html import DEFAULT_CONTEXT_CHARS, DEFAULT_MAX_PAGE_BYTES, extract_page
 from mella.collect.live import URL_LIST_SUFFIXES, is_sitemap, site_records, sitemap_records, url_list_records
-from mella.collect.sites import CrawlOptions
 from mella.collect.saved import is_saved_html, saved_page
+from mella.collect.sites import CrawlOptions
 from mella.collect.warc import open_input, warc_pages
 from mella.collect.wat import wat_records, wat_rows
 from mella.net.client import NetOptions
