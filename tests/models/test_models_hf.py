@@ -197,3 +197,14 @@ def test_gpu_defaults_to_bfloat16_and_device_map():
 def test_unknown_dtype_is_reported():
     with pytest.raises(MellaError, match="unknown dtype 'fp8'"):
         HFBackend(model="x", device="cpu", dtype="fp8")._placement()
+
+
+@pytest.mark.parametrize("kind", ["qwen2.5-vl", "siglip"])
+def test_bfloat16_weights_take_float32_pixels(backends, images, kind):
+    # The GPU path's dtype handling, exercised on CPU: the processor's float32 pixels are cast to bf16.
+    import torch
+
+    backend = backends(kind, dtype="bfloat16")
+    assert backend.loaded.model.dtype == torch.bfloat16
+    out = backend.score(images[:2], ["a", "b"]) if kind == "siglip" else backend.generate(requests_for(images), SHORT)
+    assert len(out) in (2, 3)

@@ -172,7 +172,8 @@ class HFBackend(Backend):
         # One list per request: Idefics-style processors need the nesting, Qwen-style ones flatten it.
         images = [[self._fit(r.image)] for r in batch] if batch[0].image is not None else None
         inputs = lo.processor(text=texts, images=images, padding=True, return_tensors="pt")
-        return self._decode_new(inputs, options)
+        # Pixel values come as float32; cast them to the model's dtype (bf16 on GPU), ids stay integers.
+        return self._decode_new(inputs.to(lo.model.device, dtype=lo.model.dtype), options)
 
     def _generate_causal(self, batch: list[GenRequest], options: GenOptions) -> list[str]:
         tok = self.loaded.tokenizer
