@@ -2,11 +2,13 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
-# CPU torch from a pinned wheel: an unpinned `torch` would pull a multi-GB CUDA build.
-# GPU users: make install TORCH_SPEC="torch==2.9.1 --index-url https://download.pytorch.org/whl/cu128"
-TORCH_SPEC ?= torch==2.13.0
+# torch pinned: an unpinned `torch` resolves to whatever CUDA build PyPI has. torchvision is needed by the
+# Qwen-family processors (their video processor); this pair lies on the project's CI machines' disk and runs
+# on CPU. CPU-only without Qwen processors: TORCH_SPEC=torch==2.13.0 (a CPU wheel).
+# GPU users: make install TORCH_SPEC="torch torchvision --index-url https://download.pytorch.org/whl/cu128"
+TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 # What the test suite and the demo need.
-EXTRAS ?= dev,eval,report,demo
+EXTRAS ?= dev,eval,report,demo,models
 comma  := ,
 STAMP  := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
 
