@@ -20,6 +20,9 @@ def test_demo_runs_offline_and_resumes(tmp_path, capsys):
     rows = pq.read_table(sorted((run_dir / "collect").glob("part-*.parquet"))).to_pylist()
     assert {r["html_lang"] for r in rows} == {"ar", "ko", "ru", "sr"}
     assert len(rows) > 100
+    kept = pq.read_table(sorted((run_dir / "dedup").glob("part-*.parquet"))).to_pylist()
+    assert {r["lang"] for r in kept} == {"ar", "ko", "ru", "sr-Cyrl"}
+    assert not any(r["alt"] == "Creative Commons License" for r in kept)  # licence badges are not culture
     out = capsys.readouterr().out
     assert f"outputs: {run_dir}/" in out
     # second run: same seeds, nothing recomputed (unless the fixed port was taken and it started fresh)

@@ -29,16 +29,18 @@ def _start_server(sites_dir: Path):
 def _print_samples(run_dir: Path) -> None:
     import pyarrow.parquet as pq
 
-    parts = sorted((run_dir / "collect").glob("part-*.parquet"))
+    stage = next((s for s in ("dedup", "filter", "collect") if (run_dir / s / "_SUCCESS").exists()), None)
+    parts = sorted((run_dir / stage).glob("part-*.parquet")) if stage else []
     if not parts:
         return
-    table = pq.read_table(parts, columns=["html_lang", "alt", "image_url"]).to_pylist()
-    print("\nsample alt-texts (native, from the crawled pages):")
+    lang_col = "lang" if stage != "collect" else "html_lang"
+    table = pq.read_table(parts, columns=[lang_col, "alt", "image_url"]).to_pylist()
+    print(f"\nsample alt-texts kept after {stage} (native, from the crawled pages):")
     seen: set[str] = set()
     for row in table:
-        if row["html_lang"] not in seen and not row["alt"].isascii():
-            seen.add(row["html_lang"])
-            print(f"  [{row['html_lang']}] {row['alt'][:70]!r}  <- {row['image_url'].rsplit('/', 1)[-1]}")
+        if row[lang_col] not in seen:
+            seen.add(row[lang_col])
+            print(f"  [{row[lang_col]}] {row['alt'][:70]!r}  <- {row['image_url'].rsplit('/', 1)[-1]}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -182,6 +182,8 @@ class Stage:
 # Registry: plain dict from names to "module:Class", resolved on use so `import mella` stays light.
 STAGES: dict[str, str] = {
     "collect": "mella.collect.stage:CollectStage",
+    "filter": "mella.filter.stage:FilterStage",
+    "dedup": "mella.filter.stage:DedupStage",
 }
 
 
