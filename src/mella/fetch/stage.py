@@ -94,7 +94,7 @@ class _Part:
 
 
 class FetchStage(Stage):
-    """Download, check, hash, resize and store the images of pairs rows (see the module docstring)."""
+    """Download, check, dedup, resize and store the images of pairs rows in WebDataset tars (docs/fetch.md)."""
 
     name = "fetch"
     Options = FetchOptions
