@@ -34,7 +34,7 @@ PAIRS = pa.schema(list(CANDIDATES) + [
 IMAGES = pa.schema([
     ("key", pa.string()),
     ("image_url", pa.string()),
-    ("status", pa.string()),           # success | error | skipped
+    ("status", pa.string()),           # ok, or the reason (http_404, robots_disallowed, duplicate, ...)
     ("error", pa.string()),
     ("http_status", pa.int32()),
     ("sha256", pa.string()),

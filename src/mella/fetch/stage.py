@@ -213,8 +213,7 @@ class FetchStage(Stage):
 
         tar = out.artifact("tar")
         if self._part is None or self._part.tar != tar:
-            # ArtifactSink names it ".part-NNNNN.tar.<token>.tmp" in the stage folder.
-            name = tar.name.split(".")[1]
+            name = out.part_name
             stage_dir = StageDir(tar.parent)
             adopt_previous(stage_dir, name)
             previous = load_previous(stage_dir, name, RESULT_COLUMNS)

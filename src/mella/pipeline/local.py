@@ -108,6 +108,7 @@ class LocalExecutor:
         t0 = time.time()
         started = now_iso()
         fp = stage.fingerprint()
+        stage.before_run(shards, stage_dir)
         stage_dir.check_part_count(len(shards))
         pending = [(i, s) for i, s in enumerate(shards) if not stage_dir.committed(i, fp, s.uri)]
         skipped = len(shards) - len(pending)

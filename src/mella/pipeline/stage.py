@@ -70,6 +70,11 @@ class Emitter:
     def count(self, name: str, n: int = 1) -> None:
         self.result.counters[name] += n
 
+    @property
+    def part_name(self) -> str | None:
+        """The name of the part being written (``part-00003``), when the executor writes parts."""
+        return self._artifacts.part_name if self._artifacts is not None else None
+
     def artifact(self, suffix: str) -> Path:
         """A temporary path for a side output of this part (``suffix`` like ``"tar"``).
 
@@ -121,6 +126,10 @@ class Stage:
 
     def process(self, rows: list[dict[str, Any]], out: Emitter) -> None:
         raise NotImplementedError(f"stage {type(self).__name__} must implement process()")
+
+    def before_run(self, shards: list, stage_dir) -> None:
+        """Called in the driver before committed parts are looked for: a stage may un-commit parts here
+        (``fetch --retry-transient`` re-opens parts that hold transient failures)."""
 
     def prepare(self, shards: list, stage_dir) -> None:
         """A global pass over all input shards, once, before any part runs (dedup, split assignment).
@@ -184,6 +193,7 @@ STAGES: dict[str, str] = {
     "collect": "mella.collect.stage:CollectStage",
     "filter": "mella.filter.stage:FilterStage",
     "dedup": "mella.filter.stage:DedupStage",
+    "fetch": "mella.fetch.stage:FetchStage",
 }
 
 
