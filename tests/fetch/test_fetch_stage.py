@@ -193,3 +193,23 @@ def test_retry_transient_reruns_only_failed_parts_and_reuses_images(server, tmp_
     assert report.counters["reused"] == 2  # the ok image and the HTML page of part 1
     assert len(tar_members(out)) == 2 * 3
     assert FetchStage(**options, retry_transient=True).before_run([], out) == []
+
+
+def test_same_picture_in_two_languages_is_kept_once_per_language(server, tmp_path):
+    """The ar and ko translations of one tutorial serve byte-identical screenshots under different URLs."""
+    b = server.base_url
+    ar = f"{b}/ar__raspberrypilearning__lost-in-space/ar-SA/images/space-egs.png"
+    ko = f"{b}/ko__raspberrypilearning__lost-in-space/ko-KR/images/space-egs.png"
+    ko_again = f"{b}/ko__raspberrypilearning__lost-in-space/ko-KR/images/space-egs.png?copy=1"
+    rows_in = [{**pair(ar, "سفينة"), "lang": "ar"}, {**pair(ko, "우주선"), "lang": "ko"},
+               {**pair(ko_again, "우주선 사진"), "lang": "ko"}]
+    write_pairs(tmp_path / "in" / "a.parquet", rows_in)
+    run(FetchStage(allow_hosts=[server.host_port]), tmp_path / "in", tmp_path / "lang")
+    result = by_url(tmp_path / "lang")
+    assert result[ar]["status"] == "ok" and result[ko]["status"] == "ok"
+    assert result[ar]["sha256"] == result[ko]["sha256"]
+    assert result[ko_again]["status"] == "duplicate" and result[ko_again]["duplicate_of"] == image_key(ko)
+    run(FetchStage(allow_hosts=[server.host_port], dedup_scope="all"), tmp_path / "in", tmp_path / "all")
+    result = by_url(tmp_path / "all")
+    assert result[ar]["status"] == "ok"
+    assert result[ko]["status"] == "duplicate" and result[ko_again]["status"] == "duplicate"

@@ -50,8 +50,9 @@ class HashIndex:
 
     def _create(self) -> None:
         cols = "".join(f", b{i} INTEGER" for i in range(len(self.bands)))
-        self.db.execute(f"CREATE TABLE IF NOT EXISTS images (sha256 TEXT PRIMARY KEY, phash INTEGER, part TEXT,"
-                        f" key TEXT{cols})")
+        # scope: duplicates are looked for within one scope (a language, or "" for the whole run).
+        self.db.execute(f"CREATE TABLE IF NOT EXISTS images (scope TEXT, sha256 TEXT, phash INTEGER, part TEXT,"
+                        f" key TEXT{cols}, PRIMARY KEY (scope, sha256))")
         self.db.execute("CREATE INDEX IF NOT EXISTS images_part ON images (part)")
         for i in range(len(self.bands)):
             self.db.execute(f"CREATE INDEX IF NOT EXISTS images_b{i} ON images (b{i})")
@@ -59,39 +60,40 @@ class HashIndex:
     def _band_values(self, h: int) -> list[int]:
         return [(h >> shift) & ((1 << width) - 1) for shift, width in self.bands]
 
-    def claim(self, part: str, key: str, sha256: str, phash: str | None) -> tuple[str, str] | None:
-        """Keep this image (None) or say which kept image it copies: ("duplicate" | "near_duplicate", key)."""
+    def claim(self, part: str, key: str, sha256: str, phash: str | None, scope: str = "") -> tuple[str, str] | None:
+        """Keep this image (None) or say which kept image of ``scope`` it copies: ("duplicate" | "near_duplicate", key)."""
         h = int(phash, 16) if phash else None
         self.db.execute("BEGIN IMMEDIATE")  # one writer at a time: check-then-insert is atomic
         try:
-            found = self._find(sha256, h)
+            found = self._find(scope, sha256, h)
             if found is None:
-                self._insert(part, key, sha256, h)
+                self._insert(scope, part, key, sha256, h)
             self.db.execute("COMMIT")
         except BaseException:
             self.db.execute("ROLLBACK")
             raise
         return found
 
-    def _find(self, sha256: str, h: int | None) -> tuple[str, str] | None:
-        row = self.db.execute("SELECT key FROM images WHERE sha256 = ?", (sha256,)).fetchone()
+    def _find(self, scope: str, sha256: str, h: int | None) -> tuple[str, str] | None:
+        row = self.db.execute("SELECT key FROM images WHERE scope = ? AND sha256 = ?", (scope, sha256)).fetchone()
         if row:
             return "duplicate", row[0]
         if h is None or not self.bands:
             return None
         where = " OR ".join(f"b{i} = ?" for i in range(len(self.bands)))
-        rows = self.db.execute(f"SELECT key, phash FROM images WHERE {where}", self._band_values(h))
+        rows = self.db.execute(f"SELECT key, phash FROM images WHERE scope = ? AND ({where})",
+                               [scope, *self._band_values(h)])
         mask = (1 << BITS) - 1
         best = min((((h ^ (p & mask)).bit_count(), k) for k, p in rows), default=None)
         if best is not None and best[0] <= self.near_distance:
             return "near_duplicate", best[1]
         return None
 
-    def _insert(self, part: str, key: str, sha256: str, h: int | None) -> None:
+    def _insert(self, scope: str, part: str, key: str, sha256: str, h: int | None) -> None:
         values = self._band_values(h) if h is not None else [None] * len(self.bands)
         marks = ", ?" * len(values)
-        self.db.execute(f"INSERT INTO images VALUES (?, ?, ?, ?{marks})",
-                        [sha256, _signed(h) if h is not None else None, part, key, *values])
+        self.db.execute(f"INSERT INTO images VALUES (?, ?, ?, ?, ?{marks})",
+                        [scope, sha256, _signed(h) if h is not None else None, part, key, *values])
 
     def forget_uncommitted(self, committed: set[str]) -> int:
         """Drop the claims of every part not in `committed`; returns how many were dropped."""

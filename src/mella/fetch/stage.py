@@ -48,6 +48,10 @@ class FetchOptions(StageOptions):
     max_bytes: int = Field(DEFAULT_MAX_BYTES, gt=0, description="per-image download cap")
     max_redirects: int = Field(5, ge=0)
     near_duplicate_distance: int = Field(4, ge=-1, le=16, description="pHash bits; -1: keep near duplicates")
+    # The same screenshot with an Arabic and a Korean alt-text is two samples, one per language: by default a
+    # copy is dropped only when its language already has the picture.
+    dedup_scope: Literal["lang", "all"] = Field(
+        "lang", description="drop copies of an image kept for the same language (lang) or for any (all)")
     allow_hosts: list[str] = Field(default_factory=list, description="host or host:port exempt from the guard")
     user_agent: str | None = Field(None, description="product token matched in robots.txt; default mella/<ver>")
     respect_robots: bool = True
@@ -245,7 +249,8 @@ class FetchStage(Stage):
         return self._keep(res, data, row, part, tar)
 
     def _keep(self, res: dict[str, Any], data: bytes, row: dict[str, Any], part: _Part, tar) -> dict[str, Any]:
-        copy = self._index.claim(part.name, res["key"], res["sha256"], res["phash"])
+        scope = str(row.get("lang") or "") if self.options.dedup_scope == "lang" else ""
+        copy = self._index.claim(part.name, res["key"], res["sha256"], res["phash"], scope)
         if copy is not None:
             reason, original = copy
             res.update(status=reason, error=f"{reason} of image {original}", duplicate_of=original,
