@@ -44,17 +44,24 @@ IMAGES = pa.schema([
     ("bytes", pa.int64()),
 ])
 
+# Columns the annotation stages add to the fetch rows (pairs + images): caption adds the caption_* columns,
+# translate the translation_* ones, score the relevance ones. With caption mode "both", `caption` is the plain
+# caption (image alone, MELLA's D_ling) and `caption_thick` the culturally grounded one (alt-text and page title
+# given as context); translate then fills `translation_thick` too (the preference stage's "chosen" answer).
 ANNOTATIONS = pa.schema([
     ("key", pa.string()),
     ("caption", pa.string()),
     ("caption_lang", pa.string()),
-    ("caption_mode", pa.string()),     # plain | thick
+    ("caption_mode", pa.string()),     # plain | thick | both
     ("caption_model", pa.string()),
     ("prompt_hash", pa.string()),
+    ("caption_thick", pa.string()),
     ("translation", pa.string()),
+    ("translation_thick", pa.string()),
     ("translation_lang", pa.string()),
     ("translation_model", pa.string()),
-    ("relevance", pa.float64()),
+    ("relevance", pa.float64()),       # image vs translation (D_ling)
+    ("relevance_alt", pa.float64()),   # image vs native alt-text (D_know)
 ])
 
 SAMPLES = pa.schema([
