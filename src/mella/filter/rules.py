@@ -20,6 +20,8 @@ _CASED = {"Latn", "Cyrl", "Grek", "Armn"}
 # Scripts written without spaces between words: lengths count characters, not words.
 NO_SPACES = {"Thai", "Hani", "Kana", "Laoo", "Khmr", "Mymr"}
 _DIGIT_RX = re.compile(r"\d")
+# "The caller did not say" (``None`` is a real script value: no letters).
+_UNKNOWN = object()
 
 
 @dataclass(frozen=True)
@@ -100,22 +102,33 @@ class Rules:
     def __post_init__(self) -> None:
         self.cfg = {**rules_data(), **{k: v for k, v in self.overrides.items() if v is not None}}
         self.patterns = [(name, re.compile(rx, re.IGNORECASE)) for name, rx in self.cfg["patterns"].items()]
+        # All patterns in one: most alts match none, and one search tells so.
+        self._any_pattern = re.compile("|".join(f"(?:{rx})" for rx in self.cfg["patterns"].values()), re.IGNORECASE)
 
-    def check(self, alt: str, langs: tuple[str, ...] = ()) -> str | None:
+    def check(self, alt: str, langs: tuple[str, ...] = (), script: str | None | object = _UNKNOWN,
+              norm: str | None = None) -> str | None:
         """The first rule ``alt`` breaks, or ``None``. Needs only the text, so it runs before
         language ID (which then sees fewer, longer alts): the length unit comes from the script,
         and the boilerplate words are those of every language in ``langs`` plus English.
+        ``script`` (:func:`dominant_script`) and ``norm`` (:func:`normalize_alt`) may come from
+        the caller, who needs them too.
         """
         if not alt:
             return "empty"
-        for name, rx in self.patterns:
-            if rx.search(alt):
-                return name
+        if self._any_pattern.search(alt):
+            for name, rx in self.patterns:
+                if rx.search(alt):
+                    return name
         reason = self._ratios(alt)
         if reason:
             return reason
-        spaces = dominant_script(alt) not in NO_SPACES
-        return self._length(alt, spaces) or self._boilerplate(alt, langs, spaces) or self._name(alt)
+        if script is _UNKNOWN:
+            script = dominant_script(alt)
+        spaces = script not in NO_SPACES
+        tokens = words(alt)
+        return (self._length(alt, tokens, spaces)
+                or self._boilerplate(normalize_alt(alt) if norm is None else norm, langs, spaces)
+                or self._name(tokens, script))
 
     def _ratios(self, alt: str) -> str | None:
         n = len(alt) - alt.count(" ")
@@ -129,18 +142,17 @@ class Rules:
             return "digits"
         return "symbols" if (n - n_letters - n_digits) / n > self.cfg["max_symbol_ratio"] else None
 
-    def _length(self, alt: str, word_spaces: bool) -> str | None:
+    def _length(self, alt: str, tokens: list[str], word_spaces: bool) -> str | None:
         if word_spaces:
-            n, lo, hi = len(words(alt)), self.cfg["min_words"], self.cfg["max_words"]
+            n, lo, hi = len(tokens), self.cfg["min_words"], self.cfg["max_words"]
         else:
             n, lo, hi = len(alt.replace(" ", "")), self.cfg["min_chars"], self.cfg["max_chars"]
         if n < lo:
             return "too_short"
         return "too_long" if n > hi else None
 
-    def _boilerplate(self, alt: str, langs: tuple[str, ...], word_spaces: bool) -> str | None:
+    def _boilerplate(self, norm: str, langs: tuple[str, ...], word_spaces: bool) -> str | None:
         entries = wordlists(langs)
-        norm = normalize_alt(alt)
         if not word_spaces:
             hit = len(norm.replace(" ", "")) <= self.cfg["boilerplate_short_chars"] and entries.contains(norm)
             return "boilerplate" if hit else None
@@ -149,9 +161,9 @@ class Rules:
         short = len(tokens) <= self.cfg["boilerplate_short_words"] and covered > 0
         return "boilerplate" if short or covered >= self.cfg["boilerplate_share"] * len(tokens) else None
 
-    def _name(self, alt: str) -> str | None:
-        tokens = [t for t in words(alt) if not t.isdigit()]
-        if not tokens or len(tokens) > self.cfg["name_max_words"] or dominant_script(alt) not in _CASED:
+    def _name(self, tokens: list[str], script: str | None) -> str | None:
+        tokens = [t for t in tokens if not t.isdigit()]
+        if not tokens or len(tokens) > self.cfg["name_max_words"] or script not in _CASED:
             return None
         return "bare_name" if all(t[0].isupper() or t[0].isdigit() for t in tokens) else None
 

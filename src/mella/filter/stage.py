@@ -19,7 +19,7 @@ from pydantic import Field
 from mella.filter import dedup
 from mella.filter.langid import LanguageID, base_code, known_code
 from mella.filter.rules import Rules
-from mella.filter.text import clean_alt, normalize_alt
+from mella.filter.text import clean_alt, dominant_script, normalize_alt
 from mella.pipeline.stage import Stage, StageOptions, runtime_option
 from mella.records import PAIRS, extend
 
@@ -85,13 +85,14 @@ class FilterStage(Stage):
         evidence = None
         for row, alt, norm in zip(rows, alts, norms, strict=True):
             row = {**row, "lang": None, "lang_confidence": None, "alt_norm": norm}
-            reason = self.rules.check(alt, self.codes)
+            script = dominant_script(alt)  # once per row: the rules and language ID both need it
+            reason = self.rules.check(alt, self.codes, script, norm)
             if reason and not (reason == "bare_name" and self.options.keep_names):
                 out.drop(row, reason)
                 continue
             if evidence is None:
                 evidence = self.lid.evidence(rows[0], list(dict.fromkeys(alts)))
-            row["lang"], row["lang_confidence"] = self.lid.identify(alt, evidence)
+            row["lang"], row["lang_confidence"] = self.lid.identify(alt, evidence, script)
             reason = self._after_langid(row, alt, repeats[norm], norm == title)
             if reason:
                 out.drop(row, reason)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+from collections import Counter
 from urllib.parse import urlsplit
 
 # ISO 15924 script -> the characters that belong to it. Ranges are enough here: alt-texts only
@@ -33,6 +34,8 @@ _SCRIPT_RX = {name: re.compile(f"[{chars}]") for name, chars in SCRIPT_RANGES.it
 # Letter -> script, filled as letters are met: alts reuse a small alphabet, so each letter is
 # looked up in the ranges once per process.
 _CHAR_SCRIPT: dict[str, str] = {}
+# Any character outside ASCII and the Latin letter blocks: without one, a text with letters is Latin.
+_NON_LATIN_RX = re.compile("[^\x00-\x7f\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u024f\u1e00-\u1eff]")
 _WORD_RX = re.compile(r"\w+(?:[-'’]\w+)*")
 _SPACE_RX = re.compile(r"\s+")
 _NON_WORD_RX = re.compile(r"[\W_]+")
@@ -42,13 +45,21 @@ _LETTER_RX = re.compile(r"[^\W\d_]")
 def script_counts(text: str) -> dict[str, int]:
     """Letters per script in ``text`` (scripts with no letters are left out)."""
     counts: dict[str, int] = {}
-    for ch in _LETTER_RX.findall(text):
+    # Counter counts the characters in C; each distinct character is then looked up once.
+    for ch, n in Counter(text).items():
         script = _CHAR_SCRIPT.get(ch)
         if script is None:
-            script = _CHAR_SCRIPT[ch] = next((n for n, rx in _SCRIPT_RX.items() if rx.match(ch)), "")
+            script = _CHAR_SCRIPT[ch] = _script_of(ch)
         if script:
-            counts[script] = counts.get(script, 0) + 1
+            counts[script] = counts.get(script, 0) + n
     return counts
+
+
+def _script_of(ch: str) -> str:
+    """The script of one character; ``""`` for non-letters and letters of unlisted scripts."""
+    if not _LETTER_RX.match(ch):
+        return ""
+    return next((n for n, rx in _SCRIPT_RX.items() if rx.match(ch)), "")
 
 
 def dominant_script(text: str) -> str | None:
@@ -57,6 +68,8 @@ def dominant_script(text: str) -> str | None:
     A non-Latin script wins once it holds a quarter of the letters: Latin brand names inside
     Cyrillic or Arabic text ("Шампунь Mizon Scalp Clinic") must not make the alt look Latin.
     """
+    if not _NON_LATIN_RX.search(text):  # most alts: one regex pass settles it
+        return "Latn" if _LETTER_RX.search(text) else None
     counts = script_counts(text)
     if not counts:
         return None
