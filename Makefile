@@ -12,9 +12,16 @@ EXTRAS ?= dev,eval,report,demo,models
 comma  := ,
 STAMP  := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
 
-.PHONY: install demo test bench lint clean
+.PHONY: install browser demo test bench lint clean
 
-install: $(STAMP)
+install: $(STAMP) browser
+
+# The report's browser test drives Debian's chromium (no browser download): installed here when we are root.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "note: install Debian's chromium to run the report's browser test (skipped without it)"; fi; }
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

@@ -22,6 +22,7 @@ COMMANDS: dict[str, str] = {
     "stages": "stages",
     "evaluate": "evaluate",
     "compare": "compare",
+    "report": "report",
 }
 
 

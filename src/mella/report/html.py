@@ -1,0 +1,111 @@
+"""``mella report``: one self-contained static HTML file (inline SVG charts and images, no scripts).
+
+Alt-texts, captions and page URLs are untrusted web content: the template autoescapes everything, and a
+Content-Security-Policy forbids scripts outright, so even a mistake in escaping could not run one.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from mella.report import charts
+from mella.report.data import RunData
+
+TEMPLATE = "report.html.j2"
+METRIC_ORDER = ["keyword_accuracy", "keyword_accuracy_micro", "bleu", "chrf", "chrf++", "rougeL", "meteor",
+                "output_lang_rate"]
+
+
+def _env():
+    from jinja2 import Environment, PackageLoader, select_autoescape
+
+    return Environment(loader=PackageLoader("mella.report", "templates"),
+                       autoescape=select_autoescape(["html", "j2"]), trim_blocks=True, lstrip_blocks=True)
+
+
+def _metric_views(evaluations: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """Per metric: a table (lang/source rows × evaluation columns) and a chart."""
+    metrics = sorted({s["metric"] for rows in evaluations.values() for s in rows},
+                     key=lambda m: (METRIC_ORDER.index(m) if m in METRIC_ORDER else 99, m))
+    views = []
+    for metric in metrics:
+        series: dict[str, dict[str, float | None]] = {}
+        signatures: set[str] = set()
+        for name, rows in evaluations.items():
+            for s in rows:
+                if s["metric"] == metric:
+                    series.setdefault(name, {})[f"{s['lang']}/{s['source']}"] = s["score"]
+                    signatures.add(s["signature"])
+        groups = sorted({g for v in series.values() for g in v})
+        views.append({"metric": metric, "groups": groups, "series": series, "signatures": sorted(signatures),
+                      "chart": charts.metric_chart(metric, series)})
+    return views
+
+
+def _models(run: RunData) -> list[str]:
+    found: Counter = Counter()
+    for stage in run.stages:
+        for col in ("caption_model", "translation_model", "model"):
+            if col in stage.columns:
+                from mella.report.data import _read_columns
+
+                found.update(r[col] for r in _read_columns(stage.parts, [col]) if r.get(col))
+    return sorted(found)
+
+
+def _comparison(run: RunData, others: list[RunData]) -> dict[str, Any] | None:
+    if not others:
+        return None
+    runs = [run, *others]
+    stages = sorted({s for r in runs for s in r.totals()}, key=lambda s: min(
+        (i for r in runs for i, name in enumerate(r.totals()) if name == s), default=99))
+    totals = [{"name": r.name, "path": str(r.path), "rows": [r.totals().get(s) for s in stages]} for r in runs]
+    return {"stages": stages, "runs": totals}
+
+
+def build_context(run_dir: str | Path, compare: list[str | Path] = (), per_lang: int = 6) -> dict[str, Any]:
+    """Everything the template shows, with charts already drawn."""
+    run = RunData(run_dir)
+    stages, per_lang_counts = run.funnel()
+    reasons = run.drop_reasons()
+    dists = []
+    for column, lo, hi in (("lang_confidence", 0.0, 1.0), ("relevance_alt", None, None), ("relevance", None, None)):
+        values = run.values(column)
+        if values:
+            dists.append({"column": column, "chart": charts.histograms(column, values, lo, hi)})
+    evaluations = run.evaluations()
+    others = [RunData(p) for p in compare]
+    evaluations_all = dict(evaluations)
+    for other in others:
+        for name, rows in other.evaluations().items():
+            evaluations_all[f"{other.name}:{name}"] = rows
+    models = _models(run)
+    return {
+        "run": run,
+        "manifest": run.manifest,
+        "stages": run.stages,
+        "funnel": {"stages": stages, "per_lang": per_lang_counts,
+                   "chart": charts.funnel_chart(stages, per_lang_counts) if stages else ""},
+        "reasons": [{"stage": s, "table": t, "chart": charts.reasons_chart(s, t)} for s, t in reasons.items()],
+        "distributions": dists,
+        "gallery": run.gallery(per_lang),
+        "metrics": _metric_views(evaluations_all) if evaluations_all else [],
+        "evaluations": evaluations_all,
+        "models": models,
+        "tiny": any("tiny" in m for m in models),
+        "comparison": _comparison(run, others),
+    }
+
+
+def write_report(run_dir: str | Path, out: str | Path | None = None, compare: list[str | Path] = (),
+                 per_lang: int = 6) -> Path:
+    """Render the report of ``run_dir`` to ``out`` (default: ``run_dir/report.html``)."""
+    out_path = Path(out) if out else Path(run_dir) / "report.html"
+    html = _env().get_template(TEMPLATE).render(**build_context(run_dir, compare, per_lang))
+    tmp = out_path.with_name(f".{out_path.name}.tmp")
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    tmp.write_text(html, encoding="utf-8")
+    tmp.replace(out_path)
+    return out_path
