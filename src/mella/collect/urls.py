@@ -16,12 +16,18 @@ _SRCSET_SET = frozenset(SRCSET_ATTRS)
 _DESCRIPTOR = re.compile(r"^(\d+(?:\.\d+)?)([wx])$")
 
 
-@lru_cache(maxsize=65536)
 def registered_domain(url: str) -> str:
     """The registered domain (eTLD+1) of a URL, from the public-suffix snapshot bundled with tldextract."""
-    host = urlsplit(url).hostname or ""
-    if not host:
+    try:
+        host = urlsplit(url).hostname or ""
+    except ValueError:  # e.g. an invalid IPv6 host
         return ""
+    return _host_domain(host) if host else ""
+
+
+@lru_cache(maxsize=65536)
+def _host_domain(host: str) -> str:
+    # Cached per host: a crawl has many pages per host, and every URL is different.
     result = _tld_extractor()(host)
     return result.top_domain_under_public_suffix or result.domain
 
@@ -50,6 +56,11 @@ def absolute_url(value: str, base: str) -> str:
 class Resolver:
     """:func:`absolute_url` for one base, with shortcuts for the common shapes of relative addresses."""
 
+    @classmethod
+    def for_base(cls, base: str) -> Resolver:
+        """The resolver of ``base``, shared by the pages that have it (see :func:`_resolver`)."""
+        return _resolver(base)
+
     def __init__(self, base: str):
         self.base = base
         parts = urlsplit(base)
@@ -71,6 +82,11 @@ class Resolver:
             if value[0] not in "?#\r" and ":" not in value.split("/", 1)[0]:
                 return self.directory + value
         return absolute_url(value, self.base)
+
+
+@lru_cache(maxsize=1024)
+def _resolver(base: str) -> Resolver:
+    return Resolver(base)
 
 
 def _srcset_best(srcset: str) -> tuple[str, float, float] | None:
