@@ -66,6 +66,9 @@ def main(argv: list[str] | None = None) -> int:
     if rc == 0:
         _print_samples(run_dir)
         print(f"\noutputs: {run_dir}/  (run.json, one folder per stage with parquet parts and stats.json)")
+        report = run_dir / "report" / "report.html"
+        if report.exists():
+            print(f"report:  {report}  (open it in a browser)")
     return rc
 
 

@@ -29,8 +29,12 @@ def make_executor(name: str, workers: int | None = None, address: str | None = N
     raise MellaError(f"unknown executor {name!r}; valid executors: local, ray")
 
 
-def run_stage(stage, inputs: list[str], out: str | Path, executor) -> StageReport:
-    """Run one stage standalone: ``inputs`` (files, globs, folders, URLs) into the folder ``out``."""
+def run_stage(stage, inputs: list[str], out: str | Path, executor, run_dir: str | Path | None = None) -> StageReport:
+    """Run one stage (or step) standalone: ``inputs`` (files, globs, folders, URLs) into the folder ``out``."""
+    from mella.pipeline.step import Step
+
+    if isinstance(stage, Step):
+        return stage.execute(inputs, out, run_dir)
     shards = resolve_inputs(inputs, stage.reads)
     return executor.run(stage, shards, out)
 
@@ -46,7 +50,7 @@ def run_pipeline(config: PipelineConfig, run_dir: str | Path, executor=None, pro
     try:
         for sc in config.stages:
             inputs = sc.inputs if sc.inputs is not None else [str(store.stage_dir(sc.after).path)]
-            report = run_stage(sc.build(), inputs, store.stage_dir(sc.id).path, executor)
+            report = run_stage(sc.build(), inputs, store.stage_dir(sc.id).path, executor, run_dir)
             summary[sc.id] = report.as_dict()
             store.update(stages=summary)
             log.info("%s: %d rows (%d dropped) in %.1fs -> %s", sc.id, report.rows, report.dropped,

@@ -75,6 +75,9 @@ def _expand_one(item: str, reads: str) -> list[str]:
 
 def check_inputs(items: list[str], reads: str = "rows") -> list[str]:
     """Every problem with ``items`` (missing files, empty globs ...), without raising."""
+    if reads == "folder":  # steps read whole folders (or files) as they are
+        return [f"input {i} does not exist" for i in items
+                if not i.startswith(REMOTE_PREFIXES) and not any(ch in i for ch in "*?[") and not Path(i).exists()]
     problems = []
     for item in items:
         try:

@@ -194,6 +194,9 @@ STAGES: dict[str, str] = {
     "filter": "mella.filter.stage:FilterStage",
     "dedup": "mella.filter.stage:DedupStage",
     "fetch": "mella.fetch.stage:FetchStage",
+    # steps: whole-folder entries of a pipeline (mella.pipeline.step)
+    "evaluate": "mella.evaluate.step:EvaluateStep",
+    "report": "mella.report.step:ReportStep",
 }
 
 

@@ -78,16 +78,16 @@ class RunData:
 
     def funnel(self) -> tuple[list[str], dict[str, list[int | None]]]:
         """Stage names and, per language, the rows each stage kept (None before language ID); "(all)": totals."""
-        names = [s.name for s in self.stages]
+        stages = [s for s in self.stages if s.parts]  # row stages; steps (report, evaluate) have no parts
         per_lang: dict[str, list[int | None]] = {}
-        for i, stage in enumerate(self.stages):
+        for i, stage in enumerate(stages):
             if "lang" not in stage.columns:
                 continue  # before language identification: only the total is known
             for lang, n in Counter(r["lang"] or "?" for r in _read_columns(stage.parts, ["lang"])).items():
-                per_lang.setdefault(lang, [None if "lang" not in s.columns else 0 for s in self.stages])[i] = n
+                per_lang.setdefault(lang, [None if "lang" not in s.columns else 0 for s in stages])[i] = n
         out = dict(sorted(per_lang.items()))
-        out["(all)"] = [int(s.stats.get("rows", 0)) for s in self.stages]
-        return names, out
+        out["(all)"] = [int(s.stats.get("rows", 0)) for s in stages]
+        return [s.name for s in stages], out
 
     def drop_reasons(self) -> dict[str, dict[str, Counter]]:
         """Per stage, per language (or '?' where language ID had not run): drop reason counts."""

@@ -1,0 +1,31 @@
+"""The ``evaluate`` step of a pipeline: the previous entry's predictions -> scores.json, scores.md, items."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field
+
+from mella.pipeline.stage import StageOptions
+from mella.pipeline.step import Step
+
+
+class EvaluateOptions(StageOptions):
+    metrics: list[str] = Field(default_factory=list, description="Subset of metrics (default: all).")
+
+
+class EvaluateStep(Step):
+    """Score predictions with keyword accuracy, BLEU, chrF, ROUGE-L, METEOR and output-language rate."""
+
+    name = "evaluate"
+    Options = EvaluateOptions
+
+    def run_step(self, inputs: list[str], out: Path, run_dir: Path | None) -> dict[str, Any]:
+        from mella.evaluate.io import read_predictions, write_results
+        from mella.evaluate.runner import run_evaluation
+
+        rows = [row for p in inputs for row in read_predictions(p)]
+        evaluation = run_evaluation(rows, self.options.metrics or None)
+        write_results(evaluation, out)
+        return {"rows": len(evaluation.scores), "predictions": len(rows), "skipped": evaluation.skipped}

@@ -1,0 +1,66 @@
+"""Steps: pipeline entries that work on whole folders rather than on batches of rows.
+
+``evaluate`` (predictions -> scores), ``report`` (run folder -> HTML), ``export`` and ``train`` are steps:
+they have Options like a stage (YAML keys = CLI flags), read the previous entry's folder by default, and
+write into their own folder of the run. A step is done when its ``_SUCCESS`` marker records the same
+fingerprint and inputs; a rerun skips it then, so ``mella run`` resumes across steps too.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any, ClassVar
+
+from mella.pipeline.local import StageReport
+from mella.pipeline.stage import Stage
+from mella.runstore import now_iso, read_json, write_json_atomic
+
+
+class Step(Stage):
+    """Base class of steps. Subclasses write :meth:`run_step`; ``reads`` is "folder"."""
+
+    reads: ClassVar[str] = "folder"
+    #: Rerun every time (cheap, and should reflect the latest state of the run: the report).
+    always: ClassVar[bool] = False
+
+    def run_step(self, inputs: list[str], out: Path, run_dir: Path | None) -> dict[str, Any]:
+        """Do the work; return counters for the summary (``rows`` if it makes sense)."""
+        raise NotImplementedError(f"step {type(self).__name__} must implement run_step()")
+
+    def process(self, rows, out) -> None:  # a step has no batches
+        raise TypeError(f"{self.name} is a step: run it with run_step(), not over batches")
+
+    def execute(self, inputs: list[str], out: str | Path, run_dir: str | Path | None = None) -> StageReport:
+        """Run the step unless its marker says it is already done with these inputs and options."""
+        out = Path(out)
+        marker = out / "_SUCCESS"
+        key = {"fingerprint": self.fingerprint(), "inputs": [str(i) for i in inputs]}
+        if not self.always and marker.exists():
+            done = read_json(marker)
+            if {k: done.get(k) for k in key} == key:
+                return self._report(out, done.get("counters", {}), 0.0, ran=False)
+        marker.unlink(missing_ok=True)
+        out.mkdir(parents=True, exist_ok=True)
+        t0 = time.time()
+        counters = self.run_step(list(inputs), out, Path(run_dir) if run_dir else None)
+        seconds = round(time.time() - t0, 3)
+        write_json_atomic(marker, {**key, "counters": counters, "seconds": seconds, "committed_at": now_iso()})
+        write_json_atomic(out / "stats.json", {"stage": self.name, "options": self.options.model_dump(mode="json"),
+                                               "rows": counters.get("rows", 0), "dropped": 0, "parts": 0,
+                                               "counters": counters, "seconds": seconds, "complete": True})
+        return self._report(out, counters, seconds, ran=True)
+
+    def _report(self, out: Path, counters: dict[str, Any], seconds: float, ran: bool) -> StageReport:
+        return StageReport(stage=self.name, out=str(out), parts_total=1, parts_run=int(ran),
+                           parts_skipped=int(not ran), rows=int(counters.get("rows", 0)), dropped=0,
+                           seconds=seconds, counters={k: v for k, v in counters.items() if isinstance(v, int)})
+
+
+def is_step(cls: type) -> bool:
+    return isinstance(cls, type) and issubclass(cls, Step)
+
+
+def dumps(data: Any) -> str:
+    return json.dumps(data, ensure_ascii=False, sort_keys=True)
