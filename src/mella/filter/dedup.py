@@ -68,7 +68,11 @@ def _partition(parts: list[str], work: Path, buckets: int) -> None:
     try:
         for index, path in enumerate(parts):
             pos = index << 32
-            for batch in pq.ParquetFile(path).iter_batches(batch_size=65536, columns=_COLUMNS):
+            file = pq.ParquetFile(path)
+            # The filter's own alt_norm, where the part has it: normalising again costs more
+            # than reading it.
+            columns = _COLUMNS + (["alt_norm"] if "alt_norm" in file.schema_arrow.names else [])
+            for batch in file.iter_batches(batch_size=65536, columns=columns):
                 rows = batch.to_pylist()
                 keys = [row_keys(r) for r in rows]
                 positions = pa.array(range(pos, pos + len(rows)), pa.int64())

@@ -113,6 +113,7 @@ class LanguageID:
         self._detectors: dict[frozenset[str], Any] = {}
         # Candidates of each script: the languages of the run written in it.
         self._cands = {s: frozenset(c for c in v if c in self.universe) for s, v in self.script_langs.items()}
+        self._codes = frozenset(codes | (self.shtokavian if "sr" in codes else set()))
 
     # -- models ---------------------------------------------------------------------------
     def load(self) -> None:
@@ -202,7 +203,7 @@ class LanguageID:
 
     def _identify(self, text: str, script: str, ev: Evidence) -> tuple[str, float]:
         cands = self._cands.get(script, frozenset())
-        if script not in ("Latn", "Cyrl", "Arab", "Hani") and len(cands) <= 1:
+        if not self.needs_evidence(script):
             # Hangul, Thai, kana ...: the script is the language.
             only = next(iter(cands), None) or (self.script_langs.get(script) or ["und"])[0]
             return self._tag(only, script), 1.0
@@ -219,6 +220,13 @@ class LanguageID:
             scores = (self.lingua(text, self._lingua_cands(script, guesses, cands, ev))
                       or {c: q for c, q in guesses[:3] if c in cands} or {top: p})
         return self._decide(text, script, scores, ev)
+
+    def needs_evidence(self, script: str | None) -> bool:
+        """False when the script alone names the language (Hangul, Thai, kana): the page's
+        evidence, the costliest part of a page, is then never computed."""
+        if script is None:
+            return False
+        return script in ("Latn", "Cyrl", "Arab", "Hani") or len(self._cands.get(script, ())) > 1
 
     def _fast_scores(self, text: str, script: str, guesses: list[tuple[str, float]], cands: frozenset[str],
                      ev: Evidence) -> dict[str, float] | None:
@@ -240,9 +248,12 @@ class LanguageID:
                       ev: Evidence) -> frozenset[str]:
         """What lingua chooses between: fastText's top guesses and the page's languages (of this
         script), with the whole Serbo-Croatian pool when one member is in. A language neither
-        fastText nor the page names does not win; scoring fewer languages makes lingua faster.
+        fastText nor the page names does not win (but the run's targets always may when fastText
+        names fewer than two); scoring fewer languages makes lingua faster.
         """
         named = {c for c, _ in guesses if c in cands} | {c for c in ev.weights if c in cands}
+        if len(named) < 2:  # nothing to choose between: the run's own languages of this script join
+            named |= self._codes & cands
         if script == "Latn" and named & self.shtokavian:
             named |= self.shtokavian & cands
         return frozenset(named) if len(named) >= 2 else cands

@@ -90,7 +90,7 @@ class FilterStage(Stage):
             if reason and not (reason == "bare_name" and self.options.keep_names):
                 out.drop(row, reason)
                 continue
-            if evidence is None:
+            if evidence is None and self.lid.needs_evidence(script):
                 evidence = self.lid.evidence(rows[0], list(dict.fromkeys(alts)))
             row["lang"], row["lang_confidence"] = self.lid.identify(alt, evidence, script)
             reason = self._after_langid(row, alt, repeats[norm], norm == title)
