@@ -1,0 +1,166 @@
+"""The dataset card: ``README.md`` with Hugging Face YAML metadata, written next to every export.
+
+It states what a user must know before training on the data: counts per language x source x split, the
+filter funnel with drop reasons (from the run folder's ``stats.json`` files), the models that wrote the
+captions and translations, one example per language and source, licence notes and known limitations.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from mella.dataset.export import build_summary, iter_samples
+from mella.languages import get_language
+
+SIZE_BOUNDS = [(1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M"),
+               (10_000_000, "1M<n<10M"), (100_000_000, "10M<n<100M")]
+LIMITATIONS = """\
+- **Alt-texts are what site authors wrote.** They are short, sometimes generic ("screenshot"), sometimes
+  partly in another language; the filter removes much of this but not all.
+- **D_ling answers are machine translations** of machine captions: fluent-looking errors of either model pass
+  through. Check the models below; a model whose name contains `tiny` is a random-weight test model and its
+  text is meaningless.
+- **Splits are grouped by image** (same sha256, pHash neighbours within the build's distance, optionally the
+  domain): no picture is in two splits, but the same *topic* can be.
+- **Licences:** images and alt-texts stay under their publishers' terms (see the page URLs); this card does
+  not grant rights to them. Respect robots.txt and `noai` decisions recorded at fetch time.
+"""
+
+
+def size_category(n: int) -> str:
+    return next((label for bound, label in SIZE_BOUNDS if n < bound), "n>100M")
+
+
+def _stats(build_dir: Path) -> tuple[Counter, Counter, set[str], list[dict[str, Any]]]:
+    """Counts per (lang, source, split), models, and one example per (lang, source) from the train split."""
+    counts, models, examples, seen = Counter(), Counter(), [], set()
+    for s in iter_samples(build_dir):
+        counts[(s["lang"], s["source"], s["split"])] += 1
+        for field in ("caption_model", "translation_model"):
+            if s.get(field):
+                models[(field, s[field])] += 1
+        if (s["lang"], s["source"]) not in seen:
+            seen.add((s["lang"], s["source"]))
+            examples.append(s)
+    langs = {lang for lang, _, _ in counts}
+    return counts, models, langs, sorted(examples, key=lambda s: (s["lang"], s["source"]))
+
+
+def funnel(run_dir: Path) -> list[dict[str, Any]]:
+    """Rows in, rows out and drop reasons of every stage of the run folder, in run order."""
+    manifest = run_dir / "run.json"
+    order = list(json.loads(manifest.read_text()).get("stages", {})) if manifest.exists() else []
+    # Stages run outside the pipeline file (annotation, this build) follow in the order they finished.
+    others = sorted((p for p in run_dir.iterdir() if (p / "stats.json").exists() and p.name not in order),
+                    key=lambda p: (p / "stats.json").stat().st_mtime)
+    folders = [run_dir / name for name in order] + others
+    out = []
+    for folder in folders:
+        path = folder / "stats.json"
+        if not path.exists():
+            continue
+        stats = json.loads(path.read_text())
+        counters = stats.get("counters", {})
+        drops = {k.removeprefix("dropped."): v for k, v in counters.items() if k.startswith("dropped.")}
+        out.append({"stage": folder.name, "rows_in": counters.get("rows_in"), "rows_out": stats.get("rows"),
+                    "dropped": dict(sorted(drops.items(), key=lambda kv: -kv[1]))})
+    return out
+
+
+def metadata(langs: set[str], total: int, fmt: str, splits: list[str], name: str) -> dict[str, Any]:
+    """The YAML header Hugging Face reads."""
+    meta: dict[str, Any] = {
+        "pretty_name": f"{name} (MELLA dual-source multimodal data)",
+        "language": sorted({get_language(t).code for t in langs}) if langs else [],
+        "license": "other",
+        "license_name": "publishers-terms",
+        "license_details": "Images and alt-texts remain under the terms of the pages they were collected from.",
+        "size_categories": [size_category(total)],
+        "task_categories": ["image-to-text", "visual-question-answering"],
+        "tags": ["mella", "multilingual", "low-resource", "alt-text"],
+    }
+    if fmt == "hf":
+        meta["configs"] = [{"config_name": "default", "data_files": [
+            {"split": s, "path": f"data/{s}-*.parquet"} for s in splits]}]
+    return meta
+
+
+def write_card(build_dir: str | Path, out: str | Path, fmt: str, result: dict[str, Any], name: str = "mella") -> Path:
+    """Write ``out/README.md`` for the export of ``build_dir``; returns its path."""
+    build_dir, out = Path(build_dir), Path(out)
+    counts, models, langs, examples = _stats(build_dir)
+    splits = list(result.get("counts", {}))
+    meta = metadata(langs, sum(counts.values()), fmt, splits, name)
+    summary = build_summary(build_dir)
+    parts = [
+        "---\n" + yaml.safe_dump(meta, allow_unicode=True, sort_keys=False) + "---\n",
+        f"# {meta['pretty_name']}\n",
+        _intro(summary, fmt),
+        "## Samples per language, source and split\n\n" + _count_table(counts),
+        "## Filter funnel\n\n" + _funnel_table(funnel(build_dir.parent)),
+        "## Models\n\n" + _models(models),
+        "## Examples\n\n" + _examples(examples),
+        "## Known limitations\n\n" + LIMITATIONS,
+    ]
+    path = out / "README.md"
+    path.write_text("\n".join(parts), encoding="utf-8")
+    return path
+
+
+def _intro(summary: dict[str, Any], fmt: str) -> str:
+    opts = summary.get("options", {})
+    return (f"Built by `mella build` (recipe `{opts.get('recipe', '?')}`, seed {opts.get('seed', '?')}) and "
+            f"exported with `mella export --format {fmt}`. D_know (`source: know`): image -> the native alt-text "
+            "its page gave it (cultural knowledge; its test split serves keyword accuracy). D_ling "
+            "(`source: ling`): image -> a caption translated into the language (fluency; its test split serves "
+            "BLEU, ROUGE-L, METEOR, chrF). `source: both` is a two-turn conversation of the two.\n\n"
+            f"Build options: `{json.dumps(opts, ensure_ascii=False)}`\n")
+
+
+def _count_table(counts: Counter) -> str:
+    splits = [s for s in ("train", "validation", "test") if any(k[2] == s for k in counts)]
+    rows = sorted({(lang, src) for lang, src, _ in counts})
+    lines = ["| language | source | " + " | ".join(splits) + " |", "|---|---|" + "---:|" * len(splits)]
+    lines += [f"| {lang} | {src} | " + " | ".join(str(counts[(lang, src, s)]) for s in splits) + " |"
+              for lang, src in rows]
+    return "\n".join(lines) + "\n"
+
+
+def _funnel_table(stages: list[dict[str, Any]]) -> str:
+    if not stages:
+        return "No stats.json files were found next to the build folder.\n"
+    lines = ["| stage | rows in | rows out | dropped (reason: rows) |", "|---|---:|---:|---|"]
+    for st in stages:
+        drops = ", ".join(f"{k}: {v}" for k, v in st["dropped"].items()) or "-"
+        lines.append(f"| {st['stage']} | {st['rows_in'] if st['rows_in'] is not None else '-'} | "
+                     f"{st['rows_out']} | {drops} |")
+    return "\n".join(lines) + "\n"
+
+
+def _models(models: Counter) -> str:
+    if not models:
+        return "No model-written text (D_know only).\n"
+    lines = []
+    for (field, model), n in sorted(models.items()):
+        note = " — **tiny random-weight test model: its output is not meaningful**" if "tiny" in model.lower() else ""
+        lines.append(f"- {field.replace('_', ' ')}: `{model}` ({n} samples){note}")
+    return "\n".join(lines) + "\n"
+
+
+def _examples(examples: list[dict[str, Any]]) -> str:
+    lines = []
+    for s in examples:
+        for turn in s.get("turns") or []:
+            lines.append(f"- **{s['lang']} / {turn['source']}** ({s['split']}): *{turn['instruction']}* -> "
+                         f"{_short(turn['response'])}")
+    return "\n".join(lines) + "\n" if lines else "No samples.\n"
+
+
+def _short(text: str, limit: int = 160) -> str:
+    text = " ".join((text or "").split())
+    return text if len(text) <= limit else text[:limit - 1] + "…"
