@@ -1,0 +1,69 @@
+"""Images for rows of the annotation stages: by key from a fetch output folder.
+
+The folder is the ``images`` option, or found from the input rows themselves: a fetch part
+``part-NNNNN.parquet`` has its tar beside it, and a later stage's part names the part it was made from
+in its ``_SUCCESS`` marker (``source``), so the chain caption -> translate -> score leads back to fetch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+from mella.errors import MellaError
+
+MAX_HOPS = 32
+
+
+def find_image_folder(shard_uri: str) -> Path | None:
+    """The fetch folder the rows of ``shard_uri`` descend from (following part markers), or None."""
+    path = Path(shard_uri)
+    for _ in range(MAX_HOPS):
+        if path.with_suffix(".tar").exists() or any(path.parent.glob("part-*.tar")):
+            return path.parent
+        marker = path.with_suffix("._SUCCESS")
+        if not marker.exists():
+            return None
+        source = json.loads(marker.read_text(encoding="utf-8")).get("source")
+        if not source or source.startswith(("http://", "https://")):
+            return None
+        path = Path(source)
+    return None
+
+
+class ImageSource:
+    """Decoded images and their sha256 by key; the folder is fixed or looked up per input shard."""
+
+    def __init__(self, folder: str | None):
+        self.folder = folder
+        self._stores: dict[str, Any] = {}
+
+    def store(self, shard_uri: str | None):
+        """The ImageStore for rows read from ``shard_uri``."""
+        folder = self.folder or (find_image_folder(shard_uri) if shard_uri else None)
+        if folder is None:
+            where = f" for {shard_uri}" if shard_uri else ""
+            raise MellaError(f"cannot tell where the images{where} are; pass --images FETCH_OUTPUT_FOLDER")
+        folder = str(folder)
+        if folder not in self._stores:
+            from mella.fetch.wds import ImageStore
+
+            self._stores[folder] = ImageStore(folder)
+            if not len(self._stores[folder]):
+                raise MellaError(f"{folder} holds no fetched images; --images must name a fetch stage's output")
+        return self._stores[folder]
+
+
+def image_sha(row: dict[str, Any], store) -> str | None:
+    """The row's image sha256 (from fetch), or the hash of its stored bytes; None when the image is missing."""
+    key = row.get("key")
+    if key is None or key not in store:
+        return None
+    return row.get("sha256") or hashlib.sha256(store[key]).hexdigest()
+
+
+def load_images(keys: list[str], store) -> dict[str, Any]:
+    """Decoded RGB images of ``keys`` (each decoded once)."""
+    return {k: store.open(k).convert("RGB") for k in dict.fromkeys(keys)}

@@ -1,0 +1,31 @@
+"""Fixtures of the annotate tests: tiny random models (built once) and real images fetched from the example sites."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("transformers", reason="the models extra is not installed")
+
+
+@pytest.fixture(scope="session")
+def tiny_models(tmp_path_factory):
+    """``tiny_models(kind) -> folder``: tiny random models of the real architectures, saved once."""
+    from mella.models.tiny import make_tiny
+
+    root = tmp_path_factory.mktemp("tiny-annotate")
+    built: dict[str, str] = {}
+
+    def get(kind: str) -> str:
+        if kind not in built:
+            built[kind] = str(make_tiny(kind, root / kind))
+        return built[kind]
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def fetched(tmp_path_factory):
+    """A fetch output folder holding 5 real images (6 rows, one image shared by two rows) in two parts."""
+    from annotatekit import fetch_example_images
+
+    return fetch_example_images(tmp_path_factory.mktemp("fetched"))
