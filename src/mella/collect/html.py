@@ -64,7 +64,7 @@ def clean(text: str | None, limit: int = 0) -> str:
     text = " ".join(text.split())
     if limit and len(text) > limit:
         text = text[:limit]
-    return unicodedata.normalize("NFC", text)
+    return text if text.isascii() else unicodedata.normalize("NFC", text)
 
 
 def _parse(data: bytes, http_charset: str | None, counters: Counter, fast: bool = True):
@@ -301,9 +301,7 @@ def extract_page(
     counters = Counter()
     rows = _extract(*args, counters, fast=True)
     # U+FFFD in what we extracted is the sign that the bytes were not UTF-8 after all: decode properly.
-    if any("\ufffd" in row["alt"] or "\ufffd" in row["context"] for row in rows) or (
-        rows and "\ufffd" in rows[0]["page_title"]
-    ):
+    if rows and _replaced(rows):
         if not _is_utf8(data):
             counters = Counter()
             rows = _extract(*args, counters, fast=False)
@@ -339,6 +337,16 @@ def nesting_depth(data: bytes, limit: int) -> int:
     return deepest
 
 
+def _replaced(rows: list[dict[str, Any]]) -> bool:
+    """Whether U+FFFD shows in the page title or in any row's alt or context."""
+    if "\ufffd" in rows[0]["page_title"]:
+        return True
+    for row in rows:
+        if "\ufffd" in row["alt"] or "\ufffd" in row["context"]:
+            return True
+    return False
+
+
 def _is_utf8(data: bytes) -> bool:
     try:
         data.decode("utf-8")
@@ -369,14 +377,15 @@ def _extract(data, url, headers, source, source_offset, context_chars, infer_url
         "source": source,
         "source_offset": source_offset,
     }
-    rows = [{
-        **page,
-        "image_url": image_url,
-        "alt": clean(alt),
-        "img_title": clean(title),
-        "figcaption": clean(caption, 2000),
-        "context": contexts[i] if contexts else "",
-    } for i, (_, image_url, alt, title, caption) in enumerate(kept)]
+    rows = []
+    for i, (_, image_url, alt, title, caption) in enumerate(kept):
+        row = page.copy()
+        row["image_url"] = image_url
+        row["alt"] = clean(alt)
+        row["img_title"] = clean(title) if title else ""
+        row["figcaption"] = clean(caption, 2000) if caption else ""
+        row["context"] = contexts[i] if contexts else ""
+        rows.append(row)
     counters["candidates"] += len(rows)
     return rows
 

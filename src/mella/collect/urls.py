@@ -13,6 +13,7 @@ LAZY_SRC = ("data-src", "data-lazy-src", "data-original", "data-lazy", "data-url
 SRCSET_ATTRS = ("srcset", "data-srcset", "data-lazy-srcset")
 _LAZY_RANK = {name: i for i, name in enumerate(LAZY_SRC)}
 _SRCSET_SET = frozenset(SRCSET_ATTRS)
+_SOURCE_ATTRS = _SRCSET_SET | frozenset(LAZY_SRC)
 _DESCRIPTOR = re.compile(r"^(\d+(?:\.\d+)?)([wx])$")
 
 
@@ -111,6 +112,8 @@ def _srcset_best(srcset: str) -> tuple[str, float, float] | None:
 
 def image_source(attrs: Mapping[str, str | None], extra_srcsets: tuple[str, ...] = ()) -> str:
     """The raw address of an image: the largest srcset candidate, else a lazy-load attribute, else src."""
+    if not extra_srcsets and attrs.keys().isdisjoint(_SOURCE_ATTRS):  # the common case: src alone
+        return (attrs.get("src") or "").strip()
     srcsets = list(extra_srcsets)
     lazy, lazy_rank = None, len(LAZY_SRC)
     for name, value in attrs.items():  # usually a handful of attributes: one pass beats many lookups
