@@ -1,0 +1,77 @@
+"""``mella predict``: run any model backend on a split of the ``samples`` rows and write prediction rows.
+
+Input rows follow ``mella.records.SAMPLES`` (``id, key, lang, source, instruction, response, split``, optional
+``keywords`` and ``references``); output rows follow ``PREDICTIONS``, which ``mella evaluate`` reads. Each
+sample's image comes from a fetch output by ``key``. Parts make it resumable (a rerun skips committed parts)
+and outputs are cached like the annotation stages' (image sha256, model, instruction, options).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field
+
+from mella.annotate.cache import cache_key
+from mella.annotate.common import GenerationOptions, ModelOptions, ModelStage
+from mella.annotate.images import image_sha, load_images
+from mella.pipeline.stage import Emitter, runtime_option
+from mella.records import PREDICTIONS
+
+
+class PredictOptions(ModelOptions, GenerationOptions):
+    """Options of ``mella predict``."""
+
+    model: str = Field(min_length=1, description="the model to evaluate (hub id, folder or served name)")
+    split: str | None = Field("test", description="the split to predict (none: every row)")
+    with_images: bool = Field(True, description="give the model the sample's image (off for text-only models)")
+    system: str | None = Field(None, description="system message")
+    model_name: str | None = Field(None, description="the model column's value (default: the model id)")
+    images: str | None = runtime_option(None, description="fetch output folder holding the samples' images")
+
+
+class PredictStage(ModelStage):
+    """Run a model on a split of the samples; writes predictions that `mella evaluate` scores."""
+
+    name = "predict"
+    Options = PredictOptions
+    schema = PREDICTIONS
+
+    def process(self, rows: list[dict[str, Any]], out: Emitter) -> None:
+        o = self.options
+        chosen = [r for r in rows if o.split is None or r.get("split") == o.split]
+        out.count("skipped_other_split", len(rows) - len(chosen))
+        if not chosen:
+            return
+        store = self.image_store() if o.with_images else None
+        gen = o.gen_options().signature()
+        inputs: dict[str, tuple[str | None, str]] = {}  # cache key -> (image key, instruction)
+        keys: list[str | None] = []
+        for row in chosen:
+            sha = image_sha(row, store) if store is not None else None
+            if store is not None and sha is None:
+                keys.append(None)
+                continue
+            item = (row["key"] if store is not None else None, row.get("instruction") or "")
+            keys.append(cache_key("predict", self.model_sig, gen, sha, item[1], o.system))
+            inputs.setdefault(keys[-1], item)
+        results = self.cached("predict", inputs, lambda items: self._generate(items, store), out)
+        for row, key in zip(chosen, keys, strict=True):
+            if key is None:
+                out.drop(self._prediction(row, None), "image_missing")
+            else:
+                self.count_tiny(out, 1)
+                out.keep(self._prediction(row, results[key]))
+
+    def _generate(self, items: list[tuple[str | None, str]], store) -> list[str]:
+        from mella.models.base import GenRequest
+
+        images = load_images([k for k, _ in items if k is not None], store) if store is not None else {}
+        requests = [GenRequest(prompt=text, image=images.get(k), system=self.options.system) for k, text in items]
+        return self.backend.generate(requests, self.options.gen_options())
+
+    def _prediction(self, row: dict[str, Any], text: str | None) -> dict[str, Any]:
+        refs = row.get("references") or ([row["response"]] if row.get("response") else [])
+        return {"id": row.get("id"), "lang": row.get("lang"), "source": row.get("source"), "prediction": text,
+                "references": list(refs), "keywords": row.get("keywords"),
+                "model": self.options.model_name or self.model_label}
