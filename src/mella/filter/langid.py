@@ -168,10 +168,14 @@ class LanguageID:
         if code:
             ev.weights[code] += w["tld"]
         # The page's own words: its title, the text around the image and the other alts of the page.
-        page_text = clean_alt(" | ".join(filter(None, (row.get("page_title"), row.get("context"), *page_alts))))
-        page_text = page_text[: self.cfg["page_text_chars"]]
-        if letters(page_text) >= 20:
-            code, p = self._page_language(page_text)
+        chars = self.cfg["page_text_chars"]
+        page_text = " | ".join(filter(None, (row.get("page_title"), row.get("context"), *page_alts)))
+        # Cut before cleaning, so a page of hundreds of alts costs no more (4x leaves room for the
+        # whitespace that cleaning removes).
+        page_text = clean_alt(page_text[: 4 * chars])[:chars]
+        sample = page_text[: self.cfg["page_text_fast_chars"]]
+        if letters(sample) >= 20:
+            code, p = self._page_language(sample)
             if p >= self.cfg["page_text_min_prob"]:
                 ev.weights[code] += w["page_text"] * p
         if "sr" in self.universe:
@@ -188,17 +192,18 @@ class LanguageID:
         return pooled.most_common(1)[0]
 
     # -- the cascade ----------------------------------------------------------------------
-    def identify(self, alt: str, ev: Evidence | None = None, script: str | None = None) -> tuple[str, float]:
-        """``(lang tag, confidence)`` of one alt-text; ``("und", 0.0)`` when it has no letters.
-
-        ``script`` is the alt's :func:`dominant_script` when the caller already knows it.
-        """
+    def identify(self, alt: str, ev: Evidence | None = None) -> tuple[str, float]:
+        """``(lang tag, confidence)`` of one alt-text; ``("und", 0.0)`` when it has no letters."""
         text = clean_alt(alt)
-        if text.isupper():  # detectors read ALL-CAPS headlines badly
-            text = text.lower()
-        script = script or dominant_script(text)
+        return self.identify_clean(text, dominant_script(text), ev)
+
+    def identify_clean(self, text: str, script: str | None, ev: Evidence | None = None) -> tuple[str, float]:
+        """:meth:`identify` for a caller that has already cleaned the alt (:func:`clean_alt`) and
+        found its :func:`dominant_script`: the stage needs both for its rules anyway."""
         if script is None:
             return "und", 0.0
+        if text.isupper():  # detectors read ALL-CAPS headlines badly
+            text = text.lower()
         return self._identify(text, script, ev or _NO_EVIDENCE)
 
     def _identify(self, text: str, script: str, ev: Evidence) -> tuple[str, float]:
@@ -268,7 +273,7 @@ class LanguageID:
         if len(parts) < 2:
             return False
         for part in parts:
-            other, conf = self.identify(part)
+            other, conf = self.identify_clean(part, dominant_script(part))
             if other != lang and base_code(other) != base_code(lang) and conf >= self.cfg["mixed_min_conf"]:
                 if not ({base_code(other), base_code(lang)} <= self.shtokavian):
                     return True

@@ -92,7 +92,7 @@ class FilterStage(Stage):
                 continue
             if evidence is None and self.lid.needs_evidence(script):
                 evidence = self.lid.evidence(rows[0], list(dict.fromkeys(alts)))
-            row["lang"], row["lang_confidence"] = self.lid.identify(alt, evidence, script)
+            row["lang"], row["lang_confidence"] = self.lid.identify_clean(alt, script, evidence)
             reason = self._after_langid(row, alt, repeats[norm], norm == title)
             if reason:
                 out.drop(row, reason)
