@@ -106,6 +106,24 @@ def test_context_is_a_bounded_window_around_the_image():
     assert extract_page(data, "https://k.ru/", context_chars=0).rows[0]["context"] == ""
 
 
+def test_context_windows_are_the_same_whether_collapsed_whole_or_per_image():
+    # Two ways to the same windows (the cheaper one is picked per page): check them against each other.
+    from selectolax.lexbor import LexborHTMLParser
+
+    from mella.collect.html import _MARK, _windows_dense, _windows_sparse
+
+    for path in PAGES[::3]:
+        tree = LexborHTMLParser(page_bytes(path))
+        images = [img for img in tree.css("img") if (img.attributes.get("alt") or "").strip()]
+        for img in images:
+            img.insert_before(_MARK)
+        pieces = tree.body.text(separator=" ", skip_empty=True).split(_MARK)
+        for half in (1, 60, 150):
+            dense, sparse = _windows_dense(pieces, half), _windows_sparse(pieces, half)
+            assert dense == sparse, path.name
+            assert all(len(w) <= 2 * half + 1 and "  " not in w for w in dense)
+
+
 # -- the rules, one at a time ---------------------------------------------------------------
 
 def one(html: str, url: str = "https://site.example.com/a/b/page.html", **kw) -> list[dict]:

@@ -305,7 +305,7 @@ def extract_page(
         if not _is_utf8(data):
             counters = Counter()
             rows = _extract(*args, counters, fast=False)
-    out.rows, out.counters = rows, out.counters + counters
+    out.rows, out.counters = rows, counters  # every counter set here is positive
     return out
 
 
@@ -414,11 +414,12 @@ def _kept_images(images: list, figures: list, pictures: list, base: str, counter
                 kept.append((img, image_url, alt, attrs.get("title"), caption))
             else:
                 n_bad += 1
-    counters["images_seen"] += len(images)
-    counters["images_with_alt"] += n_alt
-    for name, n in (("data_uri", n_data), ("no_src", n_nosrc), ("bad_url", n_bad)):
+    if images:
+        counters["images_seen"] += len(images)
+    for name, n in (("images_with_alt", n_alt), ("images_skipped.data_uri", n_data),
+                    ("images_skipped.no_src", n_nosrc), ("images_skipped.bad_url", n_bad)):
         if n:
-            counters[f"images_skipped.{name}"] += n
+            counters[name] += n
     return kept
 
 
