@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from mella.annotate.cache import cache_key
 from mella.annotate.common import GenerationOptions, ModelOptions, ModelStage
@@ -23,11 +23,17 @@ class PredictOptions(ModelOptions, GenerationOptions):
     """Options of ``mella predict``."""
 
     model: str = Field(min_length=1, description="the model to evaluate (hub id, folder or served name)")
-    split: str | None = Field("test", description="the split to predict (none: every row)")
+    split: str | None = Field("test", description="the split to predict (all: every row)")
     with_images: bool = Field(True, description="give the model the sample's image (off for text-only models)")
     system: str | None = Field(None, description="system message")
     model_name: str | None = Field(None, description="the model column's value (default: the model id)")
     images: str | None = runtime_option(None, description="fetch output folder holding the samples' images")
+
+    @field_validator("split")
+    @classmethod
+    def _all_splits(cls, value: str | None) -> str | None:
+        # The CLI cannot pass None: `--split all` (or an empty value) means every row.
+        return None if value in ("", "all") else value
 
 
 class PredictStage(ModelStage):
