@@ -240,12 +240,14 @@ class LanguageID:
         pool counts as one language: fastText spreads it over sr/hr/bs, yet it is sure of the pool.
         """
         top, p = guesses[0]
-        if script == "Latn" and top in self.shtokavian:
-            p = sum(q for c, q in guesses if c in self.shtokavian)
         if top not in cands:
             return None
+        page = ev.weights.get(top, 0)
+        if script == "Latn" and top in self.shtokavian:
+            p = sum(q for c, q in guesses if c in self.shtokavian)
+            page = max(ev.weights.get(c, 0) for c in self.shtokavian)  # as in _decide
         sure = p >= self.cfg["fast_min_prob"] and letters(text) >= self.cfg["fast_min_letters"]
-        if sure or (p >= self.cfg["fast_page_prob"] and ev.weights.get(top, 0) >= 1.0):
+        if sure or (p >= self.cfg["fast_page_prob"] and page >= 1.0):
             return {c: q for c, q in guesses if c in cands}
         return None
 
