@@ -51,25 +51,43 @@ def _stats(build_dir: Path) -> tuple[Counter, Counter, set[str], list[dict[str, 
     return counts, models, langs, sorted(examples, key=lambda s: (s["lang"], s["source"]))
 
 
-def funnel(run_dir: Path) -> list[dict[str, Any]]:
-    """Rows in, rows out and drop reasons of every stage of the run folder, in run order."""
+def funnel(build_dir: Path) -> list[dict[str, Any]]:
+    """Rows in, rows out and drop reasons of the stages that led to ``build_dir``, in run order.
+
+    The run's pipeline stages (``run.json``), then the build's input folder when it was made outside the
+    pipeline (an annotation run), then the build itself; sibling builds are left out.
+    """
+    run_dir = build_dir.parent
     manifest = run_dir / "run.json"
     order = list(json.loads(manifest.read_text()).get("stages", {})) if manifest.exists() else []
-    # Stages run outside the pipeline file (annotation, this build) follow in the order they finished.
-    others = sorted((p for p in run_dir.iterdir() if (p / "stats.json").exists() and p.name not in order),
-                    key=lambda p: (p / "stats.json").stat().st_mtime)
-    folders = [run_dir / name for name in order] + others
-    out = []
-    for folder in folders:
-        path = folder / "stats.json"
-        if not path.exists():
-            continue
-        stats = json.loads(path.read_text())
-        counters = stats.get("counters", {})
-        drops = {k.removeprefix("dropped."): v for k, v in counters.items() if k.startswith("dropped.")}
-        out.append({"stage": folder.name, "rows_in": counters.get("rows_in"), "rows_out": stats.get("rows"),
-                    "dropped": dict(sorted(drops.items(), key=lambda kv: -kv[1]))})
-    return out
+    folders = [run_dir / name for name in order]
+    source = _input_folder(build_dir)
+    for folder in (source, build_dir):
+        if folder is not None and folder.resolve() not in {f.resolve() for f in folders}:
+            folders.append(folder)
+    return [row for row in map(_stage_row, folders) if row]
+
+
+def _input_folder(build_dir: Path) -> Path | None:
+    stats = _read_stats(build_dir)
+    sources = [p.get("source") for p in (stats or {}).get("per_part", {}).values() if p.get("source")]
+    return Path(sources[0]).parent if sources else None
+
+
+def _read_stats(folder: Path) -> dict[str, Any] | None:
+    path = folder / "stats.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def _stage_row(folder: Path) -> dict[str, Any] | None:
+    stats = _read_stats(folder)
+    if stats is None:
+        return None
+    counters = stats.get("counters", {})
+    drops = {k.removeprefix("dropped."): v for k, v in counters.items() if k.startswith("dropped.")}
+    name = folder.name if stats.get("stage") in (None, folder.name) else f"{folder.name} ({stats['stage']})"
+    return {"stage": name, "rows_in": counters.get("rows_in"), "rows_out": stats.get("rows"),
+            "dropped": dict(sorted(drops.items(), key=lambda kv: -kv[1]))}
 
 
 def metadata(langs: set[str], total: int, fmt: str, splits: list[str], name: str) -> dict[str, Any]:
@@ -102,7 +120,7 @@ def write_card(build_dir: str | Path, out: str | Path, fmt: str, result: dict[st
         f"# {meta['pretty_name']}\n",
         _intro(summary, fmt),
         "## Samples per language, source and split\n\n" + _count_table(counts),
-        "## Filter funnel\n\n" + _funnel_table(funnel(build_dir.parent)),
+        "## Filter funnel\n\n" + _funnel_table(funnel(build_dir)),
         "## Models\n\n" + _models(models),
         "## Examples\n\n" + _examples(examples),
         "## Known limitations\n\n" + LIMITATIONS,
