@@ -75,6 +75,10 @@ def _mostly_utf8(data: bytes) -> str | None:
     text = data.decode("utf-8", "replace")
     bad = text.count("\ufffd")
     # A legacy charset read as UTF-8 yields almost no valid multi-byte characters: most become U+FFFD.
+    # Each good one is two bytes or more and gives one character, so good <= len(data) - len(text):
+    # enough to turn most legacy pages away without counting their ASCII.
+    if len(data) - len(text) < 2 * bad:
+        return None
     good = len(text) - len(text.encode("ascii", "ignore")) - bad
     return text if good >= 2 * bad else None
 
