@@ -23,6 +23,7 @@ COMMANDS: dict[str, str] = {
     "evaluate": "evaluate",
     "compare": "compare",
     "report": "report",
+    "export": "export",
 }
 
 

@@ -1,27 +1,38 @@
 """Trustworthy multilingual metrics: BLEU, chrF, chrF++, ROUGE-L, METEOR, keyword accuracy, output language.
 
-Every score carries a sacrebleu-style signature; see docs/metrics.md for the definitions.
+Every score carries a sacrebleu-style signature; see docs/metrics.md for the definitions. The names below
+are imported on first use, so ``mella.evaluate.predict`` and ``mella.evaluate.step`` load without the
+``eval`` extra; using a metric without it raises an error naming the extra.
 """
 
 from __future__ import annotations
 
-from mella.errors import require
+import importlib
+from typing import Any
 
-# Fail with the extra to install, not a bare ImportError from deep inside a metric module.
-for _module in ("sacrebleu", "regex", "numpy"):
-    require(_module, "eval", "evaluation")
+_EXPORTS = {
+    "Evaluation": "mella.evaluate.runner",
+    "compare_predictions": "mella.evaluate.compare",
+    "evaluate_predictions": "mella.evaluate.runner",
+    "read_predictions": "mella.evaluate.io",
+    "render_markdown": "mella.evaluate.report",
+    "run_evaluation": "mella.evaluate.runner",
+    "write_results": "mella.evaluate.io",
+}
 
-from mella.evaluate.compare import compare_predictions  # noqa: E402
-from mella.evaluate.io import read_predictions, write_results  # noqa: E402
-from mella.evaluate.report import render_markdown  # noqa: E402
-from mella.evaluate.runner import Evaluation, evaluate_predictions, run_evaluation  # noqa: E402
+__all__ = sorted(_EXPORTS)
 
-__all__ = [
-    "Evaluation",
-    "compare_predictions",
-    "evaluate_predictions",
-    "read_predictions",
-    "render_markdown",
-    "run_evaluation",
-    "write_results",
-]
+
+def _require_extra() -> None:
+    from mella.errors import require
+
+    # Fail with the extra to install, not a bare ImportError from deep inside a metric module.
+    for module in ("sacrebleu", "regex", "numpy"):
+        require(module, "eval", "evaluation")
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'mella.evaluate' has no attribute {name!r}")
+    _require_extra()
+    return getattr(importlib.import_module(_EXPORTS[name]), name)

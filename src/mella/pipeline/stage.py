@@ -194,6 +194,11 @@ STAGES: dict[str, str] = {
     "filter": "mella.filter.stage:FilterStage",
     "dedup": "mella.filter.stage:DedupStage",
     "fetch": "mella.fetch.stage:FetchStage",
+    "caption": "mella.annotate.caption:CaptionStage",
+    "translate": "mella.annotate.translate:TranslateStage",
+    "score": "mella.annotate.relevance:ScoreStage",
+    "predict": "mella.evaluate.predict:PredictStage",
+    "build": "mella.dataset.build:BuildStage",
     # steps: whole-folder entries of a pipeline (mella.pipeline.step)
     "evaluate": "mella.evaluate.step:EvaluateStep",
     "report": "mella.report.step:ReportStep",
