@@ -232,6 +232,17 @@ def test_pathological_nesting_is_skipped_fast_and_moderate_nesting_parses():
     assert len(one(html)) == 1
 
 
+def test_the_start_tag_bound_is_the_same_with_and_without_numpy(monkeypatch):
+    from mella.collect import html
+
+    pages = [page_bytes(p) for p in PAGES[:6]]
+    pages += [b"<div>" * 6000, b"<div></div>" * 6000, b"<a" * 5001 + b"</", b"</" * 6000, b"x<" * 5001]
+    expected = [d.count(b"<") - d.count(b"</") > 5000 for d in pages]
+    assert [html._could_nest_deeper(d, 5000) for d in pages] == expected
+    monkeypatch.setattr(html, "_NUMPY", [None])
+    assert [html._could_nest_deeper(d, 5000) for d in pages] == expected
+
+
 def test_a_page_over_the_size_cap_is_skipped_with_a_reason():
     big = b"<html><body>" + b"<p>" + b"x" * (50 * 1024 * 1024) + b'<img src="a.jpg" alt="a"></body></html>'
     result = extract_page(big, "https://e.com/")

@@ -289,8 +289,8 @@ def extract_page(
         out.skip_reason = "too_large"
     elif looks_binary(data):
         out.skip_reason = "binary"
-    elif (len(data) > _DEPTH_CHECK_BYTES and data.count(b"<") > _TAG_COUNT_CHECK
-          and _could_nest_deeper(data, MAX_NESTING) and nesting_depth(data, MAX_NESTING) > MAX_NESTING):
+    elif (len(data) > _DEPTH_CHECK_BYTES and _could_nest_deeper(data, MAX_NESTING)
+          and nesting_depth(data, MAX_NESTING) > MAX_NESTING):
         out.skip_reason = "too_deep"
     if out.skip_reason:
         out.counters[f"pages_skipped.{out.skip_reason}"] += 1
@@ -310,13 +310,37 @@ def extract_page(
 
 
 def _could_nest_deeper(data: bytes, limit: int) -> bool:
-    """False when the page has too few start tags to nest deeper than ``limit`` (two C-level counts).
+    """False when the page has too few start tags to nest deeper than ``limit``.
 
     Only a '<' that is not '</' can open an element, so their number bounds the depth that
     :func:`nesting_depth` finds. A well-formed page closes about half its tags; the tag scan, which
     costs about as much as the parse, then runs only on pages with over twice ``limit`` tags.
     """
-    return data.count(b"<") - data.count(b"</") > limit
+    np = _numpy()
+    if np is None:
+        return data.count(b"<") > limit and data.count(b"<") - data.count(b"</") > limit
+    # bytes.count goes one byte at a time (about 1 GB/s, a third of a parse on a large page);
+    # numpy compares 16 or 32 bytes at once. Same counts either way.
+    a = np.frombuffer(data, np.uint8)
+    lt = a == 60  # '<'
+    opens = int(np.count_nonzero(lt))
+    if opens <= limit:
+        return False
+    return opens - int(np.count_nonzero(lt[:-1] & (a[1:] == 47))) > limit  # '</'
+
+
+_NUMPY: list = []
+
+
+def _numpy():
+    """numpy when installed (it is not a dependency of mella's core), else None."""
+    if not _NUMPY:
+        try:
+            import numpy
+        except ImportError:
+            numpy = None
+        _NUMPY.append(numpy)
+    return _NUMPY[0]
 
 
 def nesting_depth(data: bytes, limit: int) -> int:
