@@ -31,6 +31,7 @@ from mella.pipeline.stage import Stage, StageOptions, get_stage
 EXECUTORS = ("local", "ray")
 TOP_KEYS = {"name": str, "executor": str, "workers": int, "ray_address": str, "stages": list}
 STAGE_KEYS = ("stage", "inputs", "id")
+STAGE_REF = "stage:"
 
 
 @dataclass
@@ -90,14 +91,20 @@ def option_problems(where: str, cls: type[Stage], raw: dict[str, Any]) -> tuple[
         return None, problems
 
 
-def _check_inputs(where: str, inputs: Any, reads: str, base: Path) -> tuple[list[str] | None, list[str]]:
+def _check_inputs(where: str, inputs: Any, reads: str, base: Path,
+                  earlier: set[str]) -> tuple[list[str] | None, list[str]]:
     if isinstance(inputs, str):
         inputs = [inputs]
     if not isinstance(inputs, list) or not all(isinstance(i, str) for i in inputs):
         return None, [f"{where}.inputs: expected a path or a list of paths (got {inputs!r})"]
-    resolved = [i if i.startswith(REMOTE_PREFIXES) or Path(i).is_absolute() else str(base / i) for i in inputs]
-    # A folder that an earlier stage of this run will write cannot be checked yet; the runner checks it then.
-    return resolved, [f"{where}.inputs: {p}" for p in check_inputs(resolved, reads)]
+    # `stage:<id>` names the output of an earlier entry of this run; it cannot be checked before the run.
+    refs = [i for i in inputs if i.startswith(STAGE_REF)]
+    problems = [f"{where}.inputs: {r!r} names no earlier stage (earlier: {', '.join(sorted(earlier)) or 'none'})"
+                for r in refs if r[len(STAGE_REF):] not in earlier]
+    paths = [i for i in inputs if not i.startswith(STAGE_REF)]
+    resolved = [i if i.startswith(REMOTE_PREFIXES) or Path(i).is_absolute() else str(base / i) for i in paths]
+    problems += [f"{where}.inputs: {p}" for p in check_inputs(resolved, reads)] if resolved else []
+    return refs + resolved, problems
 
 
 def _stage_problems(i: int, entry: Any, ids: set[str], prev: str | None, base: Path) -> tuple[StageConfig | None, list[str]]:
@@ -119,7 +126,7 @@ def _stage_problems(i: int, entry: Any, ids: set[str], prev: str | None, base: P
         problems.append(f"{where}: id {sid!r} is used twice; give one of them another 'id'")
     inputs = None
     if "inputs" in entry:
-        inputs, more = _check_inputs(where, entry["inputs"], cls.reads, base)
+        inputs, more = _check_inputs(where, entry["inputs"], cls.reads, base, ids)
         problems += more
     elif prev is None:
         problems.append(f"{where}: the first stage needs 'inputs'")

@@ -14,6 +14,25 @@ from pathlib import Path
 
 # A fixed port keeps the seed URLs identical between runs, so a second `make demo` resumes.
 DEMO_PORT = 8737
+REAL_MODELS = {"MELLA_CAPTION_MODEL": "Qwen/Qwen2.5-VL-3B-Instruct",
+               "MELLA_MT_MODEL": "facebook/nllb-200-distilled-600M",
+               "MELLA_SCORE_MODEL": "google/siglip-base-patch16-256-multilingual"}
+TINY_MODELS = {"MELLA_CAPTION_MODEL": "qwen2-vl", "MELLA_MT_MODEL": "nllb", "MELLA_SCORE_MODEL": "siglip"}
+
+
+def _model_env(run_dir: Path, real: bool) -> dict[str, str]:
+    """Model ids for the pipeline: real hub ids, or tiny random models made here (offline, meaningless)."""
+    if real:
+        return {**REAL_MODELS, "MELLA_MAX_NEW_TOKENS": "256"}
+    from mella.models.tiny import make_tiny
+
+    folder = run_dir / "_models"
+    env = {name: str(make_tiny(kind, folder / kind)) for name, kind in TINY_MODELS.items()}
+    # Tiny-model translations are noise in no language: only the prompt-echo check can mean anything.
+    env["MELLA_MT_CHECKS"] = "echo"
+    print("models: TINY RANDOM test models (offline); their captions and translations are noise, "
+          "labelled tiny-random on every row. Use --real-models with a model hub for real ones.")
+    return env
 
 
 def _start_server(sites_dir: Path):
@@ -48,6 +67,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--examples", default="examples", help="folder with demo.yaml and sites/")
     parser.add_argument("--run-dir", default="runs/demo")
     parser.add_argument("--fresh", action="store_true", help="delete the run folder first")
+    parser.add_argument("--real-models", action="store_true",
+                        help="use real hub models (needs a model hub and a GPU) instead of tiny random ones")
     args = parser.parse_args(argv)
 
     from mella.cli import main as mella_main
@@ -59,6 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"serving {len(server.sites)} example sites at {server.base_url}/ (stopped when the demo ends)")
     os.environ["MELLA_DEMO_URL"] = server.base_url
     os.environ["MELLA_DEMO_HOST"] = server.host_port
+    os.environ.update(_model_env(run_dir, args.real_models))
     try:
         rc = mella_main(["run", str(examples / "demo.yaml"), "--run-dir", str(run_dir)])
     finally:

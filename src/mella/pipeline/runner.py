@@ -39,6 +39,13 @@ def run_stage(stage, inputs: list[str], out: str | Path, executor, run_dir: str 
     return executor.run(stage, shards, out)
 
 
+def _resolve(inputs: list[str], store: RunStore) -> list[str]:
+    """``stage:<id>`` inputs become that stage's folder in this run."""
+    from mella.config import STAGE_REF
+
+    return [str(store.stage_dir(i[len(STAGE_REF):]).path) if i.startswith(STAGE_REF) else i for i in inputs]
+
+
 def run_pipeline(config: PipelineConfig, run_dir: str | Path, executor=None, progress: bool = True) -> dict[str, Any]:
     """Run every stage of ``config`` into ``run_dir/<stage id>``; returns the per-stage summary."""
     store = RunStore(run_dir)
@@ -49,7 +56,7 @@ def run_pipeline(config: PipelineConfig, run_dir: str | Path, executor=None, pro
     t0 = time.time()
     try:
         for sc in config.stages:
-            inputs = sc.inputs if sc.inputs is not None else [str(store.stage_dir(sc.after).path)]
+            inputs = _resolve(sc.inputs, store) if sc.inputs is not None else [str(store.stage_dir(sc.after).path)]
             report = run_stage(sc.build(), inputs, store.stage_dir(sc.id).path, executor, run_dir)
             summary[sc.id] = report.as_dict()
             store.update(stages=summary)

@@ -202,6 +202,7 @@ STAGES: dict[str, str] = {
     # steps: whole-folder entries of a pipeline (mella.pipeline.step)
     "evaluate": "mella.evaluate.step:EvaluateStep",
     "report": "mella.report.step:ReportStep",
+    "export": "mella.dataset.step:ExportStep",
 }
 
 

@@ -90,6 +90,8 @@ def metric_chart(metric: str, series: dict[str, dict[str, float | None]]) -> str
         ys = [series[name].get(g) or 0.0 for g in groups]
         ax.bar(xs, ys, width=width, label=name, color=_COLORS[j % len(_COLORS)])
     ax.set_xticks([i + 0.4 - width / 2 for i in range(len(groups))], groups, rotation=30, ha="right")
+    top = max((v or 0.0 for s in series.values() for v in s.values()), default=0.0)
+    ax.set_ylim(0, top * 1.1 if top > 0 else 1.0)  # scores are never negative; all-zero still shows an axis
     ax.set_title(metric, loc="left")
     if len(names) > 1:
         ax.legend(fontsize=7, frameon=False)

@@ -94,7 +94,7 @@ def build_context(run_dir: str | Path, compare: list[str | Path] = (), per_lang:
         "metrics": _metric_views(evaluations_all) if evaluations_all else [],
         "evaluations": evaluations_all,
         "models": models,
-        "tiny": any("tiny" in m for m in models),
+        "tiny_models": [m for m in models if "tiny" in m],
         "comparison": _comparison(run, others),
     }
 

@@ -1,0 +1,40 @@
+"""The ``export`` step of a pipeline: the previous build folder -> one folder per export format."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field
+
+from mella.pipeline.stage import StageOptions
+from mella.pipeline.step import Step
+
+
+class ExportOptions(StageOptions):
+    formats: list[str] = Field(default_factory=lambda: ["hf"], description="Export formats: hf, llava, sharegpt, swift, wds.")
+    name: str = Field("mella", description="Dataset name (file names, LLaMA-Factory entries).")
+    images: str | None = Field(None, description="Fetch folder with the image tars (default: the one the build recorded).")
+
+
+class ExportStep(Step):
+    """Export a build in the formats trainers read, each with a dataset card."""
+
+    name = "export"
+    Options = ExportOptions
+
+    def run_step(self, inputs: list[str], out: Path, run_dir: Path | None) -> dict[str, Any]:
+        from mella.dataset.export import FORMATS, export
+        from mella.errors import MellaError
+
+        unknown = [f for f in self.options.formats if f not in FORMATS]
+        if unknown:
+            raise MellaError(f"unknown export format(s) {', '.join(unknown)}; valid formats: {', '.join(FORMATS)}")
+        counters: dict[str, Any] = {}
+        for fmt in self.options.formats:
+            written = export(inputs[0], fmt, out / fmt, self.options.images, overwrite=True, name=self.options.name)
+            counters[f"formats.{fmt}"] = 1
+            counts = written.get("counts") or {}
+            total = sum(v for v in counts.values() if isinstance(v, int)) if isinstance(counts, dict) else 0
+            counters["rows"] = max(counters.get("rows", 0), total)
+        return counters
