@@ -18,10 +18,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from sample_stages import LINES, LinesStage  # noqa: E402
-
 from mella.pipeline.local import LocalExecutor  # noqa: E402
 from mella.pipeline.runner import run_stage  # noqa: E402
+from sample_stages import LINES, LinesStage  # noqa: E402
 
 N_FILES, LINES_PER_FILE = 8, 600_000
 
