@@ -1,0 +1,230 @@
+"""Samples to chat examples with images, and collators whose labels cover the answer tokens only.
+
+A training example is a SAMPLES row (``id, key, lang, source, instruction, response, split``). Its
+prompt is built exactly as ``mella predict`` builds one (:func:`mella.models.base.chat_messages`), so the
+model is trained on the token sequence it later sees. Images are read by ``key`` from a fetch output
+(WebDataset tars), a folder of ``<key>.<ext>`` files, or the ``image`` column of a ``datasets`` export,
+and only when a batch is collated: datasets stay small and nothing is decoded up front.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from mella.errors import MellaError
+from mella.models.base import GenRequest, chat_messages, fit_pixels
+
+log = logging.getLogger("mella.train")
+IGNORE = -100
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp"}
+ImageOpener = Callable[[str], Any]   # key -> PIL image
+
+
+# -- reading samples -----------------------------------------------------------------------------
+
+
+def is_hf_dataset(path: str | Path) -> bool:
+    """True for a ``datasets`` ``save_to_disk`` folder."""
+    p = Path(path)
+    return p.is_dir() and (p / "state.json").exists() and (p / "dataset_info.json").exists()
+
+
+def _parquet_files(path: Path) -> list[Path]:
+    if path.is_file():
+        return [path]
+    # Dropped rows and temporary parts are not samples.
+    return sorted(f for f in path.rglob("*.parquet")
+                  if not any(part.startswith(("_", ".")) for part in f.relative_to(path).parts))
+
+
+def read_rows(path: str | Path) -> list[dict[str, Any]]:
+    """All rows of a parquet file, a folder of parquet parts, or a JSONL file (images not loaded)."""
+    p = Path(path)
+    if p.suffix == ".jsonl":
+        import json
+
+        return [json.loads(line) for line in p.read_text(encoding="utf-8").splitlines() if line.strip()]
+    if is_hf_dataset(p):
+        from datasets import load_from_disk
+
+        ds = load_from_disk(str(p))
+        return ds.remove_columns([c for c in ("image", "images") if c in ds.column_names]).to_list()
+    import pyarrow.parquet as pq
+
+    files = _parquet_files(p)
+    if not files:
+        raise MellaError(f"no parquet files under {p}")
+    return [row for f in files for row in pq.read_table(f).to_pylist()]
+
+
+def select(rows: Iterable[dict[str, Any]], split: str | None, sources: Iterable[str] | None = None,
+           langs: Iterable[str] | None = None, limit: int | None = None) -> list[dict[str, Any]]:
+    """Rows of one split, sources and languages, in file order, at most ``limit``."""
+    sources = set(sources) if sources else None
+    langs = set(langs) if langs else None
+    out = [r for r in rows
+           if (split is None or r.get("split") == split)
+           and (sources is None or r.get("source") in sources)
+           and (langs is None or r.get("lang") in langs)]
+    return out[:limit] if limit else out
+
+
+# -- images --------------------------------------------------------------------------------------
+
+
+def image_opener(images: str | Path | None, samples: str | Path | None = None) -> ImageOpener:
+    """A ``key -> PIL image`` reader for a fetch output, an image folder, or a ``datasets`` export."""
+    if samples is not None and is_hf_dataset(samples):
+        return _hf_images(samples)
+    if images is None:
+        raise MellaError("data.images is needed: the fetch folder (or a folder of <key>.<ext> images)")
+    p = Path(images)
+    if any(p.glob("*.tar")) or any(p.glob("*/*.tar")):
+        from mella.fetch.wds import ImageStore
+
+        return ImageStore(p).open
+    return _folder_images(p)
+
+
+def _folder_images(folder: Path) -> ImageOpener:
+    index = {f.stem: f for f in folder.rglob("*") if f.suffix.lower() in IMAGE_SUFFIXES}
+    if not index:
+        raise MellaError(f"no images under {folder} (expected a fetch output or <key>.png/.jpg files)")
+
+    def open_key(key: str):
+        from PIL import Image
+
+        img = Image.open(index[key])
+        img.load()
+        return img
+
+    return open_key
+
+
+def _hf_images(path: str | Path) -> ImageOpener:
+    from datasets import load_from_disk
+
+    ds = load_from_disk(str(path))
+    column = "image" if "image" in ds.column_names else "images"
+    rows = {key: i for i, key in enumerate(ds["key"])}
+
+    def open_key(key: str):
+        value = ds[rows[key]][column]
+        return value[0] if isinstance(value, list) else value
+
+    return open_key
+
+
+def image_tokens(size: tuple[int, int], min_pixels: int | None, max_pixels: int | None, patch: int = 28) -> int:
+    """About how many tokens an image of ``size`` costs after the pixel limits (one per 28x28 patch)."""
+    n = size[0] * size[1]
+    if max_pixels and n > max_pixels:
+        n = max_pixels
+    elif min_pixels and n < min_pixels:
+        n = min_pixels
+    return max(1, math.ceil(n / (patch * patch)))
+
+
+# -- chat examples -------------------------------------------------------------------------------
+
+
+def prompt_messages(instruction: str, image: Any, system: str | None = None) -> list[dict]:
+    """The user turn (and system turn) exactly as the hf backend renders a generation request."""
+    return chat_messages(GenRequest(prompt=instruction, image=image, system=system))
+
+
+def answer_message(text: str) -> list[dict]:
+    return [{"role": "assistant", "content": [{"type": "text", "text": text}]}]
+
+
+class ImageLoader:
+    """Opens images by key and fits them into the pixel limits (as predict does)."""
+
+    def __init__(self, opener: ImageOpener, min_pixels: int | None = None, max_pixels: int | None = None):
+        self.opener, self.min_pixels, self.max_pixels = opener, min_pixels, max_pixels
+
+    def __call__(self, key: str):
+        return fit_pixels(self.opener(key), self.min_pixels, self.max_pixels)
+
+
+class SFTCollator:
+    """Rows (``image`` = key, ``instruction``, ``response``) to model inputs with answer-only labels.
+
+    The prompt (system, instruction, image placeholders expanded to the image tokens) is tokenized as at
+    generation time and the answer (with the end-of-turn token) after it; labels are -100 everywhere but
+    the answer. TRL's vision collator does the tokenizing, padding and image batching.
+    """
+
+    def __init__(self, processor, opener: ImageOpener, min_pixels=None, max_pixels=None,
+                 system: str | None = None, max_length: int | None = None):
+        from trl.trainer.sft_trainer import DataCollatorForVisionLanguageModeling
+
+        self.load = ImageLoader(opener, min_pixels, max_pixels)
+        self.system = system
+        self.inner = DataCollatorForVisionLanguageModeling(processor=processor, max_length=max_length,
+                                                           completion_only_loss=True)
+
+    def example(self, row: dict[str, Any]) -> dict[str, Any]:
+        """One TRL prompt-completion example with its image loaded."""
+        image = self.load(row["image"])
+        return {"images": [image], "prompt": prompt_messages(row["instruction"], image, self.system),
+                "completion": answer_message(row["response"])}
+
+    def __call__(self, rows):
+        return self.inner([self.example(r) for r in rows])
+
+
+class PreferenceCollator:
+    """Pair rows (``image`` = key, ``prompt``, ``chosen``, ``rejected``) to TRL's DPO batch."""
+
+    def __init__(self, processor, opener: ImageOpener, min_pixels=None, max_pixels=None,
+                 system: str | None = None, max_length: int | None = None):
+        from trl.trainer.dpo_trainer import DataCollatorForVisionPreference
+
+        self.load = ImageLoader(opener, min_pixels, max_pixels)
+        self.system = system
+        self.inner = DataCollatorForVisionPreference(processor=processor, max_length=max_length)
+
+    def example(self, row: dict[str, Any]) -> dict[str, Any]:
+        image = self.load(row["image"])
+        return {"images": [image], "prompt": prompt_messages(row["prompt"], image, self.system),
+                "chosen": answer_message(row["chosen"]), "rejected": answer_message(row["rejected"])}
+
+    def __call__(self, rows):
+        return self.inner([self.example(r) for r in rows])
+
+
+# -- datasets for the trainers -------------------------------------------------------------------
+
+
+def sft_dataset(rows: list[dict[str, Any]], opener: ImageOpener, tokenizer, min_pixels=None, max_pixels=None):
+    """A ``datasets.Dataset`` of keys and texts with a ``length`` estimate for length-grouped batches."""
+    from datasets import Dataset
+
+    missing = [r["key"] for r in rows if not r.get("key")]
+    if missing:
+        raise MellaError(f"{len(missing)} samples have no image key")
+    texts = [r["instruction"] + r["response"] for r in rows]
+    text_lens = [len(ids) for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]]
+    lengths = [t + image_tokens(_size(opener, r), min_pixels, max_pixels) for t, r in zip(text_lens, rows, strict=True)]
+    return Dataset.from_dict({
+        "id": [str(r.get("id") or r["key"]) for r in rows],
+        "image": [r["key"] for r in rows],
+        "instruction": [r["instruction"] for r in rows],
+        "response": [r["response"] for r in rows],
+        "length": lengths,
+    })
+
+
+def _size(opener: ImageOpener, row: dict[str, Any]) -> tuple[int, int]:
+    if row.get("width") and row.get("height"):   # fetch rows carry the size: no need to decode
+        return row["width"], row["height"]
+    key = row["key"]
+    try:
+        return opener(key).size
+    except KeyError:
+        raise MellaError(f"image {key!r} is not in the image folder (is data.images the fetch output?)") from None

@@ -1,0 +1,144 @@
+"""Supervised fine-tuning recipe: setup, train, save. LoRA, QLoRA or full fine-tuning with TRL's SFTTrainer.
+
+Read top to bottom: :meth:`SFTRecipe.setup` loads the backbone and the samples and builds the trainer,
+:meth:`SFTRecipe.train` runs it (resuming from the last checkpoint), :meth:`SFTRecipe.save` writes the adapter,
+the merged model and ``train.json`` (resolved config, losses, what was trained).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+from mella.errors import MellaError, require
+from mella.train import data as D
+from mella.train import model as M
+from mella.train.common import (
+    PartLearningRates,
+    losses,
+    on_gpu,
+    resume_point,
+    trainer_kwargs,
+    write_json,
+)
+from mella.train.config import TrainConfig
+
+log = logging.getLogger("mella.train")
+
+
+class SFTRecipe:
+    """One supervised fine-tuning run of ``cfg``; see the module docstring."""
+
+    def __init__(self, cfg: TrainConfig):
+        self.cfg = cfg
+        self.out = Path(cfg.output.dir)
+        self.trainer = None
+        self.result: dict[str, Any] = {}
+
+    # -- setup ---------------------------------------------------------------------------------------
+
+    def setup(self, model=None, processor=None) -> SFTRecipe:
+        """Load the backbone (unless given) and samples; build the collator, the datasets and the trainer."""
+        require("trl", "train", "training")
+        cfg = self.cfg
+        self.gpu = on_gpu(cfg)
+        if model is None:
+            model, processor = M.load(cfg, self.gpu)
+        self.processor = processor
+        peft_config = None
+        if cfg.method == "full":
+            trained = M.freeze(model, cfg.freeze.vision, cfg.freeze.projector)
+            log.info("full fine-tuning; trainable parameters per part: %s", trained)
+        else:
+            peft_config = M.lora_config(model, cfg)
+        opener = D.image_opener(cfg.data.images, cfg.data.samples)
+        train_ds, eval_ds = self._datasets(opener)
+        collator = D.SFTCollator(self.processor, opener, cfg.data.min_pixels, cfg.data.max_pixels,
+                                 cfg.data.system, cfg.data.max_length)
+        self.trainer = self._trainer(model, train_ds, eval_ds, collator, peft_config)
+        return self
+
+    def _datasets(self, opener):
+        d = self.cfg.data
+        rows = D.read_rows(d.samples)
+        train = D.select(rows, d.train_split, d.sources, d.langs, d.max_samples)
+        if not train:
+            raise MellaError(f"no {d.train_split!r} samples of sources {d.sources} in {d.samples}")
+        evals = D.select(rows, d.eval_split, d.sources, d.langs, d.max_samples) if d.eval_split else []
+        log.info("%d training samples, %d validation samples", len(train), len(evals))
+        tok = self.processor.tokenizer
+        build = lambda rs: D.sft_dataset(rs, opener, tok, d.min_pixels, d.max_pixels)  # noqa: E731
+        return build(train), (build(evals) if evals else None)
+
+    def _trainer(self, model, train_ds, eval_ds, collator, peft_config):
+        from trl import SFTConfig, SFTTrainer
+
+        cfg, t = self.cfg, self.cfg.train
+
+        class Trainer(PartLearningRates, SFTTrainer):
+            lr_by_part = {"vision": cfg.optim.lr_vision, "projector": cfg.optim.lr_projector}
+
+        args = SFTConfig(
+            **trainer_kwargs(cfg, self.out, eval_ds is not None, self.gpu),
+            learning_rate=cfg.optim.lr, num_train_epochs=t.epochs, max_steps=t.max_steps,
+            per_device_train_batch_size=t.batch_size, per_device_eval_batch_size=t.eval_batch_size or t.batch_size,
+            gradient_accumulation_steps=t.grad_accum, max_length=cfg.data.max_length,
+            train_sampling_strategy="group_by_length" if t.group_by_length else "random",
+            length_column_name="length", dataset_kwargs={"skip_prepare_dataset": True},
+        )
+        trainer = Trainer(model=model, args=args, train_dataset=train_ds, eval_dataset=eval_ds,
+                          processing_class=self.processor, data_collator=collator, peft_config=peft_config)
+        if hasattr(trainer.model, "print_trainable_parameters"):
+            trainable, total = trainer.model.get_nb_trainable_parameters()
+            log.info("LoRA: %d of %d parameters trainable (%.2f%%)", trainable, total, 100 * trainable / total)
+        return trainer
+
+    # -- train ---------------------------------------------------------------------------------------
+
+    def train(self) -> SFTRecipe:
+        """Run the trainer, from the last checkpoint when there is one (``train.resume``)."""
+        if self.trainer is None:
+            self.setup()
+        start = time.perf_counter()
+        out = self.trainer.train(resume_from_checkpoint=resume_point(self.cfg, self.out))
+        self.result = {"metrics": out.metrics, "seconds": round(time.perf_counter() - start, 2),
+                       "losses": losses(self.trainer.state.log_history)}
+        if self.trainer.eval_dataset is not None:
+            self.result["eval"] = self.trainer.evaluate()
+        return self
+
+    # -- save ----------------------------------------------------------------------------------------
+
+    def save(self) -> dict[str, Any]:
+        """Write the adapter and merged model (or the full model), the processor and ``train.json``."""
+        o = self.cfg.output
+        model = self.trainer.model
+        if self.cfg.method == "qlora" and o.save_merged:
+            written = M.save_outputs(model, self.processor, self.out, adapter=True, merged=False)
+            written["model"] = str(merge_adapter(self.cfg, Path(written["adapter"]), self.out / "merged"))
+        else:
+            written = M.save_outputs(model, self.processor, self.out, o.save_adapter, o.save_merged)
+        self.result["outputs"] = written
+        write_json(self.out / "train.json", {"stage": "sft", "config": self.cfg.resolved(), **self.result})
+        log.info("saved %s", ", ".join(f"{k}: {v}" for k, v in written.items()))
+        return self.result
+
+
+def merge_adapter(cfg: TrainConfig, adapter: Path, folder: Path) -> Path:
+    """Merge a LoRA adapter into the backbone loaded in 16-bit (QLoRA trains against 4-bit weights)."""
+    tf, peft = require("transformers", "train"), require("peft", "train")
+    torch = require("torch", "train")
+    base = tf.AutoModelForImageTextToText.from_pretrained(cfg.model.name, revision=cfg.model.revision,
+                                                          dtype=torch.bfloat16,
+                                                          trust_remote_code=cfg.model.trust_remote_code)
+    merged = peft.PeftModel.from_pretrained(base, str(adapter)).merge_and_unload()
+    merged.save_pretrained(folder)
+    tf.AutoProcessor.from_pretrained(str(adapter)).save_pretrained(folder)
+    return folder
+
+
+def run_sft(cfg: TrainConfig) -> dict[str, Any]:
+    """Set up, train and save; returns losses, metrics and the written folders."""
+    return SFTRecipe(cfg).setup().train().save()
