@@ -1,31 +1,64 @@
-"""`make demo` runs the main job offline: `python -m mella.demo` on the bundled example sites."""
+"""`make demo` runs the main job offline: every stage of examples/demo.yaml, checked on its output."""
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pyarrow.parquet as pq
+from conftest import EXAMPLES
 
 from mella.demo.__main__ import main
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+def rows(run_dir, stage, columns=None):
+    return pq.read_table(sorted((run_dir / stage).glob("part-*.parquet")), columns=columns).to_pylist()
 
 
-def test_demo_runs_offline_and_resumes(tmp_path, capsys):
-    run_dir = tmp_path / "demo"
-    assert main(["--examples", str(EXAMPLES), "--run-dir", str(run_dir), "--fresh"]) == 0
-    manifest = json.loads((run_dir / "run.json").read_text())
+def test_every_stage_of_the_demo(demo_run):
+    manifest = json.loads((demo_run / "run.json").read_text())
     assert manifest["status"] == "succeeded"
-    rows = pq.read_table(sorted((run_dir / "collect").glob("part-*.parquet"))).to_pylist()
-    assert {r["html_lang"] for r in rows} == {"ar", "ko", "ru", "sr"}
-    assert len(rows) > 100
-    kept = pq.read_table(sorted((run_dir / "dedup").glob("part-*.parquet"))).to_pylist()
+    stages = manifest["stages"]
+    assert list(stages) == ["collect", "filter", "dedup", "fetch", "caption", "translate", "score", "build",
+                            "export", "predict_base", "eval_base", "report"]
+
+    collected = rows(demo_run, "collect")
+    assert {r["html_lang"] for r in collected} == {"ar", "ko", "ru", "sr"} and len(collected) > 100
+    kept = rows(demo_run, "dedup")
     assert {r["lang"] for r in kept} == {"ar", "ko", "ru", "sr-Cyrl"}
     assert not any(r["alt"] == "Creative Commons License" for r in kept)  # licence badges are not culture
-    out = capsys.readouterr().out
-    assert f"outputs: {run_dir}/" in out
-    # second run: same seeds, nothing recomputed (unless the fixed port was taken and it started fresh)
-    assert main(["--examples", str(EXAMPLES), "--run-dir", str(run_dir)]) == 0
-    second = json.loads((run_dir / "run.json").read_text())
-    assert second["stages"]["collect"]["rows"] == len(rows)
+
+    fetched = rows(demo_run, "fetch")
+    assert fetched and all(r["status"] == "ok" and r["sha256"] and r["width"] for r in fetched)
+    assert list(demo_run.joinpath("fetch").glob("part-*.tar"))
+
+    annotated = rows(demo_run, "score")
+    assert all(r["caption_model"].startswith("tiny-random:") for r in annotated)  # never passed off as real
+    assert all(r["translation_model"].startswith("tiny-random:") for r in annotated)
+    assert all(r["caption_thick"] is not None and r["relevance_alt"] is not None for r in annotated)
+
+    samples = rows(demo_run, "build")
+    assert {s["source"] for s in samples} == {"know", "ling"}
+    assert {s["split"] for s in samples} == {"train", "validation", "test"}
+    test_images = {s["image_sha256"] for s in samples if s["split"] == "test"}
+    assert not test_images & {s["image_sha256"] for s in samples if s["split"] == "train"}
+    assert (demo_run / "export" / "hf" / "README.md").exists()
+    assert (demo_run / "export" / "sharegpt" / "dataset_info.json").exists()
+
+    preds = rows(demo_run, "predict_base")
+    assert preds and {p["id"] for p in preds} <= {s["id"] for s in samples if s["split"] == "test"}
+    scores = json.loads((demo_run / "eval_base" / "scores.json").read_text())
+    assert {"keyword_accuracy", "bleu", "chrf", "rougeL", "meteor"} <= {s["metric"] for s in scores}
+    html = (demo_run / "report" / "report.html").read_text(encoding="utf-8")
+    assert "Tiny random models" in html and 'id="gallery"' in html
+
+
+def test_demo_rerun_resumes(demo_run, capsys):
+    before = json.loads((demo_run / "run.json").read_text())
+    assert main(["--examples", str(EXAMPLES), "--run-dir", str(demo_run)]) == 0
+    after = json.loads((demo_run / "run.json").read_text())
+    assert after["attempts"] == before["attempts"] + 1
+    for sid, rep in after["stages"].items():
+        assert rep["rows"] == before["stages"][sid]["rows"]
+        if sid != "report":
+            assert rep["parts_run"] == 0, sid  # nothing recomputed
+    assert "report:  " in capsys.readouterr().out

@@ -11,9 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from mella.cli import main
-from mella.demo.__main__ import main as demo_main
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 ARTIFACTS = Path(os.environ.get("MELLA_TEST_ARTIFACTS", Path(__file__).resolve().parents[2] / "build" / "test-artifacts"))
 HOSTILE = '<script>alert("alt")</script><img src=x onerror=alert(2)>'
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -22,11 +20,11 @@ BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-r
 
 
 @pytest.fixture(scope="module")
-def run_dir(tmp_path_factory):
+def run_dir(demo_run, tmp_path_factory):
     run = tmp_path_factory.mktemp("report") / "demo"
-    assert demo_main(["--examples", str(EXAMPLES), "--run-dir", str(run), "--fresh"]) == 0
-    # Alt-texts are untrusted web content: plant a hostile one in the fetch output.
-    part = sorted((run / "fetch").glob("part-*.parquet"))[0]
+    shutil.copytree(demo_run, run)
+    # Alt-texts are untrusted web content: plant a hostile one in the rows the gallery shows.
+    part = sorted((run / "score").glob("part-*.parquet"))[0]
     table = pq.read_table(part)
     alts = table["alt"].to_pylist()
     alts[0] = HOSTILE

@@ -66,6 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m mella.demo", description=__doc__.splitlines()[0])
     parser.add_argument("--examples", default="examples", help="folder with demo.yaml and sites/")
     parser.add_argument("--run-dir", default="runs/demo")
+    parser.add_argument("--pipeline", default=None, help="pipeline file (default: <examples>/demo.yaml)")
     parser.add_argument("--fresh", action="store_true", help="delete the run folder first")
     parser.add_argument("--real-models", action="store_true",
                         help="use real hub models (needs a model hub and a GPU) instead of tiny random ones")
@@ -82,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["MELLA_DEMO_HOST"] = server.host_port
     os.environ.update(_model_env(run_dir, args.real_models))
     try:
-        rc = mella_main(["run", str(examples / "demo.yaml"), "--run-dir", str(run_dir)])
+        rc = mella_main(["run", args.pipeline or str(examples / "demo.yaml"), "--run-dir", str(run_dir)])
     finally:
         server.stop()
     if rc == 0:

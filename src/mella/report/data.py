@@ -117,7 +117,7 @@ class RunData:
     def gallery(self, per_lang: int = 6, thumb: int = 240) -> dict[str, list[dict[str, Any]]]:
         """Up to ``per_lang`` images per language with their texts, as inline thumbnails."""
         image_stage = next((s for s in self.stages if s.has_images), None)
-        last = next((s for s in reversed(self.stages) if "key" in s.columns and "lang" in s.columns), None)
+        last = next((s for s in reversed(self.stages) if {"key", "lang", "alt"} <= set(s.columns)), None)
         if image_stage is None or last is None:
             return {}
         from mella.fetch.wds import ImageStore
