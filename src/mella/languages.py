@@ -121,6 +121,22 @@ def get_language(tag: str) -> Language:
     return lang.with_script(script.title()) if script else lang
 
 
+# Serbian Cyrillic -> Latin: the official one-to-one mapping (Љ Њ Џ become title-case digraphs).
+_SR_CYRL = "абвгдђежзијклмнопрстћуфхцчшАБВГДЂЕЖЗИЈКЛМНОПРСТЋУФХЦЧШ"
+_SR_LATN = "abvgdđežzijklmnoprstćufhcčšABVGDĐEŽZIJKLMNOPRSTĆUFHCČŠ"
+TRANSLITERATIONS: dict[str, dict[int, str]] = {
+    "cyrl-latn": str.maketrans({**dict(zip(_SR_CYRL, _SR_LATN, strict=True)),
+                                "љ": "lj", "њ": "nj", "џ": "dž", "Љ": "Lj", "Њ": "Nj", "Џ": "Dž"}),
+}
+
+
+def transliteration(name: str) -> dict[int, str]:
+    """A ``str.translate`` table by name (``cyrl-latn``); registry fields such as ``mt_translit`` name them."""
+    if name not in TRANSLITERATIONS:
+        raise MellaError(f"unknown transliteration {name!r}; known: {', '.join(TRANSLITERATIONS)}")
+    return TRANSLITERATIONS[name]
+
+
 def is_known(tag: str) -> bool:
     try:
         get_language(tag)

@@ -10,7 +10,6 @@ import re
 import unicodedata
 from typing import Any
 
-from mella.errors import MellaError
 from mella.languages import default_tags, get_language
 
 CHECKS = ("echo", "copy", "length", "language")
@@ -68,16 +67,14 @@ def echoes(output: str, fragments: list[str]) -> bool:
 
 def to_target_script(text: str, tag: str) -> str:
     """MT output in the target's script: e.g. NLLB writes Serbian in Cyrillic only, so ``sr-Latn`` is
-    transliterated (registry field ``mt_translit``; the deterministic table of mella.evaluate.textproc)."""
+    transliterated (registry field ``mt_translit``; the deterministic table of mella.languages)."""
     lang = get_language(tag)
     name = (lang.extra.get("mt_translit") or {}).get(lang.script) if lang.script else None
     if not name:
         return text
-    from mella.evaluate.textproc import _TRANSLIT
+    from mella.languages import transliteration
 
-    if name not in _TRANSLIT:
-        raise MellaError(f"language {tag}: unknown mt_translit {name!r}; known: {', '.join(_TRANSLIT)}")
-    return unicodedata.normalize("NFC", text).translate(_TRANSLIT[name])
+    return unicodedata.normalize("NFC", text).translate(transliteration(name))
 
 
 class LanguageCheck:

@@ -14,16 +14,11 @@ from typing import Any
 
 from mella.errors import MellaError
 from mella.filter.text import key64
-from mella.languages import get_language
+from mella.languages import TRANSLITERATIONS, get_language
 
 SOURCES = ("know", "ling")
 
-# Serbian Cyrillic -> Latin, the official one-to-one mapping (Љ Њ Џ become digraphs).
-_CYRL = "абвгдђежзијклмнопрстћуфхцчшАБВГДЂЕЖЗИЈКЛМНОПРСТЋУФХЦЧШ"
-_LATN = "abvgdđežzijklmnoprstćufhcčšABVGDĐEŽZIJKLMNOPRSTĆUFHCČŠ"
-_SR_TABLE = str.maketrans({**dict(zip(_CYRL, _LATN, strict=True)),
-                           "љ": "lj", "њ": "nj", "џ": "dž", "Љ": "Lj", "Њ": "Nj", "Џ": "Dž"})
-TRANSLIT = {"cyrl-latn": _SR_TABLE}
+TRANSLIT = TRANSLITERATIONS
 
 
 def to_script(text: str, tag: str) -> str:

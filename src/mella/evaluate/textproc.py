@@ -17,7 +17,7 @@ from importlib import metadata, resources
 import regex
 
 from mella.errors import MellaError, MissingExtraError
-from mella.languages import Language, get_language
+from mella.languages import TRANSLITERATIONS, Language, get_language
 
 log = logging.getLogger("mella")
 
@@ -26,14 +26,7 @@ log = logging.getLogger("mella")
 WORD_RE = regex.compile(r"[\p{L}\p{M}\p{N}]+(?:['’][\p{L}\p{M}\p{N}]+)*")
 _LETTER_OR_DIGIT = regex.compile(r"[\p{L}\p{N}]")
 
-# Serbian Cyrillic -> Latin (the official one-to-one mapping; Љ Њ Џ become title-case digraphs).
-_SR_CYRL_LATN = dict(zip(
-    "абвгдђежзијклмнопрстћуфхцчшАБВГДЂЕЖЗИЈКЛМНОПРСТЋУФХЦЧШ",
-    "abvgdđežzijklmnoprstćufhcčšABVGDĐEŽZIJKLMNOPRSTĆUFHCČŠ",
-    strict=True,
-))
-_SR_CYRL_LATN.update({"љ": "lj", "њ": "nj", "џ": "dž", "Љ": "Lj", "Њ": "Nj", "Џ": "Dž"})
-_TRANSLIT = {"cyrl-latn": str.maketrans(_SR_CYRL_LATN)}
+_TRANSLIT = TRANSLITERATIONS
 _CACHE_LIMIT = 500_000  # processed strings kept per language (references recur across models)
 
 
