@@ -19,7 +19,7 @@ def test_every_stage_of_the_demo(demo_run):
     assert manifest["status"] == "succeeded"
     stages = manifest["stages"]
     assert list(stages) == ["collect", "filter", "dedup", "fetch", "caption", "translate", "score", "build",
-                            "export", "predict_base", "eval_base", "report"]
+                            "export", "predict_base", "eval_base", "train", "predict_tuned", "eval_tuned", "report"]
 
     collected = rows(demo_run, "collect")
     assert {r["html_lang"] for r in collected} == {"ar", "ko", "ru", "sr"} and len(collected) > 100
@@ -48,7 +48,13 @@ def test_every_stage_of_the_demo(demo_run):
     assert preds and {p["id"] for p in preds} <= {s["id"] for s in samples if s["split"] == "test"}
     scores = json.loads((demo_run / "eval_base" / "scores.json").read_text())
     assert {"keyword_accuracy", "bleu", "chrf", "rougeL", "meteor"} <= {s["metric"] for s in scores}
+    train = json.loads((demo_run / "train" / "_SUCCESS").read_text())["counters"]
+    assert train["sft.steps"] >= 1 and train["sft.loss_last"] < train["sft.loss_first"]
+    tuned = rows(demo_run, "predict_tuned")
+    assert {p["id"] for p in tuned} == {p["id"] for p in preds} and {p["model"] for p in tuned} == {"tuned"}
+    assert (demo_run / "eval_tuned" / "scores.json").exists()
     html = (demo_run / "report" / "report.html").read_text(encoding="utf-8")
+    assert "eval_base" in html and "eval_tuned" in html
     assert "Tiny random models" in html and 'id="gallery"' in html
 
 

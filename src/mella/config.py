@@ -55,6 +55,7 @@ class PipelineConfig:
     workers: int | None = None
     ray_address: str | None = None
     stages: list[StageConfig] = field(default_factory=list)
+    run_dir: str | None = None
 
     def resolved(self) -> dict[str, Any]:
         """The config with every default filled in (what run.json records)."""
@@ -188,15 +189,29 @@ def interpolate_env(text: str, env: dict[str, str] | None = None) -> tuple[str, 
     return _ENV_REF.sub(sub, text), missing
 
 
-def load_pipeline(path: str) -> PipelineConfig:
-    """Read and validate a pipeline YAML file; relative inputs are relative to the file's folder."""
+def load_pipeline(path: str, run_dir: str | None = None) -> PipelineConfig:
+    """Read and validate a pipeline YAML file; relative inputs are relative to the file's folder.
+
+    Besides the environment, ``${MELLA_PIPELINE_DIR}`` (this file's folder) and ``${MELLA_RUN_DIR}`` (the run
+    folder: ``run_dir``, else ``runs/<name>``) can be used in the file.
+    """
     import yaml
 
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise MellaError(f"cannot read pipeline file {path}: {exc.strerror}") from None
-    text, missing = interpolate_env(text)
+    env = {**os.environ, "MELLA_PIPELINE_DIR": str(Path(path).resolve().parent)}
+    if run_dir is None:  # the default run folder is named after the pipeline: peek at its name first
+        peek, _ = interpolate_env(text, {**env, "MELLA_RUN_DIR": "."})
+        try:
+            peeked = yaml.safe_load(peek)
+        except yaml.YAMLError:
+            peeked = None  # the full parse below reports it
+        name = peeked.get("name") if isinstance(peeked, dict) else None
+        run_dir = f"runs/{name or Path(path).stem}"
+    env["MELLA_RUN_DIR"] = str(Path(run_dir).resolve())
+    text, missing = interpolate_env(text, env)
     if missing:
         raise ConfigError(missing, path)
     try:
@@ -205,4 +220,6 @@ def load_pipeline(path: str) -> PipelineConfig:
         mark = getattr(exc, "problem_mark", None)
         at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         raise ConfigError([f"not valid YAML{at}: {getattr(exc, 'problem', exc)}"], path) from None
-    return parse_pipeline(doc, source=path, base=Path(path).resolve().parent)
+    config = parse_pipeline(doc, source=path, base=Path(path).resolve().parent)
+    config.run_dir = run_dir
+    return config

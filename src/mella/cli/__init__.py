@@ -24,6 +24,8 @@ COMMANDS: dict[str, str] = {
     "compare": "compare",
     "report": "report",
     "export": "export",
+    "train": "train",
+    "ablate": "ablate",
 }
 
 

@@ -18,12 +18,12 @@ def command(pipeline: str, run_dir: str | None, workers: int | None, executor: s
     from mella.config import load_pipeline
     from mella.pipeline.runner import run_pipeline
 
-    config = load_pipeline(pipeline)  # every config problem is reported before anything is written
+    config = load_pipeline(pipeline, run_dir)  # every config problem is reported before anything is written
     if workers is not None:
         config.workers = workers
     if executor is not None:
         config.executor = executor
-    run_dir = run_dir or f"runs/{config.name}"
+    run_dir = config.run_dir
     summary = run_pipeline(config, run_dir)
     click.echo(f"run {config.name}: {len(summary)} stages done")
     for sid, rep in summary.items():

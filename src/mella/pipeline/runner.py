@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -49,6 +50,8 @@ def _resolve(inputs: list[str], store: RunStore) -> list[str]:
 def run_pipeline(config: PipelineConfig, run_dir: str | Path, executor=None, progress: bool = True) -> dict[str, Any]:
     """Run every stage of ``config`` into ``run_dir/<stage id>``; returns the per-stage summary."""
     store = RunStore(run_dir)
+    # Config files that steps read themselves (a training config) may name the run folder too.
+    os.environ["MELLA_RUN_DIR"] = str(Path(run_dir).resolve())
     executor = executor or make_executor(config.executor, config.workers, config.ray_address, progress)
     store.start(config.resolved())
     summary: dict[str, Any] = {}

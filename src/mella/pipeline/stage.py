@@ -203,6 +203,7 @@ STAGES: dict[str, str] = {
     "evaluate": "mella.evaluate.step:EvaluateStep",
     "report": "mella.report.step:ReportStep",
     "export": "mella.dataset.step:ExportStep",
+    "train": "mella.train.step:TrainStep",
 }
 
 
