@@ -67,7 +67,7 @@ def output(folder: Path) -> dict:
         "dropped": table_rows(sorted((folder / "_dropped").glob("part-*.parquet"))),
         "parts": sorted(p.name for p in folder.glob("part-*")),
         "stats": {k: stats[k] for k in ("parts", "rows", "dropped", "counters", "options", "complete")},
-        "sources": {part: info["source"] for part, info in stats["per_part"].items()},
+        "sources": {part: Path(info["source"]).name for part, info in stats["per_part"].items()},
         "complete": (folder / "_SUCCESS").exists(),
         "temporaries": sorted(p.name for p in folder.rglob(".*.tmp")),
     }

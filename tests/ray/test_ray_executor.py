@@ -65,14 +65,6 @@ def test_global_step_runs_in_driver_and_is_not_reused_across_runs(tmp_path):
         assert output(remote)["stats"]["counters"]["dropped.seen_in_earlier_shard"] == (n - 1) * 5
 
 
-def test_real_filter_stage_on_gold_alts_equals_local(tmp_path, gold_shards):
-    from mella.filter.stage import FilterStage
-
-    local, remote, report = both(FilterStage, [str(gold_shards)], tmp_path)
-    assert report.rows > 100 and report.dropped > 50
-    assert output(remote) == output(local)
-
-
 @pytest.mark.parametrize("actors", [False, True], ids=["tasks", "actors"])
 def test_stage_is_set_up_once_per_worker(tmp_path, actors):
     inputs = [str(make_inputs(tmp_path / "in", n_files=6, lines=30))]
@@ -136,3 +128,20 @@ def test_importing_the_executor_does_not_import_ray():
     code = "import sys, mella.pipeline.ray, mella.pipeline.runner; print('ray' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_pipeline_file_with_executor_ray_equals_local(tmp_path, gold_shards):
+    # filter then dedup (a global step in the driver) through `executor: ray` in a pipeline file.
+    from mella.config import parse_pipeline
+    from mella.pipeline.runner import run_pipeline
+
+    outputs = {}
+    for executor in ("local", "ray"):
+        doc = {"name": "p", "executor": executor, "workers": 2,
+               "stages": [{"stage": "filter", "inputs": [str(gold_shards)]}, {"stage": "dedup"}]}
+        summary = run_pipeline(parse_pipeline(doc), tmp_path / executor, progress=False)
+        assert summary["dedup"]["parts_total"] == 3
+        outputs[executor] = {s: output(tmp_path / executor / s) for s in ("filter", "dedup")}
+    assert outputs["ray"] == outputs["local"]
+    assert outputs["ray"]["filter"]["stats"]["rows"] > 100 and outputs["ray"]["filter"]["stats"]["dropped"] > 50
+    assert outputs["ray"]["dedup"]["stats"]["rows"] < outputs["ray"]["filter"]["stats"]["rows"]

@@ -147,13 +147,15 @@ class RayExecutor:
         self._started = False
 
     def connect(self):
-        """Ray, initialised: the running instance, the cluster at ``address``, or a new local one."""
+        """Ray, initialised: the running instance, the cluster at ``address`` or $RAY_ADDRESS, else a new local one."""
         ray = _import_ray()
         if ray.is_initialized():
             return ray
-        if self.address:
-            log.info("connecting to the Ray cluster at %s", self.address)
-            ray.init(address=self.address)
+        # RAY_ADDRESS is set for drivers that `ray job submit` starts on a cluster.
+        address = self.address or os.environ.get("RAY_ADDRESS")
+        if address:
+            log.info("connecting to the Ray cluster at %s", address)
+            ray.init(address=address)
         else:
             # address="local": never join a cluster some other process on this machine started.
             ray.init(address="local", num_cpus=self.workers, include_dashboard=False,
