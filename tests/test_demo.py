@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pyarrow.parquet as pq
-from conftest import EXAMPLES
 
 from mella.demo.__main__ import main
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
 def rows(run_dir, stage, columns=None):

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-from conftest import EXAMPLES
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 STAGES = ("collect", "filter", "dedup", "fetch", "caption")
 VOLATILE = {"tar_offset", "tar_size"}  # where an image lies in a tar depends on write order, not content

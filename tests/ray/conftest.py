@@ -17,10 +17,6 @@ os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
 os.environ["PYTHONPATH"] = os.pathsep.join([str(TESTS), str(HERE), *filter(None, [os.environ.get("PYTHONPATH")])])
 
 
-def pytest_configure(config):
-    config.addinivalue_line("markers", "ray: needs the ray extra; starts a local Ray instance or cluster")
-
-
 @pytest.fixture(scope="session")
 def gold_shards(tmp_path_factory):
     """The labelled real alt-texts as candidates, in 3 parquet shards (whole pages per shard)."""

@@ -36,6 +36,7 @@ class ModelOptions(StageOptions):
     cache_dir: str | None = runtime_option(
         None, description=f"result cache folder (default: ${CACHE_ENV}, else <out>/../_cache)")
     cache: bool = runtime_option(True, description="reuse and store results in the cache")
+    gpus: float = runtime_option(0.0, ge=0, description="GPUs per worker under the Ray executor (0: CPU)")
 
     @field_validator("model_options", mode="before")
     @classmethod
@@ -88,6 +89,11 @@ class ModelStage(Stage):
         super().__init__(options, **kwargs)
         self._shard: str | None = None
         self._cache_path: str | None = None
+
+    @property
+    def resources(self) -> dict[str, Any]:  # type: ignore[override]
+        """Under Ray, ``--gpus 1`` puts the stage on a GPU actor pool that loads the model once per actor."""
+        return {"num_gpus": self.options.gpus} if self.options.gpus else {}
 
     def read(self, shard) -> Iterator[list[dict[str, Any]]]:
         self._shard = shard.uri  # where the rows come from: the images are found from it

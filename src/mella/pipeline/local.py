@@ -77,6 +77,34 @@ def run_part(stage: Stage, shard: Shard, index: int, out_dir: str, progress=None
     return marker
 
 
+def plan_parts(stage: Stage, shards: list[Shard], stage_dir: StageDir) -> tuple[list[tuple[int, Shard]], int]:
+    """The driver's global steps, the same under every executor: the parts still to run, and how many are done."""
+    fp = stage.fingerprint()
+    stage.before_run(shards, stage_dir)
+    stage_dir.check_part_count(len(shards))
+    pending = [(i, s) for i, s in enumerate(shards) if not stage_dir.committed(i, fp, s.uri)]
+    skipped = len(shards) - len(pending)
+    if pending:
+        stage.prepare(shards, stage_dir)
+    if skipped:
+        log.info("%s: %d of %d parts already committed, skipping them", stage.name, skipped, len(shards))
+    return pending, skipped
+
+
+def finish_stage(stage: Stage, stage_dir: StageDir, n_parts: int, n_run: int, t0: float,
+                 extra: dict[str, Any]) -> StageReport:
+    """Merge the part markers into stats.json, mark the stage done, and report."""
+    seconds = round(time.time() - t0, 3)
+    stats = stage_dir.write_stats(
+        stage.name, stage.options.model_dump(mode="json"), complete=True,
+        extra={**extra, "ended_at": now_iso(), "seconds": seconds, "parts_run": n_run,
+               "parts_skipped": n_parts - n_run},
+    )
+    return StageReport(stage=stage.name, out=str(stage_dir.path), parts_total=n_parts, parts_run=n_run,
+                       parts_skipped=n_parts - n_run, rows=stats["rows"], dropped=stats["dropped"],
+                       seconds=seconds, counters=stats["counters"])
+
+
 # -- worker side of the pool ---------------------------------------------------------------
 _PROGRESS: Any = None
 _STAGES: dict[str, Stage] = {}
@@ -105,17 +133,8 @@ class LocalExecutor:
     def run(self, stage: Stage, shards: list[Shard], out_dir: str | os.PathLike) -> StageReport:
         stage_dir = StageDir(out_dir)
         stage_dir.create()
-        t0 = time.time()
-        started = now_iso()
-        fp = stage.fingerprint()
-        stage.before_run(shards, stage_dir)
-        stage_dir.check_part_count(len(shards))
-        pending = [(i, s) for i, s in enumerate(shards) if not stage_dir.committed(i, fp, s.uri)]
-        skipped = len(shards) - len(pending)
-        if pending:
-            stage.prepare(shards, stage_dir)
-        if skipped:
-            log.info("%s: %d of %d parts already committed, skipping them", stage.name, skipped, len(shards))
+        t0, started = time.time(), now_iso()
+        pending, skipped = plan_parts(stage, shards, stage_dir)
         with _Progress(stage.name, len(pending), enabled=self.progress) as bar:
             if self.workers == 1 or len(pending) <= 1:
                 for i, shard in pending:
@@ -123,16 +142,8 @@ class LocalExecutor:
                     bar.part_done()
             else:
                 self._run_pool(stage, pending, str(stage_dir.path), bar)
-        seconds = time.time() - t0
-        stats = stage_dir.write_stats(
-            stage.name, stage.options.model_dump(mode="json"), complete=True,
-            extra={"executor": self.name, "workers": self.workers, "started_at": started,
-                   "ended_at": now_iso(), "seconds": round(seconds, 3),
-                   "parts_run": len(pending), "parts_skipped": skipped},
-        )
-        return StageReport(stage=stage.name, out=str(stage_dir.path), parts_total=len(shards),
-                           parts_run=len(pending), parts_skipped=skipped, rows=stats["rows"],
-                           dropped=stats["dropped"], seconds=round(seconds, 3), counters=stats["counters"])
+        return finish_stage(stage, stage_dir, len(shards), len(pending), t0,
+                            {"executor": self.name, "workers": self.workers, "started_at": started})
 
     def _run_pool(self, stage: Stage, pending: list[tuple[int, Shard]], out_dir: str, bar: _Progress) -> None:
         # spawn, not fork: workers may load torch or start threads, which fork does not survive safely.

@@ -20,7 +20,7 @@ from collections import Counter
 from typing import Any
 
 from mella.errors import MellaError
-from mella.pipeline.local import StageReport, run_part
+from mella.pipeline.local import StageReport, finish_stage, plan_parts, run_part
 from mella.pipeline.shards import Shard
 from mella.pipeline.stage import Stage
 from mella.runstore import StageDir, now_iso
@@ -176,7 +176,7 @@ class RayExecutor:
         stage_dir.create()
         t0, started = time.time(), now_iso()
         resources = stage_resources(stage)
-        pending, skipped = _plan(stage, shards, stage_dir)
+        pending, _ = plan_parts(stage, shards, stage_dir)
         nodes: Counter = Counter()
         limit = 0
         if pending:
@@ -184,16 +184,10 @@ class RayExecutor:
             limit = self._limit(ray, resources, len(pending))
             with _PartsBar(stage.name, len(pending), self.progress) as bar:
                 nodes = self._run_parts(ray, stage, pending, str(stage_dir.path), resources, limit, bar)
-        seconds = time.time() - t0
-        stats = stage_dir.write_stats(
-            stage.name, stage.options.model_dump(mode="json"), complete=True,
-            extra={"executor": self.name, "workers": limit, "started_at": started, "ended_at": now_iso(),
-                   "seconds": round(seconds, 3), "parts_run": len(pending), "parts_skipped": skipped,
-                   "ray": {"address": self.address, "resources": resources, "parts_per_node": dict(nodes)}},
-        )
-        return StageReport(stage=stage.name, out=str(stage_dir.path), parts_total=len(shards),
-                           parts_run=len(pending), parts_skipped=skipped, rows=stats["rows"],
-                           dropped=stats["dropped"], seconds=round(seconds, 3), counters=stats["counters"])
+        return finish_stage(stage, stage_dir, len(shards), len(pending), t0,
+                            {"executor": self.name, "workers": limit, "started_at": started,
+                             "ray": {"address": self.address, "resources": resources,
+                                     "parts_per_node": dict(nodes)}})
 
     def _use_actors(self, resources: dict[str, Any]) -> bool:
         # GPU tasks release their worker after every call (Ray's default for GPU tasks), which would
@@ -219,20 +213,6 @@ class RayExecutor:
             return _dispatch(ray, stage, pool, pending, bar)
         finally:
             pool.close()
-
-
-def _plan(stage: Stage, shards: list[Shard], stage_dir: StageDir) -> tuple[list[tuple[int, Shard]], int]:
-    """The driver's global steps, as in the local executor: the parts still to run, and how many are done."""
-    fp = stage.fingerprint()
-    stage.before_run(shards, stage_dir)
-    stage_dir.check_part_count(len(shards))
-    pending = [(i, s) for i, s in enumerate(shards) if not stage_dir.committed(i, fp, s.uri)]
-    skipped = len(shards) - len(pending)
-    if pending:
-        stage.prepare(shards, stage_dir)
-    if skipped:
-        log.info("%s: %d of %d parts already committed, skipping them", stage.name, skipped, len(shards))
-    return pending, skipped
 
 
 def _dispatch(ray, stage: Stage, pool, pending: list[tuple[int, Shard]], bar) -> Counter:

@@ -115,6 +115,9 @@ class Stage:
     batch_size: ClassVar[int] = 1000
     #: The pip extra this stage needs, named in errors when it is missing.
     extra: ClassVar[str | None] = None
+    #: What one worker of this stage needs under the Ray executor (``{"num_gpus": 1}`` for a model stage);
+    #: empty means one CPU. A property may compute it from the options.
+    resources: ClassVar[dict[str, Any]] = {}
 
     def __init__(self, options: StageOptions | None = None, **kwargs: Any):
         self.options = options if options is not None else self.Options(**kwargs)
