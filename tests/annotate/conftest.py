@@ -8,19 +8,9 @@ pytest.importorskip("transformers", reason="the models extra is not installed")
 
 
 @pytest.fixture(scope="session")
-def tiny_models(tmp_path_factory):
+def tiny_models(tiny_model):
     """``tiny_models(kind) -> folder``: tiny random models of the real architectures, saved once."""
-    from mella.models.tiny import make_tiny
-
-    root = tmp_path_factory.mktemp("tiny-annotate")
-    built: dict[str, str] = {}
-
-    def get(kind: str) -> str:
-        if kind not in built:
-            built[kind] = str(make_tiny(kind, root / kind))
-        return built[kind]
-
-    return get
+    return tiny_model
 
 
 @pytest.fixture(scope="session")

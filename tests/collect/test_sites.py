@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections import Counter
-from pathlib import Path
 
 import pytest
 
@@ -15,22 +14,20 @@ from mella.collect.sites import (
     normalize_url,
     sitemap_urls,
 )
-from mella.demo.siteserver import SiteServer, load_sites
+from mella.demo.siteserver import SiteServer
 from mella.net import NetOptions
 
-EXAMPLE_SITES = Path(__file__).resolve().parents[2] / "examples" / "sites"
 RU = "ru__raspberrypilearning__lost-in-space"
 
 
-@pytest.fixture(scope="module")
-def sites():
-    return load_sites(EXAMPLE_SITES)
+@pytest.fixture
+def server(site_server):
+    return site_server
 
 
 @pytest.fixture
-def server(sites):
-    with SiteServer(sites, test_routes=True) as srv:
-        yield srv
+def sites(example_sites):
+    return example_sites
 
 
 def crawl_options(srv: SiteServer, delay: float = 0.0, **kw) -> CrawlOptions:

@@ -8,19 +8,9 @@ pytest.importorskip("transformers", reason="the models extra is not installed")
 
 
 @pytest.fixture(scope="session")
-def tiny(tmp_path_factory):
+def tiny(tiny_model):
     """``tiny(kind) -> folder``: the tiny model ``kind`` saved once per session (see mella.models.tiny)."""
-    from mella.models.tiny import make_tiny
-
-    root = tmp_path_factory.mktemp("tiny")
-    built: dict[str, str] = {}
-
-    def get(kind: str) -> str:
-        if kind not in built:
-            built[kind] = str(make_tiny(kind, root / kind))
-        return built[kind]
-
-    return get
+    return tiny_model
 
 
 @pytest.fixture(scope="session")

@@ -2,25 +2,20 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-from mella.demo.siteserver import SiteServer, load_sites
+from mella.demo.siteserver import SiteServer
 from mella.net import NetOptions
-
-EXAMPLE_SITES = Path(__file__).resolve().parents[2] / "examples" / "sites"
 
 
 @pytest.fixture(scope="module")
-def sites():
-    return load_sites(EXAMPLE_SITES)
+def sites(example_sites):
+    return example_sites
 
 
 @pytest.fixture
-def server(sites):
-    with SiteServer(sites, test_routes=True) as srv:
-        yield srv
+def server(site_server):
+    return site_server
 
 
 @pytest.fixture

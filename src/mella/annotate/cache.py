@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import random
 import sqlite3
 import time
 from pathlib import Path
@@ -33,9 +34,21 @@ class ResultCache:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             # Several worker processes share the file: wait for a writer rather than fail.
             self._db = sqlite3.connect(self.path, timeout=120, isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("CREATE TABLE IF NOT EXISTS results (key TEXT PRIMARY KEY, kind TEXT, model TEXT, "
-                             "value TEXT NOT NULL, created REAL)")
+            self._setup()
+
+    def _setup(self, attempts: int = 60) -> None:
+        # Switching to WAL and creating the table take locks that SQLite may refuse at once (not after the busy
+        # timeout) while another worker does the same: retry. The driver normally does this before workers start.
+        for attempt in range(attempts):
+            try:
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.execute("CREATE TABLE IF NOT EXISTS results (key TEXT PRIMARY KEY, kind TEXT, "
+                                 "model TEXT, value TEXT NOT NULL, created REAL)")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or attempt == attempts - 1:
+                    raise
+                time.sleep(0.1 + random.random() * 0.4)
 
     def get_many(self, keys: list[str]) -> dict[str, Any]:
         """The cached values of those ``keys`` that are present."""

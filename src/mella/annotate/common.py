@@ -103,6 +103,10 @@ class ModelStage(Stage):
         """Settle the cache folder in the driver: the option, ``$MELLA_CACHE_DIR``, else ``<out>/../_cache``."""
         default = os.environ.get(CACHE_ENV) or str(Path(stage_dir.path).resolve().parent / "_cache")
         self._cache_path = self.options.cache_dir or default
+        if self.options.cache:  # create the cache file here, before several workers open it at once
+            from mella.annotate.cache import ResultCache
+
+            ResultCache(self._cache_path).close()
 
     def setup(self) -> None:
         from mella.annotate.cache import ResultCache
