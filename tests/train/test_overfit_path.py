@@ -8,6 +8,8 @@ adapter on a 32-wide, 2-layer model with frozen random embeddings cannot memoris
 
 from __future__ import annotations
 
+import json
+
 import pyarrow.parquet as pq
 import pytest
 import trainkit as kit
@@ -17,6 +19,27 @@ from mella.train.config import parse_config
 from mella.train.sft import run_sft
 
 PIXELS = 112 * 112   # 16 image tokens: enough for a random vision tower to tell 32 images apart
+
+
+def write_fetch_pngs(pairs, folder):
+    """A fetch output holding exactly the training images (same pixels), for `mella predict`."""
+    import io
+
+    import pyarrow as pa
+
+    from mella.fetch.wds import TarWriter
+
+    folder.mkdir(parents=True)
+    rows = []
+    with TarWriter(folder / "part-00000.tar") as tar:
+        for p in pairs:
+            buf = io.BytesIO()
+            kit.small_image(p["path"], PIXELS).save(buf, "PNG")
+            offset, size = tar.add(p["key"], "png", buf.getvalue(), {"key": p["key"]})
+            rows.append({"key": p["key"], "status": "ok", "tar_offset": offset, "tar_size": size})
+    pq.write_table(pa.Table.from_pylist(rows), folder / "part-00000.parquet")
+    (folder / "part-00000._SUCCESS").write_text(json.dumps({"rows": len(rows)}))
+    return folder
 
 
 def keyword_accuracy(scores) -> float:
@@ -51,3 +74,12 @@ def test_overfit_32_real_samples_then_predict_and_evaluate(tmp_path, tiny_vlm, p
     assert pq.read_table(preds).num_rows == 32
     assert cli.main(["evaluate", str(preds), "--out", str(tmp_path / "cli"), "--metrics", "keyword_accuracy"]) == 0
     assert "keyword_accuracy" in capsys.readouterr().out
+
+    # And through the commands users run: `mella predict` on the test split, then `mella evaluate`.
+    fetch = write_fetch_pngs(pairs, tmp_path / "fetch")
+    assert cli.main(["predict", str(samples), "--out", str(tmp_path / "predict"), "--model",
+                     result["outputs"]["model"], "--images", str(fetch), "--split", "test", "--max-new-tokens", "96",
+                     "--model-options", json.dumps({"max_pixels": PIXELS}), "--workers", "1"]) == 0
+    assert cli.main(["evaluate", str(tmp_path / "predict"), "--out", str(tmp_path / "eval")]) == 0
+    scores = json.loads((tmp_path / "eval" / "scores.json").read_text())
+    assert keyword_accuracy(scores) >= 0.9
