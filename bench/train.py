@@ -191,6 +191,10 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=8)
     ap.add_argument("--samples", type=int, default=256)
     args = ap.parse_args()
+    if not torch.cuda.is_available() and not args.tiny:
+        # A 3B-sized model on a CPU would run for hours: say so and check the script with the tiny one instead.
+        print("no GPU: running with --tiny (the device check needs a GPU; figures below only check the script)")
+        args.tiny = True
     device = "cuda" if torch.cuda.is_available() and not args.tiny else "cpu"
     steps = args.steps or (4 if args.tiny else 20)
     work = Path(tempfile.mkdtemp(prefix="mella-bench-train-"))
