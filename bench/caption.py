@@ -76,7 +76,6 @@ def run_plain(folder: Path, images, batch_size: int, new_tokens: int, device: st
     tokens = sum(batch_run(images[i:i + batch_size]) for i in range(0, len(images), batch_size))
     sync(device)
     seconds = time.perf_counter() - t0
-    del model
     return {"seconds": round(seconds, 2), "tokens": tokens, "tokens_per_s": round(tokens / seconds, 1)}
 
 
