@@ -110,7 +110,7 @@ def test_context_windows_are_the_same_whether_collapsed_whole_or_per_image():
     # Two ways to the same windows (the cheaper one is picked per page): check them against each other.
     from selectolax.lexbor import LexborHTMLParser
 
-    from mella.collect.html import _MARK, _windows_dense, _windows_sparse
+    from mella.collect.context import _MARK, _windows_dense, _windows_sparse
 
     for path in PAGES[::3]:
         tree = LexborHTMLParser(page_bytes(path))
@@ -233,14 +233,14 @@ def test_pathological_nesting_is_skipped_fast_and_moderate_nesting_parses():
 
 
 def test_the_start_tag_bound_is_the_same_with_and_without_numpy(monkeypatch):
-    from mella.collect import html
+    from mella.collect import nesting
 
     pages = [page_bytes(p) for p in PAGES[:6]]
     pages += [b"<div>" * 6000, b"<div></div>" * 6000, b"<a" * 5001 + b"</", b"</" * 6000, b"x<" * 5001]
     expected = [d.count(b"<") - d.count(b"</") > 5000 for d in pages]
-    assert [html._could_nest_deeper(d, 5000) for d in pages] == expected
-    monkeypatch.setattr(html, "_NUMPY", [None])
-    assert [html._could_nest_deeper(d, 5000) for d in pages] == expected
+    assert [nesting.could_nest_deeper(d, 5000) for d in pages] == expected
+    monkeypatch.setattr(nesting, "_NUMPY", [None])
+    assert [nesting.could_nest_deeper(d, 5000) for d in pages] == expected
 
 
 def test_a_page_over_the_size_cap_is_skipped_with_a_reason():

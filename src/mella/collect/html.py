@@ -13,7 +13,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from mella.collect.context import contexts
 from mella.collect.decode import decode_html, looks_binary, meta_charset, normalize_charset
+from mella.collect.nesting import _DEPTH_CHECK_BYTES, MAX_NESTING, could_nest_deeper, nesting_depth  # noqa: F401
 from mella.collect.urls import (  # noqa: F401  (re-exported: callers import them from here)
     Resolver,
     absolute_url,
@@ -23,21 +25,6 @@ from mella.collect.urls import (  # noqa: F401  (re-exported: callers import the
 
 DEFAULT_MAX_PAGE_BYTES = 10 * 1024 * 1024
 DEFAULT_CONTEXT_CHARS = 300
-# Lexbor's tree builder, like every HTML5 parser, scans the stack of open elements at each end tag:
-# 200k nested <div>s take a minute. Real pages stay far below this depth.
-MAX_NESTING = 5000
-# Pages smaller than this cannot nest deep enough to hurt (10k nested <div>s parse in about 0.1 s
-# even when every tag nests), so the tag scan only runs on large pages.
-_DEPTH_CHECK_BYTES = 50_000
-_TAG_COUNT_CHECK = 5_000  # pages with fewer '<' cannot reach a harmful depth
-_TAG = re.compile(rb"<(/?)([a-zA-Z][a-zA-Z0-9:-]*)")
-# Void elements and elements whose end tag may be left out do not deepen the tree when unclosed.
-_FLAT = frozenset(b"""area base br col embed hr img input link meta param source track wbr
-    p li dt dd option optgroup tr td th thead tbody tfoot colgroup caption rt rp html head body
-    image keygen basefont bgsound frame isindex""".split())
-
-# Markers put in place of each <img> so one C-level text() call yields every image's context.
-_MARK = "\ue000\U000f0000\ue001"
 _CHARSET = re.compile(r"charset\s*=\s*[\"']?([^\s;\"']+)", re.I)
 _UNICODE_BOMS = (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")
 _ENTITY = re.compile(r"&(?:#\d{1,7}|#x[0-9a-fA-F]{1,6}|[a-zA-Z]{2,8});")
@@ -195,77 +182,6 @@ def _figures_and_pictures(figures: list, pictures: list) -> tuple[dict[int, str]
     return captions, sources
 
 
-def _contexts(tree, images: list, junk: list, context_chars: int) -> list[str]:
-    """A window of ``context_chars`` of visible text around each image (half before, half after)."""
-    for img in images:
-        img.insert_before(_MARK)
-    for node in junk:  # script, style and template text is not what a reader sees around an image
-        node.decompose()
-    body = tree.body if tree.body is not None else tree.root
-    # Unstripped text nodes: lexbor copies them into one buffer, with no Python string per node.
-    # The separator puts a space on both sides of every marker.
-    pieces = (body.text(separator=" ", skip_empty=True) if body is not None else "").split(_MARK)
-    if len(pieces) != len(images) + 1:  # a marker was lost (an image inside removed markup)
-        return [""] * len(images)
-    half = max(context_chars // 2, 1)
-    # Windows span neighbouring images too (a gallery has no text between its pictures). Collapsing
-    # whitespace costs per character: collapse the whole text once (about 3 ns a character) unless it
-    # is long for its images, else only the raw text around each image (about 5 us an image).
-    # Both give the same windows.
-    if sum(map(len, pieces)) > 10 * half * len(images):
-        windows = _windows_sparse(pieces, half)
-    else:
-        windows = _windows_dense(pieces, half)
-    normalize = unicodedata.normalize
-    return [w if w.isascii() else normalize("NFC", w) for w in windows]
-
-
-_SPAN = 2  # raw characters read per collapsed character wanted (text nodes keep their indentation)
-
-
-def _windows_dense(pieces: list[str], half: int) -> list[str]:
-    """Windows from the whole text, collapsed once (pieces: the text between images)."""
-    parts: list[str] = []
-    marks: list[int] = []
-    pos = 0
-    for i, piece in enumerate(pieces):
-        if i:
-            marks.append(pos)
-        words = " ".join(piece.split())
-        if words:
-            if parts:
-                parts.append(" ")
-                pos += 1
-            parts.append(words)
-            pos += len(words)
-    text = "".join(parts)
-    # At each mark the text before it ends with a word and the text after it starts with a space.
-    return [f"{text[max(p - half, 0):p].lstrip()} {text[p:p + half + 1].lstrip()[:half].rstrip()}".strip()
-            for p in marks]
-
-
-def _windows_sparse(pieces: list[str], half: int) -> list[str]:
-    """Windows from the raw text around each image, collapsed one window at a time."""
-    text = "".join(pieces)
-    out, pos = [], 0
-    for piece in pieces[:-1]:
-        pos += len(piece)
-        before, after = _window(text, pos, half, False), _window(text, pos, half, True)
-        out.append(f"{before[-half:].lstrip()} {after[:half].rstrip()}".strip())
-    return out
-
-
-def _window(text: str, pos: int, half: int, forward: bool) -> str:
-    """At least ``half`` characters of collapsed text after (or before) ``pos``, where the text has them."""
-    span = half * _SPAN
-    while True:
-        raw = text[pos:pos + span] if forward else text[max(pos - span, 0):pos]
-        words = " ".join(raw.split())
-        if len(words) >= half or len(raw) < span:
-            return words
-        span *= 4  # mostly whitespace (indentation): read further
-
-
 def extract_page(
     data: bytes,
     url: str,
@@ -289,7 +205,7 @@ def extract_page(
         out.skip_reason = "too_large"
     elif looks_binary(data):
         out.skip_reason = "binary"
-    elif (len(data) > _DEPTH_CHECK_BYTES and _could_nest_deeper(data, MAX_NESTING)
+    elif (len(data) > _DEPTH_CHECK_BYTES and could_nest_deeper(data, MAX_NESTING)
           and nesting_depth(data, MAX_NESTING) > MAX_NESTING):
         out.skip_reason = "too_deep"
     if out.skip_reason:
@@ -307,58 +223,6 @@ def extract_page(
             rows = _extract(*args, counters, fast=False)
     out.rows, out.counters = rows, counters  # every counter set here is positive
     return out
-
-
-def _could_nest_deeper(data: bytes, limit: int) -> bool:
-    """False when the page has too few start tags to nest deeper than ``limit``.
-
-    Only a '<' that is not '</' can open an element, so their number bounds the depth that
-    :func:`nesting_depth` finds. A well-formed page closes about half its tags; the tag scan, which
-    costs about as much as the parse, then runs only on pages with over twice ``limit`` tags.
-    """
-    np = _numpy()
-    if np is None:
-        return data.count(b"<") > limit and data.count(b"<") - data.count(b"</") > limit
-    # bytes.count goes one byte at a time (about 1 GB/s, a third of a parse on a large page);
-    # numpy compares 16 or 32 bytes at once. Same counts either way.
-    a = np.frombuffer(data, np.uint8)
-    lt = a == 60  # '<'
-    opens = int(np.count_nonzero(lt))
-    if opens <= limit:
-        return False
-    return opens - int(np.count_nonzero(lt[:-1] & (a[1:] == 47))) > limit  # '</'
-
-
-_NUMPY: list = []
-
-
-def _numpy():
-    """numpy when installed (it is not a dependency of mella's core), else None."""
-    if not _NUMPY:
-        try:
-            import numpy
-        except ImportError:
-            numpy = None
-        _NUMPY.append(numpy)
-    return _NUMPY[0]
-
-
-def nesting_depth(data: bytes, limit: int) -> int:
-    """An estimate of the deepest element nesting in raw HTML; stops counting once past ``limit``."""
-    depth = deepest = 0
-    for m in _TAG.finditer(data):
-        name = m.group(2).lower()
-        if name in _FLAT:
-            continue
-        if m.group(1):
-            depth = max(depth - 1, 0)
-        else:
-            depth += 1
-            if depth > deepest:
-                deepest = depth
-                if deepest > limit:
-                    break
-    return deepest
 
 
 def _replaced(rows: list[dict[str, Any]]) -> bool:
@@ -390,7 +254,7 @@ def _extract(data, url, headers, source, source_offset, context_chars, infer_url
     kept = _kept_images(images, figures, pictures, base, counters)
     if not kept:
         return []
-    contexts = _contexts(tree, [k[0] for k in kept], junk, context_chars) if context_chars > 0 else None
+    windows = contexts(tree, [k[0] for k in kept], junk, context_chars) if context_chars > 0 else None
     page = {
         "page_url": page_url,
         "page_title": clean(info["title"], 1000),
@@ -408,7 +272,7 @@ def _extract(data, url, headers, source, source_offset, context_chars, infer_url
         row["alt"] = clean(alt)
         row["img_title"] = clean(title) if title else ""
         row["figcaption"] = clean(caption, 2000) if caption else ""
-        row["context"] = contexts[i] if contexts else ""
+        row["context"] = windows[i] if windows else ""
         rows.append(row)
     counters["candidates"] += len(rows)
     return rows
