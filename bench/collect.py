@@ -98,7 +98,8 @@ def lexbor_passes(path: Path) -> tuple[int, int]:
     from fastwarc.warc import ArchiveIterator, WarcRecordType
     from selectolax.lexbor import LexborDocumentOptions, LexborHTMLParser
 
-    from mella.collect.html import _MARK, _NODES
+    from mella.collect.context import _MARK
+    from mella.collect.html import _NODES
 
     pages = size = 0
     with open(path, "rb") as fh:
