@@ -11,7 +11,7 @@ from __future__ import annotations
 import gzip
 import re
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import IO, Any
 
 from mella.errors import MellaError
@@ -125,7 +125,8 @@ def is_truncated(record, declared: int, actual: int) -> bool:
     return actual < declared or record.headers.get("Content-Length") is None
 
 
-def _skip(reason: str, url: str, source: str, offset: int) -> dict[str, Any]:
+def skip_record(reason: str, url: str, source: str, offset: int) -> dict[str, Any]:
+    """A record that could not be used: the stage counts it and keeps a traceable dropped row."""
     return {"kind": "skip", "reason": reason, "url": url, "source": source, "offset": offset}
 
 
@@ -133,23 +134,30 @@ def _count(name: str) -> dict[str, Any]:
     return {"kind": "count", "name": name, "n": 1}
 
 
+def read_records(uri: str, types, make: Callable[[Any], dict[str, Any]],
+                 count: str | None = None) -> Iterator[dict[str, Any]]:
+    """``make(record)`` for every record of ``types`` in one file; damage becomes a skip record, the file goes on."""
+    stream = open_input(uri)
+    try:
+        for record, error in iter_records(stream, types):
+            if error is not None:
+                yield skip_record("invalid_warc_data", "", uri, -1)
+                continue
+            if count:
+                yield _count(count)
+            yield make(record)
+    except OSError as exc:  # the medium itself failed (not the content)
+        raise MellaError(f"cannot read input {uri}: {exc}") from None
+    finally:
+        stream.close()
+
+
 def warc_pages(uri: str, max_page_bytes: int) -> Iterator[dict[str, Any]]:
     """Page records (``kind="page"``) from the HTML responses of one WARC, plus skip/count records."""
     from fastwarc.warc import WarcRecordType
 
     types = WarcRecordType.response | WarcRecordType.resource
-    stream = open_input(uri)
-    try:
-        for record, error in iter_records(stream, types):
-            if error is not None:
-                yield _skip("invalid_warc_data", "", uri, -1)
-                continue
-            yield _count("records_read")
-            yield _record_page(record, uri, max_page_bytes)
-    except OSError as exc:  # the medium itself failed (not the content)
-        raise MellaError(f"cannot read input {uri}: {exc}") from None
-    finally:
-        stream.close()
+    yield from read_records(uri, types, lambda record: _record_page(record, uri, max_page_bytes), "records_read")
 
 
 def _record_page(record, source: str, max_page_bytes: int) -> dict[str, Any]:
@@ -158,10 +166,10 @@ def _record_page(record, source: str, max_page_bytes: int) -> dict[str, Any]:
     url, offset = target_uri(record), record.stream_pos
     declared = record.content_length
     if declared > max_page_bytes + 65536:
-        return _skip("too_large", url, source, offset)
+        return skip_record("too_large", url, source, offset)
     record.freeze()  # read the block so that a short one (truncated file) shows
     if is_truncated(record, declared, record.content_length):
-        return _skip("truncated", url, source, offset)
+        return skip_record("truncated", url, source, offset)
     if record.record_type == WarcRecordType.resource:
         content_type = (record.headers.get("Content-Type") or "").split(";")[0].strip().lower()
         if content_type not in HTML_TYPES:
@@ -170,10 +178,10 @@ def _record_page(record, source: str, max_page_bytes: int) -> dict[str, Any]:
     try:
         record.parse_http(auto_decode="none")
     except OSError:
-        return _skip("broken_http_headers", url, source, offset)
+        return skip_record("broken_http_headers", url, source, offset)
     headers = record.http_headers
     if headers is None or not headers.status_code:
-        return _skip("broken_http_headers", url, source, offset)
+        return skip_record("broken_http_headers", url, source, offset)
     if not 200 <= headers.status_code < 300:
         return {"kind": "count", "name": f"records_skipped.http_{headers.status_code // 100}xx", "n": 1}
     payload = record.reader.read()
@@ -182,7 +190,7 @@ def _record_page(record, source: str, max_page_bytes: int) -> dict[str, Any]:
         return {"kind": "count", "name": "records_skipped.non_html", "n": 1}
     payload, problem = _decode_body(payload, headers)
     if problem:
-        return _skip(problem, url, source, offset)
+        return skip_record(problem, url, source, offset)
     return _page(url, payload, _header_dict(headers), source, offset)
 
 

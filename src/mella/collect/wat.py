@@ -14,35 +14,24 @@ from collections.abc import Iterator
 from typing import Any
 
 from mella.collect.html import PageRows, absolute_url, clean, registered_domain
-from mella.collect.warc import is_truncated, iter_records, open_input, target_uri
-from mella.errors import MellaError
+from mella.collect.warc import is_truncated, read_records, skip_record, target_uri
 
 
 def wat_records(uri: str, max_page_bytes: int) -> Iterator[dict[str, Any]]:
-    """``kind="wat"`` records (the JSON bytes of each metadata record) plus skip/count records."""
+    """``kind="wat"`` records (the JSON bytes of each metadata record) plus skip records."""
     from fastwarc.warc import WarcRecordType
 
-    stream = open_input(uri)
-    try:
-        for record, error in iter_records(stream, WarcRecordType.metadata):
-            if error is not None:
-                yield {"kind": "skip", "reason": "invalid_warc_data", "url": "", "source": uri, "offset": -1}
-                continue
-            yield _wat_record(record, uri, max_page_bytes)
-    except OSError as exc:
-        raise MellaError(f"cannot read input {uri}: {exc}") from None
-    finally:
-        stream.close()
+    yield from read_records(uri, WarcRecordType.metadata, lambda record: _wat_record(record, uri, max_page_bytes))
 
 
 def _wat_record(record, source: str, max_page_bytes: int) -> dict[str, Any]:
     url, offset = target_uri(record), record.stream_pos
     declared = record.content_length
     if declared > max_page_bytes:
-        return {"kind": "skip", "reason": "too_large", "url": url, "source": source, "offset": offset}
+        return skip_record("too_large", url, source, offset)
     data = record.reader.read()
     if is_truncated(record, declared, len(data)):
-        return {"kind": "skip", "reason": "truncated", "url": url, "source": source, "offset": offset}
+        return skip_record("truncated", url, source, offset)
     return {"kind": "wat", "url": url, "data": data, "source": source, "offset": offset}
 
 

@@ -180,13 +180,7 @@ class TestRoutes:
             h.wfile.write(body[start:start + 65536])
 
     def r_noai(self, rest: str, q: dict[str, str]) -> None:
-        name, _, rel = rest.partition("/")
-        site = self.h.site_server.sites.get(name)
-        kind, target = self.h.site_server.resolve(site, rel) if site else ("missing", None)
-        if kind != "file":
-            return self.h.send(404, b"not found", "text/plain")
-        ctype = mimetypes.guess_type(target.name)[0] or "application/octet-stream"
-        self.h.send(200, target.read_bytes(), ctype, {"X-Robots-Tag": "noai"})
+        self.r_file(rest, {**q, "tag": "noai"})
 
     def r_file(self, rest: str, q: dict[str, str]) -> None:
         if int(q.get("fail", 0)) and self.h.site_server.count(self.h.path) <= int(q["fail"]):

@@ -7,6 +7,7 @@ scores and paired bootstrap resampling (a weighted sum) from the same code.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -38,7 +39,7 @@ def mella_version() -> str:
     return __version__
 
 
-class Metric:
+class Metric(ABC):
     """Base class: subclasses name their ``outputs`` and implement ``stats`` and ``compute``."""
 
     outputs: tuple[str, ...] = ()
@@ -46,21 +47,21 @@ class Metric:
     def __init__(self, proc: TextProcessor):
         self.proc = proc
 
+    @abstractmethod
     def stats(self, items: Sequence[Item]) -> list[list[float]]:
         """One statistics vector per item."""
-        raise NotImplementedError
 
+    @abstractmethod
     def compute(self, total: Sequence[float], n: int) -> dict[str, tuple[float | None, int]]:
         """``{output: (score, n)}`` from the summed statistics of ``n`` items."""
-        raise NotImplementedError
 
     def item_scores(self, row: Sequence[float]) -> dict[str, float | None]:
         """Per-item scores (the corpus formula applied to one item)."""
         return {name: value for name, (value, _) in self.compute(row, 1).items()}
 
+    @abstractmethod
     def settings(self, output: str) -> str:
         """The metric-specific part of the signature."""
-        raise NotImplementedError
 
     def signature(self, output: str) -> str:
         """``name|lang:..|<settings>|mella:<version>``, sacrebleu style."""
