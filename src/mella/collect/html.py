@@ -6,6 +6,7 @@ headers in, CANDIDATES rows and counters out. WARC, saved-page and crawler input
 
 from __future__ import annotations
 
+import os
 import re
 import unicodedata
 from collections import Counter
@@ -17,14 +18,24 @@ from mella.collect.context import contexts
 from mella.collect.decode import decode_html, looks_binary, meta_charset, normalize_charset
 from mella.collect.nesting import _DEPTH_CHECK_BYTES, MAX_NESTING, could_nest_deeper, nesting_depth  # noqa: F401
 from mella.collect.urls import (  # noqa: F401  (re-exported: callers import them from here)
+    LAZY_SRC,
+    SRCSET_ATTRS,
     Resolver,
     absolute_url,
     image_source,
     registered_domain,
 )
 
+try:  # the C walk of lexbor's tree, built by setup.py when lexbor's sources are there (make install)
+    from mella.collect import _native
+except ImportError:  # pragma: no cover - a build without it: the selectolax path gives the same rows
+    _native = None
+else:
+    _native.configure(LAZY_SRC, SRCSET_ATTRS)
+
 DEFAULT_MAX_PAGE_BYTES = 10 * 1024 * 1024
 DEFAULT_CONTEXT_CHARS = 300
+ENGINES = ("native", "selectolax")
 _CHARSET = re.compile(r"charset\s*=\s*[\"']?([^\s;\"']+)", re.I)
 _UNICODE_BOMS = (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")
 _ENTITY = re.compile(r"&(?:#\d{1,7}|#x[0-9a-fA-F]{1,6}|[a-zA-Z]{2,8});")
@@ -48,35 +59,53 @@ def clean(text: str | None, limit: int = 0) -> str:
 
         # Lexbor already decoded one level; a second level is a CMS escaping twice (&amp;quot;).
         text = html.unescape(text)
-    text = " ".join(text.split())
+    return _finish(" ".join(text.split()), limit)
+
+
+def _finish(text: str, limit: int = 0) -> str:
+    """:func:`clean` of text whose whitespace is already collapsed (what the native walk gives)."""
+    if "&" in text and _ENTITY.search(text):
+        return clean(text, limit)
     if limit and len(text) > limit:
         text = text[:limit]
     return text if text.isascii() else unicodedata.normalize("NFC", text)
 
 
-def _parse(data: bytes, http_charset: str | None, counters: Counter, fast: bool = True):
-    """The lexbor tree of a page, decoded by the rules of :mod:`mella.collect.decode`.
+def default_engine() -> str:
+    """``native`` (one C walk of lexbor's tree) when built, else ``selectolax``; MELLA_COLLECT_ENGINE overrides."""
+    wanted = os.environ.get("MELLA_COLLECT_ENGINE", "")
+    if wanted == "selectolax" or _native is None:
+        return "selectolax"
+    return "native"
+
+
+def _html_input(data: bytes, http_charset: str | None, counters: Counter, fast: bool = True) -> bytes:
+    """The page as the UTF-8 bytes lexbor reads, decoded by the rules of :mod:`mella.collect.decode`.
 
     Fast path: with no HTTP charset other than UTF-8, the bytes go straight to lexbor as UTF-8 and
     :func:`extract_page` checks the extracted text for U+FFFD afterwards; only then is the page
     validated and, if it is not UTF-8, decoded the slow way and parsed again.
     """
-    from selectolax.lexbor import LexborDocumentOptions, LexborHTMLParser
-
-    wo_events = LexborDocumentOptions.WO_EVENTS
-    # No mutation events: the tree stays what the source says and parsing is about twice as fast.
     if (fast and not data.startswith(_UNICODE_BOMS) and normalize_charset(http_charset) in (None, "utf-8")
             and meta_charset(data) in (None, "utf-8")):
         counters["decode.utf8"] += 1
-        return LexborHTMLParser(data, options=wo_events)
+        return data
     decoded = decode_html(data, http_charset)
     counters[f"decode.{decoded.source}"] += 1
     if decoded.replaced:
         counters["decode.replaced_bytes"] += 1
     # Lexbor reads bytes as UTF-8; hand it the original bytes when they already are.
     if decoded.encoding == "utf-8" and decoded.source != "bom":
-        return LexborHTMLParser(data, options=wo_events)
-    return LexborHTMLParser(decoded.text.encode("utf-8", "replace"), options=wo_events)
+        return data
+    return decoded.text.encode("utf-8", "replace")
+
+
+def _parse(html: bytes):
+    """selectolax's lexbor tree of UTF-8 ``html``."""
+    from selectolax.lexbor import LexborDocumentOptions, LexborHTMLParser
+
+    # No mutation events: the tree stays what the source says and parsing is about twice as fast.
+    return LexborHTMLParser(html, options=LexborDocumentOptions.WO_EVENTS)
 
 
 # One selector pass finds everything extraction reads, in document order: each pass over the tree
@@ -193,13 +222,19 @@ def extract_page(
     max_page_bytes: int = DEFAULT_MAX_PAGE_BYTES,
     infer_url: bool = False,
     http_charset: str | None = None,
+    engine: str | None = None,
 ) -> PageRows:
     """CANDIDATES rows, one per ``<img>`` with a non-empty alt and a usable address, plus counters.
 
     ``headers`` are the HTTP response headers when known (charset and Content-Language are read
     from them). ``infer_url`` takes the page address from its canonical link or og:url (saved pages).
     A page that is too large or binary gives no rows and a ``pages_skipped.*`` counter.
+    ``engine``: ``native`` (one C walk of lexbor's tree) or ``selectolax`` (the same extraction
+    through selectolax's Python API); both give the same rows. Default: :func:`default_engine`.
     """
+    engine = engine or default_engine()
+    if engine not in ENGINES or (engine == "native" and _native is None):
+        raise ValueError(f"engine {engine!r} is not available (built: {', '.join(available_engines())})")
     out = PageRows()
     if len(data) > max_page_bytes:
         out.skip_reason = "too_large"
@@ -213,7 +248,7 @@ def extract_page(
         return out
     if http_charset is None:
         http_charset = _charset_from_headers(headers)
-    args = (data, url, headers, source, source_offset, context_chars, infer_url, http_charset)
+    args = (data, url, headers, source, source_offset, context_chars, infer_url, http_charset, engine)
     counters = Counter()
     rows = _extract(*args, counters, fast=True)
     # U+FFFD in what we extracted is the sign that the bytes were not UTF-8 after all: decode properly.
@@ -223,6 +258,11 @@ def extract_page(
             rows = _extract(*args, counters, fast=False)
     out.rows, out.counters = rows, counters  # every counter set here is positive
     return out
+
+
+def available_engines() -> tuple[str, ...]:
+    """The extraction engines this installation has."""
+    return ENGINES if _native is not None else ("selectolax",)
 
 
 def _replaced(rows: list[dict[str, Any]]) -> bool:
@@ -243,18 +283,41 @@ def _is_utf8(data: bytes) -> bool:
     return True
 
 
-def _extract(data, url, headers, source, source_offset, context_chars, infer_url, http_charset, counters, fast):
-    tree = _parse(data, http_charset, counters, fast)
+_INFO = ("title", "base", "lang", "og_locale", "canonical", "og_url", "meta_language")
+
+
+def _extract(data, url, headers, source, source_offset, context_chars, infer_url, http_charset, engine,
+             counters, fast):
+    html = _html_input(data, http_charset, counters, fast)
     counters["pages_parsed"] += 1
-    info, images, figures, pictures, junk = _scan(tree, headers)
+    native = engine == "native"
+    if native:
+        # One C walk: metadata, and columns (alt, source, title, caption, context, fallback) of the
+        # <img>s with an alt.
+        meta, n_images, (alts, srcs, titles, captions, ctxs, fallbacks) = _native.extract(html, context_chars)
+        info = dict(zip(_INFO, meta, strict=True))
+        info["content_language"] = _header(headers, "content-language") or info["meta_language"]
+        if fallbacks.count(None) != len(fallbacks):  # non-ASCII srcsets: urls.image_source decides
+            srcs = [s if f is None else image_source(*f) for s, f in zip(srcs, fallbacks, strict=True)]
+        candidates = zip(alts, srcs, titles, captions, ctxs, strict=True)
+    else:
+        tree = _parse(html)
+        info, images, figures, pictures, junk = _scan(tree, headers)
+        n_images = len(images)
+        candidates = _selectolax_candidates(images, figures, pictures)
     page_url = infer_page_url(info, url) if infer_url else url
     base = absolute_url(info["base"], page_url) if info["base"] else page_url
     if not base.startswith(("http://", "https://", "file://")):
         base = page_url
-    kept = _kept_images(images, figures, pictures, base, counters)
+    kept = _keep(candidates, n_images, base, counters)
     if not kept:
         return []
-    windows = contexts(tree, [k[0] for k in kept], junk, context_chars) if context_chars > 0 else None
+    if context_chars <= 0:
+        windows = None
+    elif native:
+        windows = _native_windows([k[4] for k in kept])
+    else:
+        windows = contexts(tree, [k[4] for k in kept], junk, context_chars)
     page = {
         "page_url": page_url,
         "page_title": clean(info["title"], 1000),
@@ -265,32 +328,48 @@ def _extract(data, url, headers, source, source_offset, context_chars, infer_url
         "source": source,
         "source_offset": source_offset,
     }
+    finish = _finish if native else clean  # the native walk has collapsed the whitespace already
     rows = []
-    for i, (_, image_url, alt, title, caption) in enumerate(kept):
+    for i, (image_url, alt, title, caption, _) in enumerate(kept):
         row = page.copy()
         row["image_url"] = image_url
-        row["alt"] = clean(alt)
-        row["img_title"] = clean(title) if title else ""
-        row["figcaption"] = clean(caption, 2000) if caption else ""
+        row["alt"] = finish(alt)
+        row["img_title"] = finish(title) if title else ""
+        row["figcaption"] = finish(caption, 2000) if caption else ""
         row["context"] = windows[i] if windows else ""
         rows.append(row)
     counters["candidates"] += len(rows)
     return rows
 
 
-def _kept_images(images: list, figures: list, pictures: list, base: str, counters: Counter) -> list[tuple]:
-    """(node, absolute URL, alt, title, caption) of each <img> with an alt and a usable address; counts the rest."""
+def _native_windows(windows: list[str | None]) -> list[str]:
+    """NFC of the native walk's windows; None (an image outside the visible text) blanks them all,
+    as a lost marker does on the selectolax path."""
+    if None in windows:
+        return [""] * len(windows)
+    normalize = unicodedata.normalize
+    return [w if w.isascii() else normalize("NFC", w) for w in windows]
+
+
+def _selectolax_candidates(images: list, figures: list, pictures: list):
+    """(alt, raw source, title, caption, node) of each <img> with a non-blank alt."""
     captions, sources = _figures_and_pictures(figures, pictures) if figures or pictures else ({}, {})
-    kept = []
-    resolve = Resolver.for_base(base)
-    n_alt = n_data = n_nosrc = n_bad = 0
     for img in images:
         attrs = img.attributes
         alt = attrs.get("alt")
         if not alt or alt.isspace():
             continue
-        n_alt += 1
         raw = image_source(attrs, sources.get(img.mem_id, ()) if sources else ())
+        yield alt, raw, attrs.get("title"), captions.get(img.mem_id, "") if captions else "", img
+
+
+def _keep(candidates, n_images: int, base: str, counters: Counter) -> list[tuple]:
+    """(absolute URL, alt, title, caption, extra) of each candidate with a usable address; counts the rest."""
+    kept = []
+    resolve = Resolver.for_base(base)
+    n_alt = n_data = n_nosrc = n_bad = 0
+    for alt, raw, title, caption, extra in candidates:
+        n_alt += 1
         if not raw:
             n_nosrc += 1
         elif raw.lstrip()[:5].lower() == "data:":
@@ -298,12 +377,11 @@ def _kept_images(images: list, figures: list, pictures: list, base: str, counter
         else:
             image_url = resolve(raw)
             if image_url.startswith(("http://", "https://", "file://")):
-                caption = captions.get(img.mem_id, "") if captions else ""
-                kept.append((img, image_url, alt, attrs.get("title"), caption))
+                kept.append((image_url, alt, title, caption, extra))
             else:
                 n_bad += 1
-    if images:
-        counters["images_seen"] += len(images)
+    if n_images:
+        counters["images_seen"] += n_images
     for name, n in (("images_with_alt", n_alt), ("images_skipped.data_uri", n_data),
                     ("images_skipped.no_src", n_nosrc), ("images_skipped.bad_url", n_bad)):
         if n:

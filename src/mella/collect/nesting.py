@@ -24,6 +24,10 @@ def could_nest_deeper(data: bytes, limit: int) -> bool:
     :func:`nesting_depth` finds. A well-formed page closes about half its tags; the tag scan, which
     costs about as much as the parse, then runs only on pages with over twice ``limit`` tags.
     """
+    native = _native()
+    if native is not None:  # one memchr pass in C
+        opens, closes = native.tag_counts(data)
+        return opens > limit and opens - closes > limit
     np = _numpy()
     if np is None:
         return data.count(b"<") > limit and data.count(b"<") - data.count(b"</") > limit
@@ -38,6 +42,18 @@ def could_nest_deeper(data: bytes, limit: int) -> bool:
 
 
 _NUMPY: list = []
+_NATIVE: list = []
+
+
+def _native():
+    """mella.collect._native when built, else None."""
+    if not _NATIVE:
+        try:
+            from mella.collect import _native as native
+        except ImportError:
+            native = None
+        _NATIVE.append(native)
+    return _NATIVE[0]
 
 
 def _numpy():

@@ -1,0 +1,1298 @@
+/*
+ * mella.collect._native: image + alt-text extraction in one C walk of lexbor's tree.
+ *
+ * The same extraction as the selectolax path of mella/collect/html.py (which stays the reference
+ * and the fallback), without a Python object per node: the page is parsed by lexbor (same options
+ * as the selectolax path: no mutation events, scripting off), then one depth-first walk collects
+ * the page metadata, every <img> with a non-empty alt (its source, title, figure caption and a
+ * window of the visible text around it) and nothing else. Strings follow Python's semantics:
+ * UTF-8 decoded with "replace", whitespace as str.split() sees it. docs/collect.md says why.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <lexbor/dom/dom.h>
+#include <lexbor/html/html.h>
+
+/* ---------------------------------------------------------------- growable buffers */
+
+typedef struct {
+    char *p;
+    size_t n, cap;
+} buf_t;
+
+static int
+buf_put(buf_t *b, const void *data, size_t len)
+{
+    if (b->n + len > b->cap) {
+        size_t cap = b->cap ? b->cap : 16384;
+        while (cap < b->n + len) {
+            cap *= 2;
+        }
+        char *p = realloc(b->p, cap);
+        if (p == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        b->p = p;
+        b->cap = cap;
+    }
+    if (len) {
+        memcpy(b->p + b->n, data, len);
+    }
+    b->n += len;
+    return 0;
+}
+
+/* ---------------------------------------------------------------- strings, as Python sees them */
+
+static PyObject *
+decode(const lxb_char_t *data, size_t len)
+{
+    if (data == NULL || len == 0) {
+        return PyUnicode_FromStringAndSize("", 0);
+    }
+    return PyUnicode_DecodeUTF8((const char *) data, (Py_ssize_t) len, "replace");
+}
+
+/* The length of the whitespace character at p (as str.isspace() sees it), or 0. */
+static inline size_t
+ws_len(const unsigned char *p, size_t n)
+{
+    unsigned char c = p[0];
+    if (c < 0x80) {
+        return c == ' ' || (c >= 9 && c <= 13) || (c >= 28 && c <= 31);
+    }
+    if (c == 0xC2) { /* U+0085, U+00A0 */
+        return n >= 2 && (p[1] == 0x85 || p[1] == 0xA0) ? 2 : 0;
+    }
+    if (c == 0xE1) { /* U+1680 */
+        return n >= 3 && p[1] == 0x9A && p[2] == 0x80 ? 3 : 0;
+    }
+    if (c == 0xE2) { /* U+2000..U+200A, U+2028, U+2029, U+202F, U+205F */
+        if (n < 3) {
+            return 0;
+        }
+        if (p[1] == 0x80) {
+            return (p[2] >= 0x80 && p[2] <= 0x8A) || p[2] == 0xA8 || p[2] == 0xA9 || p[2] == 0xAF ? 3 : 0;
+        }
+        return p[1] == 0x81 && p[2] == 0x9F ? 3 : 0;
+    }
+    if (c == 0xE3) { /* U+3000 */
+        return n >= 3 && p[1] == 0x80 && p[2] == 0x80 ? 3 : 0;
+    }
+    return 0;
+}
+
+/* The length of the (possibly invalid) UTF-8 character at p: 1 for a byte that starts none. */
+static inline size_t
+char_len(const unsigned char *p, size_t n)
+{
+    unsigned char c = p[0];
+    size_t k = c < 0x80 ? 1 : c >= 0xF0 && c <= 0xF4 ? 4 : c >= 0xE0 ? 3 : c >= 0xC2 ? 2 : 1;
+    if (k > n) {
+        return 1;
+    }
+    for (size_t i = 1; i < k; i++) {
+        if ((p[i] & 0xC0) != 0x80) {
+            return 1;
+        }
+    }
+    return k;
+}
+
+/*
+ * " ".join(text.split()) of UTF-8 bytes, decoded with "replace". Collapsing before decoding gives
+ * the same string as after: the whitespace sequences are complete valid characters, and a decoder
+ * never folds a lead byte into an earlier invalid sequence.
+ */
+static PyObject *
+collapse_utf8(const lxb_char_t *data, size_t n)
+{
+    const unsigned char *p = (const unsigned char *) data;
+    char small[512];
+    char *out = n <= sizeof(small) ? small : PyMem_Malloc(n);
+    if (out == NULL) {
+        return PyErr_NoMemory();
+    }
+    size_t i = 0, m = 0;
+    int pending = 0;
+    while (i < n) {
+        size_t w = ws_len(p + i, n - i);
+        if (w) {
+            pending = m > 0;
+            i += w;
+            continue;
+        }
+        if (pending) {
+            out[m++] = ' ';
+            pending = 0;
+        }
+        out[m++] = (char) p[i++];
+    }
+    PyObject *r = m ? PyUnicode_DecodeUTF8(out, (Py_ssize_t) m, "replace") : PyUnicode_FromStringAndSize("", 0);
+    if (out != small) {
+        PyMem_Free(out);
+    }
+    return r;
+}
+
+/* s.strip(); steals the reference to s. */
+static PyObject *
+strip(PyObject *s)
+{
+    if (s == NULL) {
+        return NULL;
+    }
+    Py_ssize_t n = PyUnicode_GET_LENGTH(s), a = 0, b = n;
+    int kind = PyUnicode_KIND(s);
+    const void *d = PyUnicode_DATA(s);
+    while (a < b && Py_UNICODE_ISSPACE(PyUnicode_READ(kind, d, a))) {
+        a++;
+    }
+    while (b > a && Py_UNICODE_ISSPACE(PyUnicode_READ(kind, d, b - 1))) {
+        b--;
+    }
+    if (a == 0 && b == n) {
+        return s;
+    }
+    PyObject *r = PyUnicode_Substring(s, a, b);
+    Py_DECREF(s);
+    return r;
+}
+
+/* s.lstrip()[:5].lower() == "data:" */
+static int
+is_data_uri(PyObject *s)
+{
+    static const char data[] = "data:";
+    Py_ssize_t n = PyUnicode_GET_LENGTH(s), i = 0, k;
+    int kind = PyUnicode_KIND(s);
+    const void *d = PyUnicode_DATA(s);
+    while (i < n && Py_UNICODE_ISSPACE(PyUnicode_READ(kind, d, i))) {
+        i++;
+    }
+    if (n - i < 5) {
+        return 0;
+    }
+    for (k = 0; k < 5; k++) {
+        Py_UCS4 c = PyUnicode_READ(kind, d, i + k);
+        if (c >= 'A' && c <= 'Z') {
+            c += 32;
+        }
+        if (c != (Py_UCS4) data[k]) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* bytes equal to an ASCII word, ignoring ASCII case (no other character lowers to these words). */
+static int
+ascii_ieq(const lxb_char_t *p, size_t n, const char *word)
+{
+    size_t k = strlen(word);
+    if (p == NULL || n != k) {
+        return 0;
+    }
+    for (size_t i = 0; i < n; i++) {
+        lxb_char_t c = p[i];
+        if (c >= 'A' && c <= 'Z') {
+            c += 32;
+        }
+        if (c != (lxb_char_t) word[i]) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static int
+name_is(const lxb_char_t *p, size_t n, const char *word)
+{
+    size_t k = strlen(word);
+    return p != NULL && n == k && memcmp(p, word, k) == 0;
+}
+
+/* "canonical" in rel.lower().split() */
+static int
+has_token(const lxb_char_t *p, size_t n, const char *word)
+{
+    PyObject *s = decode(p, n);
+    if (s == NULL) {
+        PyErr_Clear();
+        return 0;
+    }
+    Py_ssize_t len = PyUnicode_GET_LENGTH(s), i = 0, k = (Py_ssize_t) strlen(word);
+    int kind = PyUnicode_KIND(s);
+    const void *d = PyUnicode_DATA(s);
+    int found = 0;
+    while (i < len && !found) {
+        while (i < len && Py_UNICODE_ISSPACE(PyUnicode_READ(kind, d, i))) {
+            i++;
+        }
+        Py_ssize_t start = i;
+        while (i < len && !Py_UNICODE_ISSPACE(PyUnicode_READ(kind, d, i))) {
+            i++;
+        }
+        if (i - start == k) {
+            found = 1;
+            for (Py_ssize_t j = 0; j < k; j++) {
+                Py_UCS4 c = PyUnicode_READ(kind, d, start + j);
+                if (c >= 'A' && c <= 'Z') {
+                    c += 32;
+                }
+                if (c != (Py_UCS4) word[j]) {
+                    found = 0;
+                    break;
+                }
+            }
+        }
+    }
+    Py_DECREF(s);
+    return found;
+}
+
+/* ---------------------------------------------------------------- attributes */
+
+typedef struct {
+    const lxb_char_t *p;
+    size_t n;
+    int set; /* the attribute is present with a value */
+} val_t;
+
+static val_t
+attr_value(lxb_dom_attr_t *attr)
+{
+    val_t v = {NULL, 0, 0};
+    if (attr->value != NULL && attr->value->data != NULL) {
+        v.p = attr->value->data;
+        v.n = attr->value->length;
+        v.set = 1;
+    }
+    return v;
+}
+
+static val_t
+get_attr(lxb_dom_element_t *el, const char *name)
+{
+    val_t none = {NULL, 0, 0};
+    for (lxb_dom_attr_t *a = el->first_attr; a != NULL; a = a->next) {
+        size_t n = 0;
+        const lxb_char_t *q = lxb_dom_attr_qualified_name(a, &n);
+        if (name_is(q, n, name)) {
+            return attr_value(a);
+        }
+    }
+    return none;
+}
+
+static int
+has_attr(lxb_dom_element_t *el, const char *name)
+{
+    for (lxb_dom_attr_t *a = el->first_attr; a != NULL; a = a->next) {
+        size_t n = 0;
+        const lxb_char_t *q = lxb_dom_attr_qualified_name(a, &n);
+        if (name_is(q, n, name)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* element.attributes as selectolax builds it: qualified name -> value or None */
+static PyObject *
+attr_dict(lxb_dom_element_t *el)
+{
+    PyObject *d = PyDict_New();
+    if (d == NULL) {
+        return NULL;
+    }
+    for (lxb_dom_attr_t *a = el->first_attr; a != NULL; a = a->next) {
+        size_t n = 0;
+        const lxb_char_t *q = lxb_dom_attr_qualified_name(a, &n);
+        val_t v = attr_value(a);
+        PyObject *key = decode(q, n);
+        PyObject *value = v.set ? decode(v.p, v.n) : Py_NewRef(Py_None);
+        if (key == NULL || value == NULL || PyDict_SetItem(d, key, value) < 0) {
+            Py_XDECREF(key);
+            Py_XDECREF(value);
+            Py_DECREF(d);
+            return NULL;
+        }
+        Py_DECREF(key);
+        Py_DECREF(value);
+    }
+    return d;
+}
+
+/* ---------------------------------------------------------------- subtree text */
+
+static lxb_dom_node_t *
+next_in(lxb_dom_node_t *node, lxb_dom_node_t *root)
+{
+    if (node->first_child != NULL) {
+        return node->first_child;
+    }
+    while (node != root && node != NULL) {
+        if (node->next != NULL) {
+            return node->next;
+        }
+        node = node->parent;
+    }
+    return NULL;
+}
+
+/* node.text(separator=sep): every text node below root, joined with sep; decoded, or collapsed. */
+static PyObject *
+subtree_text(lxb_dom_node_t *root, const char *sep, int collapsed)
+{
+    buf_t b = {NULL, 0, 0};
+    size_t seplen = strlen(sep);
+    int count = 0;
+    for (lxb_dom_node_t *n = root->first_child; n != NULL; n = next_in(n, root)) {
+        if (n->type == LXB_DOM_NODE_TYPE_TEXT) {
+            lexbor_str_t *s = &lxb_dom_interface_text(n)->char_data.data;
+            if (s->data == NULL) {
+                continue;
+            }
+            if ((count++ && buf_put(&b, sep, seplen) < 0) || buf_put(&b, s->data, s->length) < 0) {
+                free(b.p);
+                return NULL;
+            }
+        }
+    }
+    PyObject *r = collapsed ? collapse_utf8((const lxb_char_t *) b.p, b.n) : decode((const lxb_char_t *) b.p, b.n);
+    free(b.p);
+    return r;
+}
+
+/* ---------------------------------------------------------------- image sources */
+
+static PyObject *LAZY_NAMES;   /* tuple of str: mella.collect.urls.LAZY_SRC, in rank order */
+static PyObject *SRCSET_NAMES; /* tuple of str: mella.collect.urls.SRCSET_ATTRS */
+
+static int
+name_in(const lxb_char_t *q, size_t n, PyObject *names)
+{
+    if (names == NULL) {
+        return -1;
+    }
+    Py_ssize_t len = PyTuple_GET_SIZE(names);
+    for (Py_ssize_t i = 0; i < len; i++) {
+        Py_ssize_t k = 0;
+        const char *w = PyUnicode_AsUTF8AndSize(PyTuple_GET_ITEM(names, i), &k);
+        if (w != NULL && (size_t) k == n && memcmp(q, w, n) == 0) {
+            return (int) i;
+        }
+    }
+    return -1;
+}
+
+static int
+ascii_space(unsigned char c)
+{
+    return c == ' ' || (c >= 9 && c <= 13) || (c >= 28 && c <= 31);
+}
+
+/* ^\d+(\.\d+)?[wx]$ on ASCII; *value from Python's own float parser. Returns 'w', 'x' or 0. */
+static int
+descriptor(const char *p, size_t n, double *value)
+{
+    size_t i = 0;
+    char tmp[64];
+    while (i < n && p[i] >= '0' && p[i] <= '9') {
+        i++;
+    }
+    if (i == 0) {
+        return 0;
+    }
+    if (i < n && p[i] == '.') {
+        size_t j = ++i;
+        while (i < n && p[i] >= '0' && p[i] <= '9') {
+            i++;
+        }
+        if (i == j) {
+            return 0;
+        }
+    }
+    if (i + 1 != n || (p[i] != 'w' && p[i] != 'x')) {
+        return 0;
+    }
+    char *num = i < sizeof(tmp) ? tmp : PyMem_Malloc(i + 1);
+    if (num == NULL) {
+        return 0;
+    }
+    memcpy(num, p, i);
+    num[i] = 0;
+    *value = PyOS_string_to_double(num, NULL, NULL);
+    if (num != tmp) {
+        PyMem_Free(num);
+    }
+    if (*value == -1.0 && PyErr_Occurred()) {
+        PyErr_Clear();
+        return 0;
+    }
+    return p[i];
+}
+
+/* urls._srcset_best on an ASCII srcset: the largest candidate (url slice, width, density). */
+static int
+srcset_best(const char *s, size_t n, size_t *url, size_t *url_len, double *width, double *density)
+{
+    int found = 0;
+    size_t i = 0;
+    while (i <= n) {
+        size_t end = i;
+        while (end < n && s[end] != ',') {
+            end++;
+        }
+        /* tokens of s[i:end] */
+        size_t j = i, u = 0, ul = 0;
+        int tokens = 0;
+        double w = 0.0, d = 1.0;
+        while (j < end) {
+            while (j < end && ascii_space((unsigned char) s[j])) {
+                j++;
+            }
+            if (j >= end) {
+                break;
+            }
+            size_t t = j;
+            while (j < end && !ascii_space((unsigned char) s[j])) {
+                j++;
+            }
+            if (tokens++ == 0) {
+                u = t;
+                ul = j - t;
+            }
+            else {
+                double v = 0.0;
+                int kind = descriptor(s + t, j - t, &v);
+                if (kind == 'w') {
+                    w = v;
+                }
+                else if (kind == 'x') {
+                    d = v;
+                }
+            }
+        }
+        if (tokens && (!found || w > *width || (w == *width && d > *density))) {
+            found = 1;
+            *url = u;
+            *url_len = ul;
+            *width = w;
+            *density = d;
+        }
+        i = end + 1;
+    }
+    return found;
+}
+
+/* urls.image_source for ASCII values: srcsets (picture sources first), then lazy, then src. */
+static PyObject *
+image_source_ascii(PyObject *srcsets, PyObject *lazy, PyObject *src)
+{
+    int found = 0;
+    PyObject *best = NULL;
+    size_t bu = 0, bl = 0;
+    double bw = 0.0, bd = 0.0;
+    Py_ssize_t k = PyList_GET_SIZE(srcsets);
+    for (Py_ssize_t i = 0; i < k; i++) {
+        PyObject *v = PyList_GET_ITEM(srcsets, i);
+        size_t u, l;
+        double w = 0.0, d = 0.0;
+        if (srcset_best((const char *) PyUnicode_1BYTE_DATA(v), (size_t) PyUnicode_GET_LENGTH(v),
+                        &u, &l, &w, &d)
+            && (!found || w > bw || (w == bw && d > bd))) {
+            found = 1;
+            best = v;
+            bu = u;
+            bl = l;
+            bw = w;
+            bd = d;
+        }
+    }
+    if (found) {
+        return PyUnicode_Substring(best, (Py_ssize_t) bu, (Py_ssize_t) (bu + bl));
+    }
+    if (lazy != NULL) {
+        return Py_NewRef(lazy);
+    }
+    return strip(Py_NewRef(src));
+}
+
+/* ---------------------------------------------------------------- the walk */
+
+typedef struct {
+    PyObject *alt, *src, *title, *caption, *fallback;
+    Py_ssize_t mark; /* byte offset in the text buffer, -1 when the image is not in the visible text */
+} image_t;
+
+typedef struct {
+    PyObject **items;
+    Py_ssize_t n, cap;
+} stack_t;
+
+static int
+push(stack_t *s, PyObject *item)
+{
+    if (s->n == s->cap) {
+        Py_ssize_t cap = s->cap ? s->cap * 2 : 8;
+        PyObject **p = realloc(s->items, (size_t) cap * sizeof(PyObject *));
+        if (p == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        s->items = p;
+        s->cap = cap;
+    }
+    s->items[s->n++] = item;
+    return 0;
+}
+
+static void
+pop(stack_t *s)
+{
+    if (s->n > 0) {
+        s->n--;
+        Py_XDECREF(s->items[s->n]);
+    }
+}
+
+/* the innermost non-NULL entry */
+static PyObject *
+innermost(stack_t *s)
+{
+    for (Py_ssize_t i = s->n - 1; i >= 0; i--) {
+        if (s->items[i] != NULL) {
+            return s->items[i];
+        }
+    }
+    return NULL;
+}
+
+typedef struct {
+    lxb_dom_node_t *text_root;
+    int in_text, junk, want_text, text_count;
+    buf_t text;
+    stack_t captions, pictures;
+    image_t *images;
+    Py_ssize_t n_images, cap_images, images_seen;
+    PyObject *title, *base, *canonical, *og_locale, *og_url, *meta_language;
+} walk_t;
+
+static void
+set_once(PyObject **slot, val_t v)
+{
+    /* info[k] = info[k] or (value or ""): the first non-empty value wins. */
+    if (*slot == NULL && v.set && v.n > 0) {
+        *slot = decode(v.p, v.n);
+        if (*slot == NULL) {
+            PyErr_Clear();
+        }
+    }
+}
+
+static int
+text_space(const lexbor_str_t *s)
+{
+    for (size_t i = 0; i < s->length; i++) {
+        lxb_char_t c = s->data[i];
+        if (c != ' ' && c != '\t' && c != '\n' && c != '\f' && c != '\r') {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* figure.css_first("figcaption").text(separator=" ") collapsed, or NULL without a figcaption */
+static PyObject *
+figure_caption(lxb_dom_node_t *figure)
+{
+    for (lxb_dom_node_t *n = figure->first_child; n != NULL; n = next_in(n, figure)) {
+        if (n->type == LXB_DOM_NODE_TYPE_ELEMENT && n->local_name == LXB_TAG_FIGCAPTION) {
+            return subtree_text(n, " ", 1);
+        }
+    }
+    return Py_NewRef(Py_None);
+}
+
+/* the non-empty, non-data: srcset values of the <source srcset> below a <picture>, or None */
+static PyObject *
+picture_sources(lxb_dom_node_t *picture)
+{
+    PyObject *list = PyList_New(0);
+    if (list == NULL) {
+        return NULL;
+    }
+    for (lxb_dom_node_t *n = picture->first_child; n != NULL; n = next_in(n, picture)) {
+        if (n->type != LXB_DOM_NODE_TYPE_ELEMENT || n->local_name != LXB_TAG_SOURCE) {
+            continue;
+        }
+        val_t v = get_attr(lxb_dom_interface_element(n), "srcset");
+        if (!v.set || v.n == 0) {
+            continue;
+        }
+        PyObject *s = decode(v.p, v.n);
+        if (s == NULL) {
+            Py_DECREF(list);
+            return NULL;
+        }
+        if (!is_data_uri(s) && PyList_Append(list, s) < 0) {
+            Py_DECREF(s);
+            Py_DECREF(list);
+            return NULL;
+        }
+        Py_DECREF(s);
+    }
+    if (PyList_GET_SIZE(list) == 0) {
+        Py_DECREF(list);
+        return Py_NewRef(Py_None);
+    }
+    PyObject *t = PyList_AsTuple(list);
+    Py_DECREF(list);
+    return t;
+}
+
+static int
+mark(walk_t *w)
+{
+    /* What the selectolax path's marker does: a break between text nodes (spaces around it). */
+    if (!w->want_text || !w->in_text || w->junk) {
+        return -1;
+    }
+    if (buf_put(&w->text, " ", 1) < 0) {
+        return -2;
+    }
+    Py_ssize_t at = (Py_ssize_t) w->text.n;
+    if (buf_put(&w->text, " ", 1) < 0) {
+        return -2;
+    }
+    return (int) (at > INT32_MAX ? -1 : at);
+}
+
+static int
+on_image(walk_t *w, lxb_dom_element_t *el)
+{
+    w->images_seen++;
+    val_t alt = {NULL, 0, 0}, src = {NULL, 0, 0}, title = {NULL, 0, 0};
+    int sourced = 0;
+    for (lxb_dom_attr_t *a = el->first_attr; a != NULL; a = a->next) {
+        size_t n = 0;
+        const lxb_char_t *q = lxb_dom_attr_qualified_name(a, &n);
+        if (q == NULL) {
+            continue;
+        }
+        if (name_is(q, n, "alt")) {
+            alt = attr_value(a);
+        }
+        else if (name_is(q, n, "src")) {
+            src = attr_value(a);
+        }
+        else if (name_is(q, n, "title")) {
+            title = attr_value(a);
+        }
+        else if (!sourced && (name_in(q, n, SRCSET_NAMES) >= 0 || name_in(q, n, LAZY_NAMES) >= 0)) {
+            sourced = 1;
+        }
+    }
+    if (!alt.set || alt.n == 0) {
+        return 0;
+    }
+    image_t img = {NULL, NULL, NULL, NULL, NULL, -1};
+    img.alt = collapse_utf8(alt.p, alt.n);
+    if (img.alt == NULL) {
+        return -1;
+    }
+    if (PyUnicode_GET_LENGTH(img.alt) == 0) { /* alt.isspace() */
+        Py_DECREF(img.alt);
+        return 0;
+    }
+    PyObject *pic = innermost(&w->pictures);
+    PyObject *src_str = decode(src.p, src.n);
+    if (src_str == NULL) {
+        goto fail;
+    }
+    if (pic == NULL && !sourced) {
+        img.src = strip(src_str);
+        src_str = NULL;
+        if (img.src == NULL) {
+            goto fail;
+        }
+    }
+    else {
+        /* srcsets (picture sources first) and the best-ranked lazy-load attribute */
+        PyObject *srcsets = PyList_New(0);
+        PyObject *lazy = NULL;
+        Py_ssize_t rank = PY_SSIZE_T_MAX;
+        int ascii = 1; /* srcset values only: the descriptors are parsed here */
+        if (srcsets == NULL) {
+            goto fail;
+        }
+        if (pic != NULL) {
+            for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(pic); i++) {
+                PyObject *v = PyTuple_GET_ITEM(pic, i);
+                ascii &= PyUnicode_IS_ASCII(v);
+                PyList_Append(srcsets, v);
+            }
+        }
+        for (lxb_dom_attr_t *a = el->first_attr; a != NULL; a = a->next) {
+            size_t n = 0;
+            const lxb_char_t *q = lxb_dom_attr_qualified_name(a, &n);
+            if (q == NULL) {
+                continue;
+            }
+            int is_srcset = name_in(q, n, SRCSET_NAMES) >= 0;
+            int r = is_srcset ? -1 : name_in(q, n, LAZY_NAMES);
+            if (!is_srcset && r < 0) {
+                continue;
+            }
+            val_t v = attr_value(a);
+            if (!v.set || v.n == 0) {
+                continue;
+            }
+            PyObject *s = decode(v.p, v.n);
+            if (s == NULL) {
+                Py_DECREF(srcsets);
+                Py_XDECREF(lazy);
+                goto fail;
+            }
+            if (is_srcset) {
+                ascii &= PyUnicode_IS_ASCII(s);
+                if (!is_data_uri(s)) {
+                    PyList_Append(srcsets, s);
+                }
+            }
+            else if (r < rank && !is_data_uri(s)) {
+                PyObject *t = strip(Py_NewRef(s));
+                if (t != NULL && PyUnicode_GET_LENGTH(t) > 0) {
+                    Py_XSETREF(lazy, Py_NewRef(s));
+                    rank = r;
+                }
+                Py_XDECREF(t);
+            }
+            Py_DECREF(s);
+        }
+        if (ascii) {
+            img.src = image_source_ascii(srcsets, lazy, src_str);
+        }
+        else {
+            /* Unicode digits and whitespace in srcset descriptors: urls.image_source decides. */
+            PyObject *attrs = attr_dict(el);
+            img.fallback = attrs ? Py_BuildValue("(NN)", attrs, pic ? Py_NewRef(pic) : PyTuple_New(0)) : NULL;
+            img.src = Py_NewRef(Py_None);
+        }
+        Py_DECREF(srcsets);
+        Py_XDECREF(lazy);
+        Py_DECREF(src_str);
+        src_str = NULL;
+        if (img.src == NULL || (!ascii && img.fallback == NULL)) {
+            goto fail;
+        }
+    }
+    img.title = title.set && title.n ? collapse_utf8(title.p, title.n) : PyUnicode_FromStringAndSize("", 0);
+    PyObject *caption = innermost(&w->captions);
+    img.caption = caption ? Py_NewRef(caption) : PyUnicode_FromStringAndSize("", 0);
+    if (img.title == NULL || img.caption == NULL) {
+        goto fail;
+    }
+    int at = mark(w);
+    if (at == -2) {
+        goto fail;
+    }
+    img.mark = at;
+    if (w->n_images == w->cap_images) {
+        Py_ssize_t cap = w->cap_images ? w->cap_images * 2 : 32;
+        image_t *p = realloc(w->images, (size_t) cap * sizeof(image_t));
+        if (p == NULL) {
+            PyErr_NoMemory();
+            goto fail;
+        }
+        w->images = p;
+        w->cap_images = cap;
+    }
+    w->images[w->n_images++] = img;
+    return 0;
+fail:
+    Py_XDECREF(src_str);
+    Py_XDECREF(img.alt);
+    Py_XDECREF(img.src);
+    Py_XDECREF(img.title);
+    Py_XDECREF(img.caption);
+    Py_XDECREF(img.fallback);
+    return -1;
+}
+
+static void
+on_head_element(walk_t *w, lxb_dom_element_t *el, uintptr_t tag)
+{
+    if (tag == LXB_TAG_BASE) {
+        if (w->base == NULL && has_attr(el, "href")) {
+            set_once(&w->base, get_attr(el, "href"));
+        }
+    }
+    else if (tag == LXB_TAG_LINK) {
+        if (w->canonical == NULL && has_attr(el, "rel") && has_attr(el, "href")) {
+            val_t rel = get_attr(el, "rel");
+            if (rel.set && has_token(rel.p, rel.n, "canonical")) {
+                set_once(&w->canonical, get_attr(el, "href"));
+            }
+        }
+    }
+    else if (tag == LXB_TAG_META) {
+        int has_prop = has_attr(el, "property"), has_equiv = has_attr(el, "http-equiv");
+        if (!has_prop && !has_equiv) {
+            return;
+        }
+        val_t prop = get_attr(el, "property");
+        if (ascii_ieq(prop.p, prop.n, "og:locale")) {
+            set_once(&w->og_locale, get_attr(el, "content"));
+        }
+        else if (ascii_ieq(prop.p, prop.n, "og:url")) {
+            set_once(&w->og_url, get_attr(el, "content"));
+        }
+        else {
+            val_t equiv = get_attr(el, "http-equiv");
+            if (ascii_ieq(equiv.p, equiv.n, "content-language")) {
+                set_once(&w->meta_language, get_attr(el, "content"));
+            }
+        }
+    }
+}
+
+static int
+enter(walk_t *w, lxb_dom_node_t *node)
+{
+    if (node->type == LXB_DOM_NODE_TYPE_TEXT) {
+        if (w->want_text && w->in_text && !w->junk) {
+            lexbor_str_t *s = &lxb_dom_interface_text(node)->char_data.data;
+            if (s->data != NULL && !text_space(s)) {
+                if ((w->text_count++ && buf_put(&w->text, " ", 1) < 0) || buf_put(&w->text, s->data, s->length) < 0) {
+                    return -1;
+                }
+            }
+        }
+        return 0;
+    }
+    if (node->type != LXB_DOM_NODE_TYPE_ELEMENT) {
+        return 0;
+    }
+    if (node == w->text_root) {
+        w->in_text = 1;
+    }
+    uintptr_t tag = node->local_name;
+    lxb_dom_element_t *el = lxb_dom_interface_element(node);
+    switch (tag) {
+        case LXB_TAG_IMG:
+            return on_image(w, el);
+        case LXB_TAG_SCRIPT:
+        case LXB_TAG_STYLE:
+            w->junk++;
+            return 0;
+        case LXB_TAG_FIGURE: {
+            PyObject *c = figure_caption(node);
+            if (c == NULL) {
+                return -1;
+            }
+            if (c == Py_None) {
+                Py_DECREF(c);
+                c = NULL;
+            }
+            return push(&w->captions, c);
+        }
+        case LXB_TAG_PICTURE: {
+            PyObject *s = picture_sources(node);
+            if (s == NULL) {
+                return -1;
+            }
+            if (s == Py_None) {
+                Py_DECREF(s);
+                s = NULL;
+            }
+            return push(&w->pictures, s);
+        }
+        case LXB_TAG_TITLE:
+            if (w->title == NULL) {
+                w->title = subtree_text(node, "", 0);
+                if (w->title == NULL) {
+                    return -1;
+                }
+            }
+            return 0;
+        case LXB_TAG_BASE:
+        case LXB_TAG_LINK:
+        case LXB_TAG_META:
+            on_head_element(w, el, tag);
+            return 0;
+        default:
+            return 0;
+    }
+}
+
+static void
+leave(walk_t *w, lxb_dom_node_t *node)
+{
+    if (node->type != LXB_DOM_NODE_TYPE_ELEMENT) {
+        return;
+    }
+    switch (node->local_name) {
+        case LXB_TAG_SCRIPT:
+        case LXB_TAG_STYLE:
+            w->junk--;
+            break;
+        case LXB_TAG_FIGURE:
+            pop(&w->captions);
+            break;
+        case LXB_TAG_PICTURE:
+            pop(&w->pictures);
+            break;
+        default:
+            break;
+    }
+    if (node == w->text_root) {
+        w->in_text = 0;
+    }
+}
+
+static int
+walk(walk_t *w, lxb_dom_node_t *root)
+{
+    lxb_dom_node_t *node = root->first_child;
+    while (node != NULL) {
+        if (enter(w, node) < 0) {
+            return -1;
+        }
+        if (node->first_child != NULL) {
+            node = node->first_child;
+            continue;
+        }
+        leave(w, node);
+        while (node->next == NULL) {
+            node = node->parent;
+            if (node == NULL || node == root) {
+                return 0;
+            }
+            leave(w, node);
+        }
+        node = node->next;
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------- context windows */
+
+/*
+ * The last (or first) `half` characters of the collapsed text before (or after) byte `pos`:
+ * scan just far enough to have them, then collapse and decode only those bytes.
+ */
+static PyObject *
+window(const buf_t *t, size_t pos, Py_ssize_t half, int forward)
+{
+    const unsigned char *p = (const unsigned char *) t->p;
+    size_t i = pos;
+    Py_ssize_t count = 0;
+    int pending = 0, seen = 0;
+    while (count < half && (forward ? i < t->n : i > 0)) {
+        size_t start = i, len;
+        if (forward) {
+            len = char_len(p + i, t->n - i);
+        }
+        else {
+            start = i - 1;
+            while (start > 0 && i - start < 4 && (p[start] & 0xC0) == 0x80) {
+                start--;
+            }
+            if (char_len(p + start, i - start) != i - start) {
+                start = i - 1; /* not one character: step over the byte alone */
+            }
+            len = i - start;
+        }
+        if (ws_len(p + start, len)) {
+            pending = seen;
+        }
+        else {
+            count += 1 + pending;
+            pending = 0;
+            seen = 1;
+        }
+        i = forward ? start + len : start;
+    }
+    PyObject *words = forward ? collapse_utf8((const lxb_char_t *) p + pos, i - pos)
+                              : collapse_utf8((const lxb_char_t *) p + i, pos - i);
+    if (words == NULL) {
+        return NULL;
+    }
+    Py_ssize_t len = PyUnicode_GET_LENGTH(words);
+    if (len <= half) {
+        return strip(words);
+    }
+    PyObject *r = forward ? PyUnicode_Substring(words, 0, half) : PyUnicode_Substring(words, len - half, len);
+    Py_DECREF(words);
+    return strip(r);
+}
+
+static PyObject *
+context(const buf_t *t, Py_ssize_t mark, Py_ssize_t half)
+{
+    PyObject *before = window(t, (size_t) mark, half, 0);
+    if (before == NULL) {
+        return NULL;
+    }
+    PyObject *after = window(t, (size_t) mark, half, 1);
+    if (after == NULL) {
+        Py_DECREF(before);
+        return NULL;
+    }
+    PyObject *r;
+    if (PyUnicode_GET_LENGTH(before) == 0) {
+        r = Py_NewRef(after);
+    }
+    else if (PyUnicode_GET_LENGTH(after) == 0) {
+        r = Py_NewRef(before);
+    }
+    else {
+        r = PyUnicode_FromFormat("%U %U", before, after);
+    }
+    Py_DECREF(before);
+    Py_DECREF(after);
+    return r;
+}
+
+/* ---------------------------------------------------------------- module functions */
+
+static void
+walk_free(walk_t *w)
+{
+    free(w->text.p);
+    while (w->captions.n) {
+        pop(&w->captions);
+    }
+    while (w->pictures.n) {
+        pop(&w->pictures);
+    }
+    free(w->captions.items);
+    free(w->pictures.items);
+    for (Py_ssize_t i = 0; i < w->n_images; i++) {
+        image_t *im = &w->images[i];
+        Py_XDECREF(im->alt);
+        Py_XDECREF(im->src);
+        Py_XDECREF(im->title);
+        Py_XDECREF(im->caption);
+        Py_XDECREF(im->fallback);
+    }
+    free(w->images);
+    Py_XDECREF(w->title);
+    Py_XDECREF(w->base);
+    Py_XDECREF(w->canonical);
+    Py_XDECREF(w->og_locale);
+    Py_XDECREF(w->og_url);
+    Py_XDECREF(w->meta_language);
+}
+
+static PyObject *
+or_empty(PyObject *s)
+{
+    return s ? Py_NewRef(s) : PyUnicode_FromStringAndSize("", 0);
+}
+
+static PyObject *
+build_result(walk_t *w, lxb_html_document_t *doc, Py_ssize_t context_chars)
+{
+    lxb_dom_element_t *root = lxb_dom_document_element(&doc->dom_document);
+    PyObject *lang = NULL;
+    if (root != NULL) {
+        val_t v = get_attr(root, "lang");
+        if (!v.set || v.n == 0) {
+            v = get_attr(root, "xml:lang");
+        }
+        if (v.set && v.n) {
+            lang = decode(v.p, v.n);
+        }
+    }
+    /* Column lists rather than a tuple per image: fewer objects for the garbage collector to track. */
+    PyObject *cols[6];
+    for (int c = 0; c < 6; c++) {
+        cols[c] = PyList_New(w->n_images);
+        if (cols[c] == NULL) {
+            while (c--) {
+                Py_DECREF(cols[c]);
+            }
+            Py_XDECREF(lang);
+            return NULL;
+        }
+    }
+    Py_ssize_t half = context_chars / 2 > 1 ? context_chars / 2 : 1;
+    for (Py_ssize_t i = 0; i < w->n_images; i++) {
+        image_t *im = &w->images[i];
+        PyObject *ctx;
+        if (context_chars <= 0) {
+            ctx = PyUnicode_FromStringAndSize("", 0);
+        }
+        else if (im->mark < 0) {
+            ctx = Py_NewRef(Py_None);
+        }
+        else {
+            ctx = context(&w->text, im->mark, half);
+        }
+        if (ctx == NULL) {
+            for (int c = 0; c < 6; c++) {
+                Py_DECREF(cols[c]);  /* items not yet set are NULL: list_dealloc skips them */
+            }
+            Py_XDECREF(lang);
+            return NULL;
+        }
+        PyList_SET_ITEM(cols[0], i, Py_NewRef(im->alt));
+        PyList_SET_ITEM(cols[1], i, Py_NewRef(im->src));
+        PyList_SET_ITEM(cols[2], i, Py_NewRef(im->title));
+        PyList_SET_ITEM(cols[3], i, Py_NewRef(im->caption));
+        PyList_SET_ITEM(cols[4], i, ctx);
+        PyList_SET_ITEM(cols[5], i, Py_NewRef(im->fallback ? im->fallback : Py_None));
+    }
+    PyObject *images = Py_BuildValue("(NNNNNN)", cols[0], cols[1], cols[2], cols[3], cols[4], cols[5]);
+    if (images == NULL) {
+        Py_XDECREF(lang);
+        return NULL;
+    }
+    PyObject *info = Py_BuildValue("(NNNNNNN)", or_empty(w->title), or_empty(w->base), lang ? lang : or_empty(NULL),
+                                   or_empty(w->og_locale), or_empty(w->canonical), or_empty(w->og_url),
+                                   or_empty(w->meta_language));
+    if (info == NULL) {
+        Py_DECREF(images);
+        return NULL;
+    }
+    return Py_BuildValue("(NnN)", info, w->images_seen, images);
+}
+
+PyDoc_STRVAR(extract_doc,
+"extract(html: bytes, context_chars: int) -> (info, images_seen, images)\n\n"
+"Parse UTF-8 ``html`` with lexbor and walk the tree once. ``info`` is (title, base href, html lang,\n"
+"og:locale, canonical href, og:url, Content-Language meta), raw. ``images`` is six lists (columns)\n"
+"with one entry per <img> with a non-blank alt, in document order: alt, source, title, figcaption,\n"
+"context, fallback;\n"
+"alt, title and figcaption have their whitespace collapsed; context is the window of visible text\n"
+"(None when the image is outside it); fallback is (attributes, picture srcsets) when the source\n"
+"needs mella.collect.urls.image_source (non-ASCII srcsets), else None.");
+
+static PyObject *
+extract(PyObject *self, PyObject *args)
+{
+    Py_buffer data;
+    Py_ssize_t context_chars = 300;
+    if (!PyArg_ParseTuple(args, "y*|n", &data, &context_chars)) {
+        return NULL;
+    }
+    lxb_html_document_t *doc = lxb_html_document_create();
+    if (doc == NULL) {
+        PyBuffer_Release(&data);
+        return PyErr_NoMemory();
+    }
+    lxb_html_document_dom_opt_set(doc, LXB_DOM_DOCUMENT_OPT_WO_EVENTS);
+    lxb_html_document_scripting_set(doc, false);
+    lxb_status_t status;
+    Py_BEGIN_ALLOW_THREADS
+    status = lxb_html_document_parse(doc, (const lxb_char_t *) data.buf, (size_t) data.len);
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&data);
+    if (status != LXB_STATUS_OK) {
+        lxb_html_document_destroy(doc);
+        PyErr_Format(PyExc_ValueError, "lexbor could not parse the page (status %d)", (int) status);
+        return NULL;
+    }
+    walk_t w;
+    memset(&w, 0, sizeof(w));
+    w.want_text = context_chars > 0;
+    lxb_html_body_element_t *body = lxb_html_document_body_element(doc);
+    w.text_root = body != NULL ? lxb_dom_interface_node(body)
+                               : lxb_dom_interface_node(lxb_dom_document_element(&doc->dom_document));
+    PyObject *result = NULL;
+    if (walk(&w, lxb_dom_interface_node(doc)) == 0) {
+        result = build_result(&w, doc, context_chars);
+    }
+    walk_free(&w);
+    lxb_html_document_destroy(doc);
+    return result;
+}
+
+PyDoc_STRVAR(configure_doc,
+"configure(lazy_names: tuple[str, ...], srcset_names: tuple[str, ...]) -> None\n\n"
+"The lazy-load attributes (in rank order) and srcset attributes of mella.collect.urls.");
+
+static PyObject *
+configure(PyObject *self, PyObject *args)
+{
+    PyObject *lazy, *srcset;
+    if (!PyArg_ParseTuple(args, "O!O!", &PyTuple_Type, &lazy, &PyTuple_Type, &srcset)) {
+        return NULL;
+    }
+    Py_XSETREF(LAZY_NAMES, Py_NewRef(lazy));
+    Py_XSETREF(SRCSET_NAMES, Py_NewRef(srcset));
+    Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(collapse_doc, "collapse(text: str) -> str\n\n\" \".join(text.split()), in C (for tests).");
+
+static PyObject *
+collapse_py(PyObject *self, PyObject *arg)
+{
+    Py_ssize_t n = 0;
+    const char *p = PyUnicode_Check(arg) ? PyUnicode_AsUTF8AndSize(arg, &n) : NULL;
+    if (p == NULL) {
+        if (!PyErr_Occurred()) {
+            PyErr_SetString(PyExc_TypeError, "collapse() takes a str");
+        }
+        return NULL;
+    }
+    return collapse_utf8((const lxb_char_t *) p, (size_t) n);
+}
+
+PyDoc_STRVAR(tag_counts_doc,
+"tag_counts(data: bytes) -> (int, int)\n\n"
+"(data.count(b'<'), data.count(b'</')), in one memchr pass (the nesting guard's bound).");
+
+static PyObject *
+tag_counts(PyObject *self, PyObject *arg)
+{
+    Py_buffer data;
+    if (PyObject_GetBuffer(arg, &data, PyBUF_SIMPLE) < 0) {
+        return NULL;
+    }
+    const char *p = data.buf, *end = p + data.len;
+    Py_ssize_t opens = 0, closes = 0;
+    Py_BEGIN_ALLOW_THREADS
+    while (p < end && (p = memchr(p, '<', (size_t) (end - p))) != NULL) {
+        opens++;
+        if (++p < end && *p == '/') {
+            closes++;
+        }
+    }
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&data);
+    return Py_BuildValue("(nn)", opens, closes);
+}
+
+static PyMethodDef methods[] = {
+    {"tag_counts", tag_counts, METH_O, tag_counts_doc},
+    {"extract", extract, METH_VARARGS, extract_doc},
+    {"configure", configure, METH_VARARGS, configure_doc},
+    {"collapse", collapse_py, METH_O, collapse_doc},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "mella.collect._native",
+    "Image + alt-text extraction in one C walk of lexbor's tree (see mella.collect.html).", -1, methods,
+};
+
+PyMODINIT_FUNC
+PyInit__native(void)
+{
+    PyObject *m = PyModule_Create(&module);
+    if (m != NULL) {
+        PyModule_AddStringConstant(m, "LEXBOR_VERSION", LEXBOR_VERSION_STRING);
+    }
+    return m;
+}
