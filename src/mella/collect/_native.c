@@ -58,13 +58,18 @@ decode(const lxb_char_t *data, size_t len)
     return PyUnicode_DecodeUTF8((const char *) data, (Py_ssize_t) len, "replace");
 }
 
+/* ASCII whitespace as str.isspace() sees it: \t \n \v \f \r, \x1c-\x1f and the space. */
+static const unsigned char ASCII_SPACE[128] = {
+    [9] = 1, [10] = 1, [11] = 1, [12] = 1, [13] = 1, [28] = 1, [29] = 1, [30] = 1, [31] = 1, [32] = 1,
+};
+
 /* The length of the whitespace character at p (as str.isspace() sees it), or 0. */
 static inline size_t
 ws_len(const unsigned char *p, size_t n)
 {
     unsigned char c = p[0];
     if (c < 0x80) {
-        return c == ' ' || (c >= 9 && c <= 13) || (c >= 28 && c <= 31);
+        return ASCII_SPACE[c];
     }
     if (c == 0xC2) { /* U+0085, U+00A0 */
         return n >= 2 && (p[1] == 0x85 || p[1] == 0xA0) ? 2 : 0;
@@ -373,6 +378,8 @@ subtree_text(lxb_dom_node_t *root, const char *sep, int collapsed)
 /* ---------------------------------------------------------------- image sources */
 
 static PyObject *LAZY_NAMES;   /* tuple of str: mella.collect.urls.LAZY_SRC, in rank order */
+static PyObject *NORMALIZE;    /* unicodedata.normalize */
+static PyObject *NFC;          /* "NFC" */
 static PyObject *SRCSET_NAMES; /* tuple of str: mella.collect.urls.SRCSET_ATTRS */
 
 static int
@@ -581,7 +588,7 @@ typedef struct {
     buf_t text;
     stack_t captions, pictures;
     image_t *images;
-    Py_ssize_t n_images, cap_images, images_seen;
+    Py_ssize_t n_images, cap_images, images_seen, n_alt, n_nosrc, n_data;
     PyObject *title, *base, *canonical, *og_locale, *og_url, *meta_language;
 } walk_t;
 
@@ -794,6 +801,17 @@ on_image(walk_t *w, lxb_dom_element_t *el)
             goto fail;
         }
     }
+    w->n_alt++;
+    if (img.fallback == NULL) { /* the same tests as the selectolax path, here where they are cheap */
+        if (PyUnicode_GET_LENGTH(img.src) == 0) {
+            w->n_nosrc++;
+            goto skip;
+        }
+        if (is_data_uri(img.src)) {
+            w->n_data++;
+            goto skip;
+        }
+    }
     img.title = title.set && title.n ? collapse_utf8(title.p, title.n) : PyUnicode_FromStringAndSize("", 0);
     PyObject *caption = innermost(&w->captions);
     img.caption = caption ? Py_NewRef(caption) : PyUnicode_FromStringAndSize("", 0);
@@ -816,6 +834,10 @@ on_image(walk_t *w, lxb_dom_element_t *el)
         w->cap_images = cap;
     }
     w->images[w->n_images++] = img;
+    return 0;
+skip:
+    Py_XDECREF(img.alt);
+    Py_XDECREF(img.src);
     return 0;
 fail:
     Py_XDECREF(src_str);
@@ -986,79 +1008,129 @@ walk(walk_t *w, lxb_dom_node_t *root)
 /* ---------------------------------------------------------------- context windows */
 
 /*
- * The last (or first) `half` characters of the collapsed text before (or after) byte `pos`:
- * scan just far enough to have them, then collapse and decode only those bytes.
+ * The window around an image, in one pass each way over the raw text: characters are copied as
+ * they are met, whitespace runs become one space (only between words), and the scan stops at `half`
+ * characters. That is the selectolax path's `before[-half:].lstrip() + " " + after[:half].rstrip()`
+ * over the collapsed text: a space that would be the half-th character is the one strip removes.
  */
-static PyObject *
-window(const buf_t *t, size_t pos, Py_ssize_t half, int forward)
+
+/* Collapsed text ending at byte `pos`, written backwards so that it ends at out + cap; returns its start. */
+static char *
+window_before(const unsigned char *p, size_t pos, Py_ssize_t half, char *out, size_t cap)
 {
-    const unsigned char *p = (const unsigned char *) t->p;
-    size_t i = pos;
+    char *w = out + cap;
     Py_ssize_t count = 0;
     int pending = 0, seen = 0;
-    while (count < half && (forward ? i < t->n : i > 0)) {
-        size_t start = i, len;
-        if (forward) {
-            len = char_len(p + i, t->n - i);
+    size_t i = pos;
+    while (i > 0 && count < half) {
+        size_t start = i - 1, len = 1;
+        unsigned char c = p[start];
+        if (c < 0x80) {
+            if (ASCII_SPACE[c]) {
+                pending = seen;
+                i = start;
+                continue;
+            }
         }
         else {
-            start = i - 1;
             while (start > 0 && i - start < 4 && (p[start] & 0xC0) == 0x80) {
                 start--;
             }
             if (char_len(p + start, i - start) != i - start) {
-                start = i - 1; /* not one character: step over the byte alone */
+                start = i - 1; /* not one character: the byte alone */
             }
             len = i - start;
+            if (ws_len(p + start, len)) {
+                pending = seen;
+                i = start;
+                continue;
+            }
         }
-        if (ws_len(p + start, len)) {
-            pending = seen;
+        if (pending) {
+            if (count + 1 >= half) {
+                break;
+            }
+            *--w = ' ';
+            count++;
+            pending = 0;
+        }
+        for (size_t k = len; k > 0; k--) {
+            *--w = (char) p[start + k - 1];
+        }
+        count++;
+        seen = 1;
+        i = start;
+    }
+    return w;
+}
+
+/* Collapsed text starting at byte `pos`, written to out; returns its length in bytes. */
+static size_t
+window_after(const unsigned char *p, size_t n, size_t pos, Py_ssize_t half, char *out)
+{
+    char *w = out;
+    Py_ssize_t count = 0;
+    int pending = 0, seen = 0;
+    size_t i = pos;
+    while (i < n && count < half) {
+        unsigned char c = p[i];
+        size_t len = 1;
+        if (c < 0x80) {
+            if (ASCII_SPACE[c]) {
+                pending = seen;
+                i++;
+                continue;
+            }
         }
         else {
-            count += 1 + pending;
-            pending = 0;
-            seen = 1;
+            len = char_len(p + i, n - i);
+            if (ws_len(p + i, len)) {
+                pending = seen;
+                i += len;
+                continue;
+            }
         }
-        i = forward ? start + len : start;
+        if (pending) {
+            if (count + 1 >= half) {
+                break;
+            }
+            *w++ = ' ';
+            count++;
+            pending = 0;
+        }
+        for (size_t k = 0; k < len; k++) {
+            *w++ = (char) p[i + k];
+        }
+        count++;
+        seen = 1;
+        i += len;
     }
-    PyObject *words = forward ? collapse_utf8((const lxb_char_t *) p + pos, i - pos)
-                              : collapse_utf8((const lxb_char_t *) p + i, pos - i);
-    if (words == NULL) {
-        return NULL;
-    }
-    Py_ssize_t len = PyUnicode_GET_LENGTH(words);
-    if (len <= half) {
-        return strip(words);
-    }
-    PyObject *r = forward ? PyUnicode_Substring(words, 0, half) : PyUnicode_Substring(words, len - half, len);
-    Py_DECREF(words);
-    return strip(r);
+    return (size_t) (w - out);
 }
 
 static PyObject *
 context(const buf_t *t, Py_ssize_t mark, Py_ssize_t half)
 {
-    PyObject *before = window(t, (size_t) mark, half, 0);
-    if (before == NULL) {
-        return NULL;
+    /* before | ' ' | after, each at most 4 bytes a character */
+    size_t cap = (size_t) half * 4 + 4;
+    char small[2 * 1024 + 16];
+    char *out = 2 * cap + 1 <= sizeof(small) ? small : PyMem_Malloc(2 * cap + 1);
+    if (out == NULL) {
+        return PyErr_NoMemory();
     }
-    PyObject *after = window(t, (size_t) mark, half, 1);
-    if (after == NULL) {
-        Py_DECREF(before);
-        return NULL;
+    const unsigned char *p = (const unsigned char *) t->p;
+    char *b = window_before(p, (size_t) mark, half, out, cap);
+    size_t nb = (size_t) (out + cap - b);
+    char *a = out + cap;
+    if (nb) {
+        *a++ = ' ';
     }
-    PyObject *r;
-    if (PyUnicode_GET_LENGTH(before) == 0) {
-        r = Py_NewRef(after);
+    size_t na = window_after(p, t->n, (size_t) mark, half, a);
+    size_t len = nb + (na ? na + (nb ? 1 : 0) : 0);
+    PyObject *r = len ? PyUnicode_DecodeUTF8(b, (Py_ssize_t) len, "replace") : PyUnicode_FromStringAndSize("", 0);
+    if (out != small) {
+        PyMem_Free(out);
     }
-    else if (PyUnicode_GET_LENGTH(after) == 0) {
-        r = Py_NewRef(before);
-    }
-    else {
-        r = PyUnicode_FromFormat("%U %U", before, after);
-    }
-    Py_DECREF(before);
-    Py_DECREF(after);
     return r;
 }
 
@@ -1091,6 +1163,35 @@ walk_free(walk_t *w)
     Py_XDECREF(w->og_locale);
     Py_XDECREF(w->og_url);
     Py_XDECREF(w->meta_language);
+}
+
+/*
+ * mella.collect.html.clean's last steps (cut to `limit` characters, NFC) on collapsed text; steals s.
+ * With `guard`, text holding '&' is left as it is: it may carry double-escaped entities, which
+ * clean() decodes before it cuts, so Python finishes it.
+ */
+static PyObject *
+finish(PyObject *s, Py_ssize_t limit, int guard)
+{
+    if (s == NULL) {
+        return NULL;
+    }
+    Py_ssize_t n = PyUnicode_GET_LENGTH(s);
+    if (guard && PyUnicode_FindChar(s, '&', 0, n, 1) >= 0) {
+        return s;
+    }
+    if (limit && n > limit) {
+        Py_SETREF(s, PyUnicode_Substring(s, 0, limit));
+        if (s == NULL) {
+            return NULL;
+        }
+    }
+    if (PyUnicode_IS_ASCII(s) || NORMALIZE == NULL) {
+        return s;
+    }
+    PyObject *r = PyObject_CallFunctionObjArgs(NORMALIZE, NFC, s, NULL);
+    Py_DECREF(s);
+    return r;
 }
 
 static PyObject *
@@ -1145,10 +1246,25 @@ build_result(walk_t *w, lxb_html_document_t *doc, Py_ssize_t context_chars)
             Py_XDECREF(lang);
             return NULL;
         }
-        PyList_SET_ITEM(cols[0], i, Py_NewRef(im->alt));
+        PyObject *alt = finish(Py_NewRef(im->alt), 0, 1);
+        PyObject *title = finish(Py_NewRef(im->title), 0, 1);
+        PyObject *caption = finish(Py_NewRef(im->caption), 2000, 1);
+        ctx = ctx == Py_None ? ctx : finish(ctx, 0, 0);
+        if (alt == NULL || title == NULL || caption == NULL || ctx == NULL) {
+            Py_XDECREF(alt);
+            Py_XDECREF(title);
+            Py_XDECREF(caption);
+            Py_XDECREF(ctx);
+            for (int c = 0; c < 6; c++) {
+                Py_DECREF(cols[c]);
+            }
+            Py_XDECREF(lang);
+            return NULL;
+        }
+        PyList_SET_ITEM(cols[0], i, alt);
         PyList_SET_ITEM(cols[1], i, Py_NewRef(im->src));
-        PyList_SET_ITEM(cols[2], i, Py_NewRef(im->title));
-        PyList_SET_ITEM(cols[3], i, Py_NewRef(im->caption));
+        PyList_SET_ITEM(cols[2], i, title);
+        PyList_SET_ITEM(cols[3], i, caption);
         PyList_SET_ITEM(cols[4], i, ctx);
         PyList_SET_ITEM(cols[5], i, Py_NewRef(im->fallback ? im->fallback : Py_None));
     }
@@ -1164,16 +1280,16 @@ build_result(walk_t *w, lxb_html_document_t *doc, Py_ssize_t context_chars)
         Py_DECREF(images);
         return NULL;
     }
-    return Py_BuildValue("(NnN)", info, w->images_seen, images);
+    return Py_BuildValue("(N(nnnn)N)", info, w->images_seen, w->n_alt, w->n_nosrc, w->n_data, images);
 }
 
 PyDoc_STRVAR(extract_doc,
-"extract(html: bytes, context_chars: int) -> (info, images_seen, images)\n\n"
+"extract(html: bytes, context_chars: int) -> (info, (images_seen, with_alt, no_src, data_uri), images)\n\n"
 "Parse UTF-8 ``html`` with lexbor and walk the tree once. ``info`` is (title, base href, html lang,\n"
 "og:locale, canonical href, og:url, Content-Language meta), raw. ``images`` is six lists (columns)\n"
-"with one entry per <img> with a non-blank alt, in document order: alt, source, title, figcaption,\n"
-"context, fallback;\n"
-"alt, title and figcaption have their whitespace collapsed; context is the window of visible text\n"
+"with one entry per <img> with a non-blank alt and a source that is not a data: URI, in document\n"
+"order: alt, source, title, figcaption, context, fallback. Text is collapsed and NFC (figcaption cut\n"
+"to 2000 characters), but text with '&' is only collapsed; context is the window of visible text\n"
 "(None when the image is outside it); fallback is (attributes, picture srcsets) when the source\n"
 "needs mella.collect.urls.image_source (non-ASCII srcsets), else None.");
 
@@ -1217,17 +1333,208 @@ extract(PyObject *self, PyObject *args)
     return result;
 }
 
+/* ---------------------------------------------------------------- rows */
+
+static PyObject *K_IMAGE_URL, *K_ALT, *K_IMG_TITLE, *K_FIGCAPTION, *K_CONTEXT, *S_EMPTY;
+
+static int
+has_char(PyObject *s, Py_UCS4 c)
+{
+    return PyUnicode_FindChar(s, c, 0, PyUnicode_GET_LENGTH(s), 1) >= 0;
+}
+
+static int
+starts(PyObject *s, const char *prefix)
+{
+    Py_ssize_t k = (Py_ssize_t) strlen(prefix);
+    if (PyUnicode_GET_LENGTH(s) < k) {
+        return 0;
+    }
+    int kind = PyUnicode_KIND(s);
+    const void *d = PyUnicode_DATA(s);
+    for (Py_ssize_t i = 0; i < k; i++) {
+        if (PyUnicode_READ(kind, d, i) != (Py_UCS4) (unsigned char) prefix[i]) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/*
+ * urls.Resolver.__call__: the shapes of address that are a concatenation, here; the rest through
+ * `resolve` (the Resolver itself, which calls urljoin). parts: (scheme, origin, directory) or None.
+ */
+static PyObject *
+resolve_url(PyObject *value, PyObject *parts, PyObject *resolve)
+{
+    PyObject *v = strip(Py_NewRef(value));
+    if (v == NULL) {
+        return NULL;
+    }
+    Py_ssize_t n = PyUnicode_GET_LENGTH(v);
+    int controls = has_char(v, '\n') || has_char(v, '\t');
+    if (!controls && (starts(v, "http://") || starts(v, "https://"))) {
+        return v;
+    }
+    if (parts != Py_None && !controls && n > 0) {
+        Py_UCS4 c0 = PyUnicode_READ_CHAR(v, 0);
+        PyObject *dot = PyUnicode_FromString("/.");
+        Py_ssize_t has_dot = dot ? PyUnicode_Find(v, dot, 0, n, 1) : -2;
+        Py_XDECREF(dot);
+        if (has_dot == -2) {
+            Py_DECREF(v);
+            return NULL;
+        }
+        if (has_dot < 0 && c0 != '.') {
+            PyObject *r = NULL;
+            if (c0 == '/') {
+                if (n > 1 && PyUnicode_READ_CHAR(v, 1) == '/') {
+                    r = PyUnicode_FromFormat("%U:%U", PyTuple_GET_ITEM(parts, 0), v);
+                }
+                else {
+                    r = PyUnicode_Concat(PyTuple_GET_ITEM(parts, 1), v);
+                }
+                Py_DECREF(v);
+                return r;
+            }
+            if (c0 != '?' && c0 != '#' && c0 != '\r') {
+                /* ":" not in value.split("/", 1)[0] */
+                Py_ssize_t slash = PyUnicode_FindChar(v, '/', 0, n, 1);
+                Py_ssize_t colon = PyUnicode_FindChar(v, ':', 0, slash < 0 ? n : slash, 1);
+                if (colon == -1) {
+                    r = PyUnicode_Concat(PyTuple_GET_ITEM(parts, 2), v);
+                    Py_DECREF(v);
+                    return r;
+                }
+            }
+        }
+    }
+    Py_DECREF(v);
+    return PyObject_CallOneArg(resolve, value);
+}
+
+PyDoc_STRVAR(rows_doc,
+"rows(page, parts, resolve, clean, alts, srcs, titles, captions, contexts) -> (rows, bad_urls)\n\n"
+"The CANDIDATES rows of one page from extract()'s columns: a copy of ``page`` per image with a\n"
+"usable address (http, https, file) and its image_url, alt, img_title, figcaption and context.\n"
+"Addresses resolve as urls.Resolver does (``parts``: its (scheme, origin, directory), or None;\n"
+"``resolve``: the Resolver, for what is not a plain concatenation); text holding '&' goes through\n"
+"``clean``; one context of None (an image outside the visible text) blanks every context.");
+
+static PyObject *
+rows(PyObject *self, PyObject *args)
+{
+    PyObject *page, *parts, *resolve, *clean, *alts, *srcs, *titles, *captions, *ctxs;
+    if (!PyArg_ParseTuple(args, "O!OOOO!O!O!O!O!", &PyDict_Type, &page, &parts, &resolve, &clean,
+                          &PyList_Type, &alts, &PyList_Type, &srcs, &PyList_Type, &titles,
+                          &PyList_Type, &captions, &PyList_Type, &ctxs)) {
+        return NULL;
+    }
+    if (parts != Py_None && (!PyTuple_Check(parts) || PyTuple_GET_SIZE(parts) != 3)) {
+        PyErr_SetString(PyExc_TypeError, "parts must be (scheme, origin, directory) or None");
+        return NULL;
+    }
+    Py_ssize_t n = PyList_GET_SIZE(alts);
+    if (PyList_GET_SIZE(srcs) != n || PyList_GET_SIZE(titles) != n || PyList_GET_SIZE(captions) != n
+        || PyList_GET_SIZE(ctxs) != n) {
+        PyErr_SetString(PyExc_ValueError, "columns of different lengths");
+        return NULL;
+    }
+    if (K_IMAGE_URL == NULL) {
+        K_IMAGE_URL = PyUnicode_InternFromString("image_url");
+        K_ALT = PyUnicode_InternFromString("alt");
+        K_IMG_TITLE = PyUnicode_InternFromString("img_title");
+        K_FIGCAPTION = PyUnicode_InternFromString("figcaption");
+        K_CONTEXT = PyUnicode_InternFromString("context");
+        S_EMPTY = PyUnicode_FromStringAndSize("", 0);
+        if (!K_IMAGE_URL || !K_ALT || !K_IMG_TITLE || !K_FIGCAPTION || !K_CONTEXT || !S_EMPTY) {
+            return NULL;
+        }
+    }
+    PyObject *out = PyList_New(0);
+    if (out == NULL) {
+        return NULL;
+    }
+    Py_ssize_t bad = 0;
+    int blank = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *src = PyList_GET_ITEM(srcs, i);
+        if (!PyUnicode_Check(src)) {
+            PyErr_SetString(PyExc_TypeError, "image sources must be str");
+            goto fail;
+        }
+        PyObject *url = resolve_url(src, parts, resolve);
+        if (url == NULL) {
+            goto fail;
+        }
+        if (!PyUnicode_Check(url)
+            || !(starts(url, "http://") || starts(url, "https://") || starts(url, "file://"))) {
+            Py_DECREF(url);
+            bad++;
+            continue;
+        }
+        PyObject *row = PyDict_Copy(page);
+        if (row == NULL || PyDict_SetItem(row, K_IMAGE_URL, url) < 0) {
+            Py_XDECREF(row);
+            Py_DECREF(url);
+            goto fail;
+        }
+        Py_DECREF(url);
+        PyObject *keys[3] = {K_ALT, K_IMG_TITLE, K_FIGCAPTION};
+        PyObject *cols[3] = {alts, titles, captions};
+        for (int k = 0; k < 3; k++) {
+            PyObject *text = PyList_GET_ITEM(cols[k], i);
+            PyObject *value = PyUnicode_Check(text) && has_char(text, '&')
+                ? (k == 2 ? PyObject_CallFunction(clean, "On", text, (Py_ssize_t) 2000)
+                          : PyObject_CallOneArg(clean, text))
+                : Py_NewRef(text);
+            if (value == NULL || PyDict_SetItem(row, keys[k], value) < 0) {
+                Py_XDECREF(value);
+                Py_DECREF(row);
+                goto fail;
+            }
+            Py_DECREF(value);
+        }
+        PyObject *ctx = PyList_GET_ITEM(ctxs, i);
+        if (ctx == Py_None) {
+            blank = 1;
+            ctx = S_EMPTY;
+        }
+        if (PyDict_SetItem(row, K_CONTEXT, ctx) < 0 || PyList_Append(out, row) < 0) {
+            Py_DECREF(row);
+            goto fail;
+        }
+        Py_DECREF(row);
+    }
+    if (blank) {
+        for (Py_ssize_t i = 0; i < PyList_GET_SIZE(out); i++) {
+            if (PyDict_SetItem(PyList_GET_ITEM(out, i), K_CONTEXT, S_EMPTY) < 0) {
+                goto fail;
+            }
+        }
+    }
+    return Py_BuildValue("(Nn)", out, bad);
+fail:
+    Py_DECREF(out);
+    return NULL;
+}
+
 PyDoc_STRVAR(configure_doc,
-"configure(lazy_names: tuple[str, ...], srcset_names: tuple[str, ...]) -> None\n\n"
-"The lazy-load attributes (in rank order) and srcset attributes of mella.collect.urls.");
+"configure(lazy_names: tuple[str, ...], srcset_names: tuple[str, ...], normalize) -> None\n\n"
+"The lazy-load attributes (in rank order) and srcset attributes of mella.collect.urls, and\n"
+"unicodedata.normalize.");
 
 static PyObject *
 configure(PyObject *self, PyObject *args)
 {
-    PyObject *lazy, *srcset;
-    if (!PyArg_ParseTuple(args, "O!O!", &PyTuple_Type, &lazy, &PyTuple_Type, &srcset)) {
+    PyObject *lazy, *srcset, *normalize;
+    if (!PyArg_ParseTuple(args, "O!O!O", &PyTuple_Type, &lazy, &PyTuple_Type, &srcset, &normalize)) {
         return NULL;
     }
+    if (NFC == NULL && (NFC = PyUnicode_InternFromString("NFC")) == NULL) {
+        return NULL;
+    }
+    Py_XSETREF(NORMALIZE, Py_NewRef(normalize));
     Py_XSETREF(LAZY_NAMES, Py_NewRef(lazy));
     Py_XSETREF(SRCSET_NAMES, Py_NewRef(srcset));
     Py_RETURN_NONE;
@@ -1260,21 +1567,96 @@ tag_counts(PyObject *self, PyObject *arg)
     if (PyObject_GetBuffer(arg, &data, PyBUF_SIMPLE) < 0) {
         return NULL;
     }
-    const char *p = data.buf, *end = p + data.len;
+    const unsigned char *p = data.buf;
+    size_t n = (size_t) data.len;
     Py_ssize_t opens = 0, closes = 0;
     Py_BEGIN_ALLOW_THREADS
-    while (p < end && (p = memchr(p, '<', (size_t) (end - p))) != NULL) {
-        opens++;
-        if (++p < end && *p == '/') {
-            closes++;
+    /* Branch-free loops in blocks (the compiler vectorises them): about ten times memchr's speed here. */
+    for (size_t i = 0; i < n;) {
+        size_t stop = n - i > 65536 ? i + 65536 : n;
+        uint32_t o = 0, c = 0;
+        for (size_t j = i; j < stop; j++) {
+            o += p[j] == '<';
         }
+        size_t last = stop < n ? stop : n - 1;
+        for (size_t j = i; j < last; j++) {
+            c += (p[j] == '<') & (p[j + 1] == '/');
+        }
+        opens += o;
+        closes += c;
+        i = stop;
     }
     Py_END_ALLOW_THREADS
     PyBuffer_Release(&data);
     return Py_BuildValue("(nn)", opens, closes);
 }
 
+PyDoc_STRVAR(utf8_counts_doc,
+"utf8_counts(data: bytes) -> (good, bad)\n\n"
+"For t = data.decode('utf-8', 'replace'): bad = t.count('\\ufffd') and good = the other non-ASCII\n"
+"characters of t, without building t (replacement by maximal subparts, as CPython does).");
+
+static PyObject *
+utf8_counts(PyObject *self, PyObject *arg)
+{
+    Py_buffer data;
+    if (PyObject_GetBuffer(arg, &data, PyBUF_SIMPLE) < 0) {
+        return NULL;
+    }
+    const unsigned char *p = data.buf, *end = p + data.len;
+    Py_ssize_t good = 0, bad = 0;
+    Py_BEGIN_ALLOW_THREADS
+    while (p < end) {
+        if (*p < 0x80) {
+            p++;
+            continue;
+        }
+        unsigned char c = *p, lo = 0x80, hi = 0xBF;
+        int need;
+        if (c >= 0xC2 && c <= 0xDF) {
+            need = 1;
+        }
+        else if (c >= 0xE0 && c <= 0xEF) {
+            need = 2;
+            lo = c == 0xE0 ? 0xA0 : 0x80;
+            hi = c == 0xED ? 0x9F : 0xBF;
+        }
+        else if (c >= 0xF0 && c <= 0xF4) {
+            need = 3;
+            lo = c == 0xF0 ? 0x90 : 0x80;
+            hi = c == 0xF4 ? 0x8F : 0xBF;
+        }
+        else {
+            bad++;
+            p++;
+            continue;
+        }
+        const unsigned char *q = p + 1;
+        int ok = 1;
+        for (int k = 0; k < need; k++, q++) {
+            if (q >= end || *q < lo || *q > hi) {
+                ok = 0;
+                break;
+            }
+            lo = 0x80;
+            hi = 0xBF;
+        }
+        if (!ok || (need == 2 && c == 0xEF && p[1] == 0xBF && p[2] == 0xBD)) {
+            bad++; /* one U+FFFD for the lead byte and the valid continuation bytes after it */
+        }
+        else {
+            good++;
+        }
+        p = q;
+    }
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&data);
+    return Py_BuildValue("(nn)", good, bad);
+}
+
 static PyMethodDef methods[] = {
+    {"rows", rows, METH_VARARGS, rows_doc},
+    {"utf8_counts", utf8_counts, METH_O, utf8_counts_doc},
     {"tag_counts", tag_counts, METH_O, tag_counts_doc},
     {"extract", extract, METH_VARARGS, extract_doc},
     {"configure", configure, METH_VARARGS, configure_doc},

@@ -14,24 +14,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from mella.collect.accel import native as _native
 from mella.collect.context import contexts
 from mella.collect.decode import decode_html, looks_binary, meta_charset, normalize_charset
 from mella.collect.nesting import _DEPTH_CHECK_BYTES, MAX_NESTING, could_nest_deeper, nesting_depth  # noqa: F401
 from mella.collect.urls import (  # noqa: F401  (re-exported: callers import them from here)
-    LAZY_SRC,
-    SRCSET_ATTRS,
     Resolver,
     absolute_url,
     image_source,
     registered_domain,
 )
-
-try:  # the C walk of lexbor's tree, built by setup.py when lexbor's sources are there (make install)
-    from mella.collect import _native
-except ImportError:  # pragma: no cover - a build without it: the selectolax path gives the same rows
-    _native = None
-else:
-    _native.configure(LAZY_SRC, SRCSET_ATTRS)
 
 DEFAULT_MAX_PAGE_BYTES = 10 * 1024 * 1024
 DEFAULT_CONTEXT_CHARS = 300
@@ -59,13 +51,7 @@ def clean(text: str | None, limit: int = 0) -> str:
 
         # Lexbor already decoded one level; a second level is a CMS escaping twice (&amp;quot;).
         text = html.unescape(text)
-    return _finish(" ".join(text.split()), limit)
-
-
-def _finish(text: str, limit: int = 0) -> str:
-    """:func:`clean` of text whose whitespace is already collapsed (what the native walk gives)."""
-    if "&" in text and _ENTITY.search(text):
-        return clean(text, limit)
+    text = " ".join(text.split())
     if limit and len(text) > limit:
         text = text[:limit]
     return text if text.isascii() else unicodedata.normalize("NFC", text)
@@ -290,35 +276,69 @@ def _extract(data, url, headers, source, source_offset, context_chars, infer_url
              counters, fast):
     html = _html_input(data, http_charset, counters, fast)
     counters["pages_parsed"] += 1
-    native = engine == "native"
-    if native:
-        # One C walk: metadata, and columns (alt, source, title, caption, context, fallback) of the
-        # <img>s with an alt.
-        meta, n_images, (alts, srcs, titles, captions, ctxs, fallbacks) = _native.extract(html, context_chars)
-        info = dict(zip(_INFO, meta, strict=True))
-        info["content_language"] = _header(headers, "content-language") or info["meta_language"]
-        if fallbacks.count(None) != len(fallbacks):  # non-ASCII srcsets: urls.image_source decides
-            srcs = [s if f is None else image_source(*f) for s, f in zip(srcs, fallbacks, strict=True)]
-        candidates = zip(alts, srcs, titles, captions, ctxs, strict=True)
-    else:
-        tree = _parse(html)
-        info, images, figures, pictures, junk = _scan(tree, headers)
-        n_images = len(images)
-        candidates = _selectolax_candidates(images, figures, pictures)
-    page_url = infer_page_url(info, url) if infer_url else url
-    base = absolute_url(info["base"], page_url) if info["base"] else page_url
-    if not base.startswith(("http://", "https://", "file://")):
-        base = page_url
-    kept = _keep(candidates, n_images, base, counters)
+    if engine == "native":
+        return _extract_native(html, url, headers, source, source_offset, context_chars, infer_url, counters)
+    tree = _parse(html)
+    info, images, figures, pictures, junk = _scan(tree, headers)
+    page = _page_fields(info, url, infer_url, source, source_offset)
+    kept = _keep(_selectolax_candidates(images, figures, pictures), len(images), page.pop("_base"), counters)
     if not kept:
         return []
-    if context_chars <= 0:
-        windows = None
-    elif native:
-        windows = _native_windows([k[4] for k in kept])
-    else:
-        windows = contexts(tree, [k[4] for k in kept], junk, context_chars)
-    page = {
+    windows = contexts(tree, [k[4] for k in kept], junk, context_chars) if context_chars > 0 else None
+    rows = []
+    for i, (image_url, alt, title, caption, _) in enumerate(kept):
+        row = page.copy()
+        row["image_url"] = image_url
+        row["alt"] = clean(alt)
+        row["img_title"] = clean(title) if title else ""
+        row["figcaption"] = clean(caption, 2000) if caption else ""
+        row["context"] = windows[i] if windows else ""
+        rows.append(row)
+    counters["candidates"] += len(rows)
+    return rows
+
+
+def _extract_native(html, url, headers, source, source_offset, context_chars, infer_url, counters):
+    # One C walk: metadata, counts, and columns (alt, source, title, caption, context, fallback) of the
+    # <img>s with an alt and a source; text finished (collapsed, NFC) unless it holds '&'.
+    meta, (n_images, n_alt, n_nosrc, n_data), columns = _native.extract(html, context_chars)
+    info = dict(zip(_INFO, meta, strict=True))
+    info["content_language"] = _header(headers, "content-language") or info["meta_language"]
+    page = _page_fields(info, url, infer_url, source, source_offset)
+    alts, srcs, titles, captions, ctxs, fallbacks = columns
+    if fallbacks.count(None) != len(fallbacks):
+        # Non-ASCII srcsets: urls.image_source decides, and the tests the C walk made on the others.
+        keep = []
+        for i, fallback in enumerate(fallbacks):
+            if fallback is not None:
+                srcs[i] = image_source(*fallback)
+                if not srcs[i]:
+                    n_nosrc += 1
+                    continue
+                if srcs[i].lstrip()[:5].lower() == "data:":
+                    n_data += 1
+                    continue
+            keep.append(i)
+        alts, srcs, titles, captions, ctxs = ([c[i] for i in keep] for c in (alts, srcs, titles, captions, ctxs))
+    resolver = Resolver.for_base(page.pop("_base"))
+    parts = (resolver.scheme, resolver.origin, resolver.directory) if resolver.origin else None
+    rows, n_bad = _native.rows(page, parts, resolver, clean, alts, srcs, titles, captions, ctxs)
+    _count_images(counters, n_images, n_alt, n_data, n_nosrc, n_bad)
+    if rows:
+        counters["candidates"] += len(rows)
+    return rows
+
+
+_USABLE = ("http://", "https://", "file://")
+
+
+def _page_fields(info: dict[str, str], url: str, infer_url: bool, source: str, source_offset: int) -> dict:
+    """The fields every row of a page shares, and (under ``_base``) the address its images resolve against."""
+    page_url = infer_page_url(info, url) if infer_url else url
+    base = absolute_url(info["base"], page_url) if info["base"] else page_url
+    if not base.startswith(_USABLE):
+        base = page_url
+    return {
         "page_url": page_url,
         "page_title": clean(info["title"], 1000),
         "html_lang": clean(info["lang"], 64),
@@ -327,28 +347,8 @@ def _extract(data, url, headers, source, source_offset, context_chars, infer_url
         "domain": registered_domain(page_url),
         "source": source,
         "source_offset": source_offset,
+        "_base": base,
     }
-    finish = _finish if native else clean  # the native walk has collapsed the whitespace already
-    rows = []
-    for i, (image_url, alt, title, caption, _) in enumerate(kept):
-        row = page.copy()
-        row["image_url"] = image_url
-        row["alt"] = finish(alt)
-        row["img_title"] = finish(title) if title else ""
-        row["figcaption"] = finish(caption, 2000) if caption else ""
-        row["context"] = windows[i] if windows else ""
-        rows.append(row)
-    counters["candidates"] += len(rows)
-    return rows
-
-
-def _native_windows(windows: list[str | None]) -> list[str]:
-    """NFC of the native walk's windows; None (an image outside the visible text) blanks them all,
-    as a lost marker does on the selectolax path."""
-    if None in windows:
-        return [""] * len(windows)
-    normalize = unicodedata.normalize
-    return [w if w.isascii() else normalize("NFC", w) for w in windows]
 
 
 def _selectolax_candidates(images: list, figures: list, pictures: list):
@@ -376,17 +376,19 @@ def _keep(candidates, n_images: int, base: str, counters: Counter) -> list[tuple
             n_data += 1
         else:
             image_url = resolve(raw)
-            if image_url.startswith(("http://", "https://", "file://")):
+            if image_url.startswith(_USABLE):
                 kept.append((image_url, alt, title, caption, extra))
             else:
                 n_bad += 1
-    if n_images:
-        counters["images_seen"] += n_images
-    for name, n in (("images_with_alt", n_alt), ("images_skipped.data_uri", n_data),
+    _count_images(counters, n_images, n_alt, n_data, n_nosrc, n_bad)
+    return kept
+
+
+def _count_images(counters: Counter, n_images: int, n_alt: int, n_data: int, n_nosrc: int, n_bad: int) -> None:
+    for name, n in (("images_seen", n_images), ("images_with_alt", n_alt), ("images_skipped.data_uri", n_data),
                     ("images_skipped.no_src", n_nosrc), ("images_skipped.bad_url", n_bad)):
         if n:
             counters[name] += n
-    return kept
 
 
 def _charset_from_headers(headers: Mapping[str, str] | None) -> str | None:

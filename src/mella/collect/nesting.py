@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from mella.collect.accel import native
+
 # Lexbor's tree builder, like every HTML5 parser, scans the stack of open elements at each end tag:
 # 200k nested <div>s take a minute. Real pages stay far below this depth.
 MAX_NESTING = 5000
@@ -24,8 +26,7 @@ def could_nest_deeper(data: bytes, limit: int) -> bool:
     :func:`nesting_depth` finds. A well-formed page closes about half its tags; the tag scan, which
     costs about as much as the parse, then runs only on pages with over twice ``limit`` tags.
     """
-    native = _native()
-    if native is not None:  # one memchr pass in C
+    if native is not None:  # one vectorised pass in C
         opens, closes = native.tag_counts(data)
         return opens > limit and opens - closes > limit
     np = _numpy()
@@ -42,18 +43,6 @@ def could_nest_deeper(data: bytes, limit: int) -> bool:
 
 
 _NUMPY: list = []
-_NATIVE: list = []
-
-
-def _native():
-    """mella.collect._native when built, else None."""
-    if not _NATIVE:
-        try:
-            from mella.collect import _native as native
-        except ImportError:
-            native = None
-        _NATIVE.append(native)
-    return _NATIVE[0]
 
 
 def _numpy():
