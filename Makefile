@@ -11,10 +11,14 @@ TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 EXTRAS ?= dev,eval,report,demo,models,train,ray
 comma  := ,
 STAMP  := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
+# collect's C extractor (mella.collect._native), compiled with lexbor's sources from the pinned selectolax
+# sdist (tools/lexbor_source.py); rebuilt when its source changes.
+NATIVE := src/mella/collect/.native-built
+export MELLA_REQUIRE_NATIVE := 1
 
 .PHONY: install browser demo test bench lint clean
 
-install: $(STAMP) browser
+install: $(STAMP) $(NATIVE) browser
 
 # The report's browser test drives Debian's chromium (no browser download): installed here when we are root.
 browser:
@@ -23,11 +27,16 @@ browser:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else echo "note: install Debian's chromium to run the report's browser test (skipped without it)"; fi; }
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml setup.py tools/lexbor_source.py
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python tools/lexbor_source.py
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check $(TORCH_SPEC)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[$(EXTRAS)]'
 	@rm -f $(VENV)/.installed-*
+	@touch $@ $(NATIVE)
+
+$(NATIVE): src/mella/collect/_native.c $(STAMP)
+	$(BIN)/python setup.py --quiet build_ext --inplace
 	@touch $@
 
 demo: install

@@ -51,7 +51,7 @@ def native_extensions():
         # The flags selectolax builds lexbor with (-O3, C99); hidden symbols so that this copy of
         # lexbor never meets the one inside selectolax's module.
         extra_compile_args=["-O3", "-std=c99", "-fvisibility=hidden", "-g0", "-Wno-unused-function",
-                            "-Wno-unused-variable", "-Wno-pedantic"],
+                            "-Wno-unused-variable", "-Wno-pedantic", "-Wno-maybe-uninitialized"],
     )]
 
 
