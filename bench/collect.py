@@ -11,8 +11,11 @@ distinct URLs until the HTML payloads reach ``--mb`` MB. Then, on one core:
   uses (no DOM mutation events, about twice as fast), which is the like-for-like floor.
 * lexbor_passes: the floor plus the tree work extraction needs whatever the Python does (one selector
   pass, a marker before each image, one text pass): the ceiling for mella with this parser.
+* floor_mella_lexbor: the floor with mella's own build of the same lexbor sources (parse and free,
+  nothing else): the parse that mella's native extractor starts from.
 * mella: the collect stage's read() + process() over the same file (decoding, extraction, context),
-  and again with ``context_chars=0`` to show what the context window costs.
+  again with ``context_chars=0`` to show what the context window costs, and again with the
+  selectolax engine (the pure-Python path, the reference the native walk is tested against).
 * naive: warcio + BeautifulSoup (html.parser) + urljoin on the first ``--naive-mb`` MB.
 
 Rates are per MB of uncompressed HTML payload and per CPU second of the benchmark process (so that
@@ -120,10 +123,31 @@ def lexbor_passes(path: Path) -> tuple[int, int]:
     return pages, size
 
 
-def mella(path: Path, context_chars: int = 300) -> tuple[int, int]:
+def floor_native(path: Path) -> tuple[int, int]:
+    """The floor with mella's own build of lexbor (the same sources, parse and free, no walk)."""
+    from fastwarc.warc import ArchiveIterator, WarcRecordType
+
+    from mella.collect.accel import native
+
+    pages = size = 0
+    with open(path, "rb") as fh:
+        for rec in ArchiveIterator(fh, record_types=WarcRecordType.response):
+            body = rec.reader.read()
+            native.parse(body)
+            pages, size = pages + 1, size + len(body)
+    return pages, size
+
+
+def mella(path: Path, context_chars: int = 300, engine: str | None = None) -> tuple[int, int]:
+    import os
+
     from mella.collect.stage import CollectStage
     from mella.pipeline.shards import Shard
 
+    if engine:
+        os.environ["MELLA_COLLECT_ENGINE"] = engine
+    else:
+        os.environ.pop("MELLA_COLLECT_ENGINE", None)
     stage = CollectStage(context_chars=context_chars)
     pages = size = rows = 0
     for batch in stage.read(Shard(str(path))):
@@ -195,9 +219,11 @@ def main() -> None:
     results = {
         "floor_default": timed(floor, path, 0, repeat=args.repeat),
         "floor_same_options": timed(floor, path, LexborDocumentOptions.WO_EVENTS, repeat=args.repeat),
+        "floor_mella_lexbor": timed(floor_native, path, repeat=args.repeat),
         "lexbor_passes": timed(lexbor_passes, path, repeat=args.repeat),
         "mella": timed(mella, path, repeat=args.repeat),
         "mella_no_context": timed(mella, path, 0, repeat=args.repeat),
+        "mella_selectolax_engine": timed(mella, path, 300, "selectolax", repeat=args.repeat),
         "naive": timed(naive, path, args.naive_mb),
     }
     for name, r in results.items():
@@ -206,6 +232,9 @@ def main() -> None:
     ratios = {
         "mella/floor_same_options": m / results["floor_same_options"]["mb_per_s"],
         "mella/floor_default": m / results["floor_default"]["mb_per_s"],
+        "mella/floor_mella_lexbor": m / results["floor_mella_lexbor"]["mb_per_s"],
+        "mella_selectolax_engine/floor_same_options": results["mella_selectolax_engine"]["mb_per_s"]
+        / results["floor_same_options"]["mb_per_s"],
         "lexbor_passes/floor_same_options": results["lexbor_passes"]["mb_per_s"]
         / results["floor_same_options"]["mb_per_s"],
         "mella/naive": m / results["naive"]["mb_per_s"],
@@ -213,7 +242,7 @@ def main() -> None:
         / results["floor_same_options"]["mb_per_s"],
     }
     for name, value in ratios.items():
-        print(f"{name:36s} {value:6.2f}x")
+        print(f"{name:42s} {value:6.2f}x")
     print("targets: >= 0.7x the floor, >= 10x the naive way")
     if not args.no_memory:
         big = build_warc(args.mb * 4)

@@ -220,9 +220,14 @@ def test_utf8_and_tag_counts_match_python():
         bad = text.count("\ufffd")
         good = len(text) - len(text.encode("ascii", "ignore")) - bad
         assert native.utf8_counts(d) == (good, bad), d
+        assert native.mostly_utf8(d) == (good >= 2 * bad), d
         assert native.tag_counts(d) == (d.count(b"<"), d.count(b"</")), d
     big = REAL[0] * 3
     assert native.tag_counts(big) == (big.count(b"<"), big.count(b"</"))
+    for d in (b"\xe8\xe0" * 5000 + "ж".encode() * 100, "ж".encode() * 5000 + b"\xff" * 2400, b"\xff" * 9000):
+        text = d.decode("utf-8", "replace")  # long inputs: the early stop of mostly_utf8
+        bad = text.count("\ufffd")
+        assert native.mostly_utf8(d) == (len(text) - len(text.encode("ascii", "ignore")) - bad >= 2 * bad)
 
 
 def test_rows_resolve_addresses_as_the_resolver_does():
@@ -259,3 +264,28 @@ def test_the_mostly_utf8_test_is_the_same_in_c_and_python(monkeypatch):
     monkeypatch.setattr(decode, "native", None)
     assert [decode._mostly_utf8(d) for d in pages] == with_c
     assert with_c[-3] is not None and with_c[-1] is None
+
+
+def test_text_of_nfc_safe_characters_is_already_nfc():
+    # The C side skips normalize() for text made only of these; check the claim on every character.
+    import sys
+
+    second_halves = set()
+    for cp in range(sys.maxunicode + 1):
+        decomposition = unicodedata.decomposition(chr(cp))
+        if decomposition and not decomposition.startswith("<") and len(decomposition.split()) == 2:
+            second_halves.add(int(decomposition.split()[1], 16))
+    safe = []
+    for start, end in native.NFC_SAFE_RANGES:
+        for cp in range(start, end + 1):
+            c = chr(cp)
+            assert unicodedata.combining(c) == 0 and unicodedata.normalize("NFC", c) == c, hex(cp)
+            assert cp not in second_halves, hex(cp)
+            safe.append(c)
+    rnd = random.Random(9)
+    for _ in range(2000):
+        s = "".join(rnd.choice(safe) for _ in range(8))
+        assert unicodedata.is_normalized("NFC", s)
+    # And text with anything else is still normalised.
+    rows = H.extract_page('<img src="a.jpg" alt="Ко\u0306шка ก\u0e48า e\u0301">'.encode(), "https://e.org/").rows
+    assert rows[0]["alt"] == unicodedata.normalize("NFC", "Ко\u0306шка ก\u0e48า e\u0301") != "Ко\u0306шка ก\u0e48า e\u0301"

@@ -1008,128 +1008,227 @@ walk(walk_t *w, lxb_dom_node_t *root)
 /* ---------------------------------------------------------------- context windows */
 
 /*
- * The window around an image, in one pass each way over the raw text: characters are copied as
- * they are met, whitespace runs become one space (only between words), and the scan stops at `half`
- * characters. That is the selectolax path's `before[-half:].lstrip() + " " + after[:half].rstrip()`
- * over the collapsed text: a space that would be the half-th character is the one strip removes.
+ * Characters that NFC leaves alone wherever they stand (combining class 0, NFC quick check Yes, never
+ * the second half of a composition): text made only of these is already NFC, so normalize() is
+ * skipped for it. tests/collect/test_native.py checks every one against unicodedata.
+ */
+static const Py_UCS4 NFC_SAFE_RANGES[][2] = {
+    {0x0000, 0x02FF}, {0x0400, 0x0482}, {0x048A, 0x052F},                    /* Latin, Cyrillic */
+    {0x0620, 0x064A}, {0x0660, 0x066F}, {0x0671, 0x06D5},                    /* Arabic letters, digits */
+    {0x0E01, 0x0E37}, {0x0E3F, 0x0E47}, {0x0E4C, 0x0E5B},                    /* Thai, less its marks */
+    {0x1E00, 0x1EFF}, {0x2002, 0x206F}, {0x20A0, 0x20CF},                    /* Vietnamese, punctuation */
+    {0x3000, 0x3029}, {0x3030, 0x303F}, {0x3130, 0x318F},                    /* CJK punctuation, jamo */
+    {0x4E00, 0x9FFF}, {0xAC00, 0xD7A3}, {0xFFFD, 0xFFFD},                    /* CJK, Hangul syllables */
+};
+static unsigned char NFC_SAFE[0x10000 / 8];
+
+static void
+nfc_safe_init(void)
+{
+    for (size_t r = 0; r < sizeof(NFC_SAFE_RANGES) / sizeof(NFC_SAFE_RANGES[0]); r++) {
+        for (Py_UCS4 c = NFC_SAFE_RANGES[r][0]; c <= NFC_SAFE_RANGES[r][1]; c++) {
+            NFC_SAFE[c >> 3] |= (unsigned char) (1u << (c & 7));
+        }
+    }
+}
+
+/* Whether normalize("NFC", s) may differ from s. */
+static int
+nfc_needed(PyObject *s)
+{
+    int kind = PyUnicode_KIND(s);
+    if (kind == PyUnicode_1BYTE_KIND) {
+        return 0; /* all below U+0100 */
+    }
+    if (kind != PyUnicode_2BYTE_KIND) {
+        return 1;
+    }
+    const Py_UCS2 *d = PyUnicode_2BYTE_DATA(s);
+    Py_ssize_t n = PyUnicode_GET_LENGTH(s);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (!(NFC_SAFE[d[i] >> 3] & (1u << (d[i] & 7)))) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/*
+ * The window around an image, in one pass each way over the raw text, decoding as it goes: each
+ * character is read the way CPython's UTF-8 decoder reads it with "replace", whitespace runs become
+ * one space (only between words), and the scan stops at `half` characters. That is the selectolax
+ * path's `before[-half:].lstrip() + " " + after[:half].rstrip()` over the collapsed text: a space
+ * that would be the half-th character is the one strip removes.
  */
 
-/* Collapsed text ending at byte `pos`, written backwards so that it ends at out + cap; returns its start. */
-static char *
-window_before(const unsigned char *p, size_t pos, Py_ssize_t half, char *out, size_t cap)
+/* The character at p[i] (i < n): its length in bytes; *cp is U+FFFD for an invalid sequence (a lead
+ * byte and the valid continuation bytes after it, or one stray byte), as CPython replaces them. */
+static inline size_t
+utf8_next(const unsigned char *p, size_t n, size_t i, Py_UCS4 *cp)
 {
-    char *w = out + cap;
+    unsigned char c = p[i], lo = 0x80, hi = 0xBF;
+    size_t need;
+    Py_UCS4 v;
+    if (c < 0x80) {
+        *cp = c;
+        return 1;
+    }
+    if (c >= 0xC2 && c <= 0xDF) {
+        need = 1;
+        v = c & 0x1F;
+    }
+    else if (c >= 0xE0 && c <= 0xEF) {
+        need = 2;
+        v = c & 0x0F;
+        lo = c == 0xE0 ? 0xA0 : 0x80;
+        hi = c == 0xED ? 0x9F : 0xBF;
+    }
+    else if (c >= 0xF0 && c <= 0xF4) {
+        need = 3;
+        v = c & 0x07;
+        lo = c == 0xF0 ? 0x90 : 0x80;
+        hi = c == 0xF4 ? 0x8F : 0xBF;
+    }
+    else {
+        *cp = 0xFFFD;
+        return 1;
+    }
+    for (size_t k = 1; k <= need; k++) {
+        if (i + k >= n || p[i + k] < lo || p[i + k] > hi) {
+            *cp = 0xFFFD;
+            return k;
+        }
+        v = (v << 6) | (p[i + k] & 0x3F);
+        lo = 0x80;
+        hi = 0xBF;
+    }
+    *cp = v;
+    return need + 1;
+}
+
+/* The character that ends at p[i - 1] (i > 0): its length in bytes. */
+static inline size_t
+utf8_prev(const unsigned char *p, size_t i, Py_UCS4 *cp)
+{
+    size_t s = i - 1;
+    if (p[s] < 0x80) {
+        *cp = p[s];
+        return 1;
+    }
+    while (s > 0 && i - s < 4 && (p[s] & 0xC0) == 0x80) {
+        s--;
+    }
+    size_t len = utf8_next(p, i, s, cp);
+    if (s + len == i) {
+        return len;
+    }
+    *cp = 0xFFFD; /* not one character: the byte alone */
+    return 1;
+}
+
+static inline int
+nfc_safe_char(Py_UCS4 c)
+{
+    return c < 0x100 || (c < 0x10000 && (NFC_SAFE[c >> 3] & (1u << (c & 7))));
+}
+
+typedef struct {
+    Py_UCS4 *out;   /* code points */
+    Py_ssize_t len;
+    int nfc;        /* a character that NFC may change */
+} chars_t;
+
+/* Collapsed text ending at byte `pos`, backwards into w->out[cap - len .. cap). */
+static void
+window_before(const unsigned char *p, size_t pos, Py_ssize_t half, chars_t *w, Py_ssize_t cap)
+{
     Py_ssize_t count = 0;
     int pending = 0, seen = 0;
     size_t i = pos;
     while (i > 0 && count < half) {
-        size_t start = i - 1, len = 1;
-        unsigned char c = p[start];
-        if (c < 0x80) {
-            if (ASCII_SPACE[c]) {
-                pending = seen;
-                i = start;
-                continue;
-            }
-        }
-        else {
-            while (start > 0 && i - start < 4 && (p[start] & 0xC0) == 0x80) {
-                start--;
-            }
-            if (char_len(p + start, i - start) != i - start) {
-                start = i - 1; /* not one character: the byte alone */
-            }
-            len = i - start;
-            if (ws_len(p + start, len)) {
-                pending = seen;
-                i = start;
-                continue;
-            }
+        Py_UCS4 c;
+        size_t len = utf8_prev(p, i, &c);
+        i -= len;
+        if (Py_UNICODE_ISSPACE(c)) {
+            pending = seen;
+            continue;
         }
         if (pending) {
             if (count + 1 >= half) {
                 break;
             }
-            *--w = ' ';
-            count++;
+            w->out[cap - ++count] = ' ';
             pending = 0;
         }
-        for (size_t k = len; k > 0; k--) {
-            *--w = (char) p[start + k - 1];
-        }
-        count++;
+        w->out[cap - ++count] = c;
+        w->nfc |= !nfc_safe_char(c);
         seen = 1;
-        i = start;
     }
-    return w;
+    w->len = count;
 }
 
-/* Collapsed text starting at byte `pos`, written to out; returns its length in bytes. */
-static size_t
-window_after(const unsigned char *p, size_t n, size_t pos, Py_ssize_t half, char *out)
+/* Collapsed text starting at byte `pos`, into w->out[0 .. len). */
+static void
+window_after(const unsigned char *p, size_t n, size_t pos, Py_ssize_t half, chars_t *w)
 {
-    char *w = out;
     Py_ssize_t count = 0;
     int pending = 0, seen = 0;
     size_t i = pos;
     while (i < n && count < half) {
-        unsigned char c = p[i];
-        size_t len = 1;
-        if (c < 0x80) {
-            if (ASCII_SPACE[c]) {
-                pending = seen;
-                i++;
-                continue;
-            }
-        }
-        else {
-            len = char_len(p + i, n - i);
-            if (ws_len(p + i, len)) {
-                pending = seen;
-                i += len;
-                continue;
-            }
+        Py_UCS4 c;
+        i += utf8_next(p, n, i, &c);
+        if (Py_UNICODE_ISSPACE(c)) {
+            pending = seen;
+            continue;
         }
         if (pending) {
             if (count + 1 >= half) {
                 break;
             }
-            *w++ = ' ';
-            count++;
+            w->out[count++] = ' ';
             pending = 0;
         }
-        for (size_t k = 0; k < len; k++) {
-            *w++ = (char) p[i + k];
-        }
-        count++;
+        w->out[count++] = c;
+        w->nfc |= !nfc_safe_char(c);
         seen = 1;
-        i += len;
     }
-    return (size_t) (w - out);
+    w->len = count;
 }
 
 static PyObject *
 context(const buf_t *t, Py_ssize_t mark, Py_ssize_t half)
 {
-    /* before | ' ' | after, each at most 4 bytes a character */
-    size_t cap = (size_t) half * 4 + 4;
-    char small[2 * 1024 + 16];
-    char *out = 2 * cap + 1 <= sizeof(small) ? small : PyMem_Malloc(2 * cap + 1);
-    if (out == NULL) {
+    /* before | ' ' | after, in one buffer of code points */
+    Py_ssize_t cap = half + 1;
+    Py_UCS4 small[2 * 512 + 4];
+    Py_UCS4 *buf = 2 * cap + 1 <= (Py_ssize_t) (sizeof(small) / sizeof(small[0]))
+        ? small : PyMem_Malloc((size_t) (2 * cap + 1) * sizeof(Py_UCS4));
+    if (buf == NULL) {
         return PyErr_NoMemory();
     }
     const unsigned char *p = (const unsigned char *) t->p;
-    char *b = window_before(p, (size_t) mark, half, out, cap);
-    size_t nb = (size_t) (out + cap - b);
-    char *a = out + cap;
-    if (nb) {
-        *a++ = ' ';
+    chars_t before = {buf, 0, 0};
+    window_before(p, (size_t) mark, half, &before, cap);
+    chars_t after = {buf + cap + 1, 0, 0};
+    window_after(p, t->n, (size_t) mark, half, &after);
+    Py_UCS4 *start = buf + cap - before.len;
+    Py_ssize_t len = before.len;
+    if (after.len) {
+        if (before.len) {
+            buf[cap] = ' ';
+            len += 1 + after.len;
+        }
+        else {
+            start = after.out;
+            len = after.len;
+        }
     }
-    size_t na = window_after(p, t->n, (size_t) mark, half, a);
-    size_t len = nb + (na ? na + (nb ? 1 : 0) : 0);
-    PyObject *r = len ? PyUnicode_DecodeUTF8(b, (Py_ssize_t) len, "replace") : PyUnicode_FromStringAndSize("", 0);
-    if (out != small) {
-        PyMem_Free(out);
+    PyObject *r = PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, start, len);
+    if (buf != small) {
+        PyMem_Free(buf);
+    }
+    if (r != NULL && (before.nfc || after.nfc) && NORMALIZE != NULL) {
+        Py_SETREF(r, PyObject_CallFunctionObjArgs(NORMALIZE, NFC, r, NULL));
     }
     return r;
 }
@@ -1186,7 +1285,7 @@ finish(PyObject *s, Py_ssize_t limit, int guard)
             return NULL;
         }
     }
-    if (PyUnicode_IS_ASCII(s) || NORMALIZE == NULL) {
+    if (NORMALIZE == NULL || !nfc_needed(s)) {
         return s;
     }
     PyObject *r = PyObject_CallFunctionObjArgs(NORMALIZE, NFC, s, NULL);
@@ -1249,7 +1348,7 @@ build_result(walk_t *w, lxb_html_document_t *doc, Py_ssize_t context_chars)
         PyObject *alt = finish(Py_NewRef(im->alt), 0, 1);
         PyObject *title = finish(Py_NewRef(im->title), 0, 1);
         PyObject *caption = finish(Py_NewRef(im->caption), 2000, 1);
-        ctx = ctx == Py_None ? ctx : finish(ctx, 0, 0);
+        /* (a context is NFC already) */
         if (alt == NULL || title == NULL || caption == NULL || ctx == NULL) {
             Py_XDECREF(alt);
             Py_XDECREF(title);
@@ -1519,6 +1618,37 @@ fail:
     return NULL;
 }
 
+PyDoc_STRVAR(parse_doc,
+"parse(html: bytes) -> None\n\n"
+"Parse and free, nothing else: the floor of extract() in this build of lexbor (bench/collect.py).");
+
+static PyObject *
+parse(PyObject *self, PyObject *arg)
+{
+    Py_buffer data;
+    if (PyObject_GetBuffer(arg, &data, PyBUF_SIMPLE) < 0) {
+        return NULL;
+    }
+    lxb_html_document_t *doc = lxb_html_document_create();
+    if (doc == NULL) {
+        PyBuffer_Release(&data);
+        return PyErr_NoMemory();
+    }
+    lxb_html_document_dom_opt_set(doc, LXB_DOM_DOCUMENT_OPT_WO_EVENTS);
+    lxb_html_document_scripting_set(doc, false);
+    lxb_status_t status;
+    Py_BEGIN_ALLOW_THREADS
+    status = lxb_html_document_parse(doc, (const lxb_char_t *) data.buf, (size_t) data.len);
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&data);
+    lxb_html_document_destroy(doc);
+    if (status != LXB_STATUS_OK) {
+        PyErr_Format(PyExc_ValueError, "lexbor could not parse the page (status %d)", (int) status);
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
 PyDoc_STRVAR(configure_doc,
 "configure(lazy_names: tuple[str, ...], srcset_names: tuple[str, ...], normalize) -> None\n\n"
 "The lazy-load attributes (in rank order) and srcset attributes of mella.collect.urls, and\n"
@@ -1571,20 +1701,21 @@ tag_counts(PyObject *self, PyObject *arg)
     size_t n = (size_t) data.len;
     Py_ssize_t opens = 0, closes = 0;
     Py_BEGIN_ALLOW_THREADS
-    /* Branch-free loops in blocks (the compiler vectorises them): about ten times memchr's speed here. */
-    for (size_t i = 0; i < n;) {
-        size_t stop = n - i > 65536 ? i + 65536 : n;
-        uint32_t o = 0, c = 0;
-        for (size_t j = i; j < stop; j++) {
-            o += p[j] == '<';
+    /* Branch-free byte counts in blocks of 255 (one byte a lane: the compiler vectorises them). */
+    if (n > 0) {
+        for (size_t i = 0; i < n - 1;) {
+            size_t stop = n - 1 - i > 255 ? i + 255 : n - 1;
+            unsigned char o = 0, c = 0;
+            for (size_t j = i; j < stop; j++) {
+                unsigned char lt = p[j] == '<';
+                o += lt;
+                c += lt & (p[j + 1] == '/');
+            }
+            opens += o;
+            closes += c;
+            i = stop;
         }
-        size_t last = stop < n ? stop : n - 1;
-        for (size_t j = i; j < last; j++) {
-            c += (p[j] == '<') & (p[j + 1] == '/');
-        }
-        opens += o;
-        closes += c;
-        i = stop;
+        opens += p[n - 1] == '<';
     }
     Py_END_ALLOW_THREADS
     PyBuffer_Release(&data);
@@ -1597,16 +1728,24 @@ PyDoc_STRVAR(utf8_counts_doc,
 "characters of t, without building t (replacement by maximal subparts, as CPython does).");
 
 static PyObject *
-utf8_counts(PyObject *self, PyObject *arg)
+utf8_scan(PyObject *arg, int stop_early)
 {
     Py_buffer data;
     if (PyObject_GetBuffer(arg, &data, PyBUF_SIMPLE) < 0) {
         return NULL;
     }
-    const unsigned char *p = data.buf, *end = p + data.len;
+    const unsigned char *p = data.buf, *end = p + data.len, *check = p;
     Py_ssize_t good = 0, bad = 0;
     Py_BEGIN_ALLOW_THREADS
     while (p < end) {
+        if (stop_early && p >= check) {
+            /* Every character still to come gives at most one good per two bytes: once even that
+             * cannot reach good >= 2 * bad, the answer (for mostly_utf8) is known. */
+            if (good + (end - p) / 2 < 2 * bad) {
+                break;
+            }
+            check = p + 4096;
+        }
         if (*p < 0x80) {
             p++;
             continue;
@@ -1651,12 +1790,33 @@ utf8_counts(PyObject *self, PyObject *arg)
     }
     Py_END_ALLOW_THREADS
     PyBuffer_Release(&data);
+    if (stop_early) {
+        return PyBool_FromLong(good >= 2 * bad);
+    }
     return Py_BuildValue("(nn)", good, bad);
 }
 
+static PyObject *
+utf8_counts(PyObject *self, PyObject *arg)
+{
+    return utf8_scan(arg, 0);
+}
+
+PyDoc_STRVAR(mostly_utf8_doc,
+"mostly_utf8(data: bytes) -> bool\n\n"
+"good >= 2 * bad for utf8_counts(data), stopping as soon as the answer is certain.");
+
+static PyObject *
+mostly_utf8(PyObject *self, PyObject *arg)
+{
+    return utf8_scan(arg, 1);
+}
+
 static PyMethodDef methods[] = {
+    {"parse", parse, METH_O, parse_doc},
     {"rows", rows, METH_VARARGS, rows_doc},
     {"utf8_counts", utf8_counts, METH_O, utf8_counts_doc},
+    {"mostly_utf8", mostly_utf8, METH_O, mostly_utf8_doc},
     {"tag_counts", tag_counts, METH_O, tag_counts_doc},
     {"extract", extract, METH_VARARGS, extract_doc},
     {"configure", configure, METH_VARARGS, configure_doc},
@@ -1672,8 +1832,25 @@ static struct PyModuleDef module = {
 PyMODINIT_FUNC
 PyInit__native(void)
 {
+    nfc_safe_init();
     PyObject *m = PyModule_Create(&module);
     if (m != NULL) {
+        PyObject *ranges = PyList_New(0);
+        for (size_t r = 0; ranges && r < sizeof(NFC_SAFE_RANGES) / sizeof(NFC_SAFE_RANGES[0]); r++) {
+            PyObject *pair = Py_BuildValue("(kk)", (unsigned long) NFC_SAFE_RANGES[r][0],
+                                           (unsigned long) NFC_SAFE_RANGES[r][1]);
+            if (pair == NULL || PyList_Append(ranges, pair) < 0) {
+                Py_XDECREF(pair);
+                Py_CLEAR(ranges);
+                break;
+            }
+            Py_DECREF(pair);
+        }
+        if (ranges == NULL || PyModule_AddObject(m, "NFC_SAFE_RANGES", ranges) < 0) {
+            Py_XDECREF(ranges);
+            Py_DECREF(m);
+            return NULL;
+        }
         PyModule_AddStringConstant(m, "LEXBOR_VERSION", LEXBOR_VERSION_STRING);
     }
     return m;

@@ -75,8 +75,7 @@ def _utf8(data: bytes) -> str | None:
 def _mostly_utf8(data: bytes) -> str | None:
     """The text when the bytes are UTF-8 but for a few bad sequences (pages glued from two sources)."""
     if native is not None:  # the same counts in one C pass, without decoding a legacy page in vain
-        good, bad = native.utf8_counts(data)
-        return data.decode("utf-8", "replace") if good >= 2 * bad else None
+        return data.decode("utf-8", "replace") if native.mostly_utf8(data) else None
     text = data.decode("utf-8", "replace")
     bad = text.count("\ufffd")
     # A legacy charset read as UTF-8 yields almost no valid multi-byte characters: most become U+FFFD.
