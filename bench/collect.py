@@ -181,18 +181,22 @@ def naive(path: Path, limit_mb: int) -> tuple[int, int]:
     return pages, size
 
 
-def timed(fn, *args, repeat: int = 1) -> dict:
-    """Best of ``repeat`` runs in CPU seconds of this process (time.process_time): other processes
-    share the cores, so CPU time (not wall time) and the minimum are the signal."""
-    best = None
+def timed(runs: dict[str, tuple], repeat: int = 1) -> dict[str, dict]:
+    """Best of ``repeat`` runs of each ``name: (fn, *args)``, in CPU seconds of this process
+    (time.process_time): other processes share the cores, so CPU time (not wall time) and the
+    minimum are the signal. The runs are interleaved (one of each per round) so that a machine that
+    gets slower or faster during the benchmark moves every figure alike and the ratios hold."""
+    best: dict[str, dict] = {}
     for _ in range(repeat):
-        t0 = time.process_time()
-        pages, size = fn(*args)
-        dt = time.process_time() - t0
-        if best is None or dt < best["seconds"]:
-            best = {"seconds": dt, "pages": pages, "mb": size / 1e6}
-    best["mb_per_s"] = best["mb"] / best["seconds"]
-    best["pages_per_s"] = best["pages"] / best["seconds"]
+        for name, (fn, *args) in runs.items():
+            t0 = time.process_time()
+            pages, size = fn(*args)
+            dt = time.process_time() - t0
+            if name not in best or dt < best[name]["seconds"]:
+                best[name] = {"seconds": dt, "pages": pages, "mb": size / 1e6}
+    for r in best.values():
+        r["mb_per_s"] = r["mb"] / r["seconds"]
+        r["pages_per_s"] = r["pages"] / r["seconds"]
     return best
 
 
@@ -216,18 +220,18 @@ def main() -> None:
 
     path = build_warc(args.mb)
     print(f"input: {path.name} ({path.stat().st_size / 1e6:.1f} MB gzip)", flush=True)
-    results = {
-        "floor_default": timed(floor, path, 0, repeat=args.repeat),
-        "floor_same_options": timed(floor, path, LexborDocumentOptions.WO_EVENTS, repeat=args.repeat),
-        "floor_mella_lexbor": timed(floor_native, path, repeat=args.repeat),
-        "lexbor_passes": timed(lexbor_passes, path, repeat=args.repeat),
-        "mella": timed(mella, path, repeat=args.repeat),
-        "mella_no_context": timed(mella, path, 0, repeat=args.repeat),
-        "mella_selectolax_engine": timed(mella, path, 300, "selectolax", repeat=args.repeat),
-        "naive": timed(naive, path, args.naive_mb),
-    }
+    results = timed({
+        "floor_default": (floor, path, 0),
+        "floor_same_options": (floor, path, LexborDocumentOptions.WO_EVENTS),
+        "floor_mella_lexbor": (floor_native, path),
+        "lexbor_passes": (lexbor_passes, path),
+        "mella": (mella, path),
+        "mella_no_context": (mella, path, 0),
+        "mella_selectolax_engine": (mella, path, 300, "selectolax"),
+    }, repeat=args.repeat)
+    results["naive"] = timed({"naive": (naive, path, args.naive_mb)})["naive"]
     for name, r in results.items():
-        print(f"{name:20s} {r['mb_per_s']:7.1f} MB/s {r['pages_per_s']:8.1f} pages/s  ({r['mb']:.1f} MB, {r['seconds']:.2f} s)")
+        print(f"{name:24s} {r['mb_per_s']:7.1f} MB/s {r['pages_per_s']:8.1f} pages/s  ({r['mb']:.1f} MB, {r['seconds']:.2f} s)")
     m = results["mella"]["mb_per_s"]
     ratios = {
         "mella/floor_same_options": m / results["floor_same_options"]["mb_per_s"],

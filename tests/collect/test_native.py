@@ -289,3 +289,47 @@ def test_text_of_nfc_safe_characters_is_already_nfc():
     # And text with anything else is still normalised.
     rows = H.extract_page('<img src="a.jpg" alt="Ко\u0306шка ก\u0e48า e\u0301">'.encode(), "https://e.org/").rows
     assert rows[0]["alt"] == unicodedata.normalize("NFC", "Ко\u0306шка ก\u0e48า e\u0301") != "Ко\u0306шка ก\u0e48า e\u0301"
+
+
+def test_one_byte_codecs_transcode_to_utf8_as_python_decodes():
+    from mella.collect import decode
+
+    rnd = random.Random(13)
+    codecs_seen = 0
+    for name in ("cp1250", "cp1251", "cp1252", "cp1253", "cp1254", "cp1255", "cp1256", "cp1257", "cp1258",
+                 "cp874", "koi8-r", "koi8-u", "iso8859-2", "iso8859-5", "iso8859-6", "iso8859-11", "mac-cyrillic",
+                 "cp866", "tis-620"):
+        table = decode._charmap_table(name)
+        assert table is not None, name
+        codecs_seen += 1
+        for _ in range(300):
+            data = bytes(rnd.randrange(256) for _ in range(rnd.randrange(40)))
+            try:
+                want = data.decode(name).encode("utf-8")
+            except UnicodeDecodeError:
+                want = None
+            assert native.charmap_utf8(data, table) == want, (name, data)
+    assert codecs_seen == 19
+    assert decode._charmap_table("gb18030") is None and decode._charmap_table("utf-8") is None
+    with pytest.raises(ValueError):
+        native.charmap_utf8(b"x", "short table")
+
+
+def test_decoding_and_the_binary_test_are_the_same_with_and_without_c(monkeypatch):
+    from mella.collect import decode
+
+    rnd = random.Random(17)
+    pages = [*REAL, "Текст страницы".encode("cp1251") * 40, "ข้อความ".encode("cp874") * 30, b"\x00binary",
+             bytes(rnd.randrange(256) for _ in range(3000)), b"\xff\xfe<\x00p\x00>", b"", b"\x01\x02" * 300 + b"ok" * 900]
+    charsets = [None, "windows-1251", "koi8-r", "iso-8859-1", "tis-620", "gb2312"]
+
+    def run():
+        out = []
+        for i, data in enumerate(pages):
+            d = decode.decode_html(data, charsets[i % len(charsets)])
+            out.append((d.text, d.utf8, d.encoding, d.source, d.replaced, decode.looks_binary(data)))
+        return out
+
+    with_c = run()
+    monkeypatch.setattr(decode, "native", None)
+    assert run() == with_c

@@ -63,6 +63,20 @@ static const unsigned char ASCII_SPACE[128] = {
     [9] = 1, [10] = 1, [11] = 1, [12] = 1, [13] = 1, [28] = 1, [29] = 1, [30] = 1, [31] = 1, [32] = 1,
 };
 
+/* str.isspace() of one character, inline: the 29 whitespace characters of Unicode (a test checks
+ * the list against Python's). */
+static inline int
+is_space(Py_UCS4 c)
+{
+    if (c < 0x80) {
+        return ASCII_SPACE[c];
+    }
+    if (c < 0x2000) {
+        return c == 0x85 || c == 0xA0 || c == 0x1680;
+    }
+    return c <= 0x200A || c == 0x2028 || c == 0x2029 || c == 0x202F || c == 0x205F || c == 0x3000;
+}
+
 /* The length of the whitespace character at p (as str.isspace() sees it), or 0. */
 static inline size_t
 ws_len(const unsigned char *p, size_t n)
@@ -1149,7 +1163,7 @@ window_before(const unsigned char *p, size_t pos, Py_ssize_t half, chars_t *w, P
         Py_UCS4 c;
         size_t len = utf8_prev(p, i, &c);
         i -= len;
-        if (Py_UNICODE_ISSPACE(c)) {
+        if (is_space(c)) {
             pending = seen;
             continue;
         }
@@ -1177,7 +1191,7 @@ window_after(const unsigned char *p, size_t n, size_t pos, Py_ssize_t half, char
     while (i < n && count < half) {
         Py_UCS4 c;
         i += utf8_next(p, n, i, &c);
-        if (Py_UNICODE_ISSPACE(c)) {
+        if (is_space(c)) {
             pending = seen;
             continue;
         }
@@ -1231,6 +1245,65 @@ context(const buf_t *t, Py_ssize_t mark, Py_ssize_t half)
         Py_SETREF(r, PyObject_CallFunctionObjArgs(NORMALIZE, NFC, r, NULL));
     }
     return r;
+}
+
+/* ---------------------------------------------------------------- documents */
+
+/*
+ * One parsed document is kept for the next page (taken and given back under the GIL, so threads
+ * that parse at the same time each get their own): lexbor cleans a document for reuse (its memory
+ * pools emptied to their first chunk, its name tables cleared), which spares the 15 us of setting a
+ * new one up for every page. Same options as the selectolax path: no mutation events, no scripting.
+ */
+static lxb_html_document_t *SPARE_DOC;
+
+static lxb_html_document_t *
+doc_take(void)
+{
+    lxb_html_document_t *doc = SPARE_DOC;
+    SPARE_DOC = NULL;
+    if (doc == NULL) {
+        doc = lxb_html_document_create();
+        if (doc == NULL) {
+            PyErr_NoMemory();
+            return NULL;
+        }
+        lxb_html_document_dom_opt_set(doc, LXB_DOM_DOCUMENT_OPT_WO_EVENTS);
+        lxb_html_document_scripting_set(doc, false);
+    }
+    return doc;
+}
+
+static void
+doc_give(lxb_html_document_t *doc)
+{
+    if (SPARE_DOC == NULL) {
+        lxb_html_document_clean(doc);
+        SPARE_DOC = doc;
+    }
+    else {
+        lxb_html_document_destroy(doc);
+    }
+}
+
+/* Parse UTF-8 bytes into a document (the GIL released meanwhile); NULL with an exception on failure. */
+static lxb_html_document_t *
+doc_parse(Py_buffer *data)
+{
+    lxb_html_document_t *doc = doc_take();
+    if (doc == NULL) {
+        return NULL;
+    }
+    lxb_status_t status;
+    Py_BEGIN_ALLOW_THREADS
+    status = lxb_html_document_parse(doc, (const lxb_char_t *) data->buf, (size_t) data->len);
+    Py_END_ALLOW_THREADS
+    if (status != LXB_STATUS_OK) {
+        lxb_html_document_destroy(doc);
+        PyErr_Format(PyExc_ValueError, "lexbor could not parse the page (status %d)", (int) status);
+        return NULL;
+    }
+    return doc;
 }
 
 /* ---------------------------------------------------------------- module functions */
@@ -1400,21 +1473,9 @@ extract(PyObject *self, PyObject *args)
     if (!PyArg_ParseTuple(args, "y*|n", &data, &context_chars)) {
         return NULL;
     }
-    lxb_html_document_t *doc = lxb_html_document_create();
-    if (doc == NULL) {
-        PyBuffer_Release(&data);
-        return PyErr_NoMemory();
-    }
-    lxb_html_document_dom_opt_set(doc, LXB_DOM_DOCUMENT_OPT_WO_EVENTS);
-    lxb_html_document_scripting_set(doc, false);
-    lxb_status_t status;
-    Py_BEGIN_ALLOW_THREADS
-    status = lxb_html_document_parse(doc, (const lxb_char_t *) data.buf, (size_t) data.len);
-    Py_END_ALLOW_THREADS
+    lxb_html_document_t *doc = doc_parse(&data);
     PyBuffer_Release(&data);
-    if (status != LXB_STATUS_OK) {
-        lxb_html_document_destroy(doc);
-        PyErr_Format(PyExc_ValueError, "lexbor could not parse the page (status %d)", (int) status);
+    if (doc == NULL) {
         return NULL;
     }
     walk_t w;
@@ -1428,7 +1489,7 @@ extract(PyObject *self, PyObject *args)
         result = build_result(&w, doc, context_chars);
     }
     walk_free(&w);
-    lxb_html_document_destroy(doc);
+    doc_give(doc);
     return result;
 }
 
@@ -1620,7 +1681,8 @@ fail:
 
 PyDoc_STRVAR(parse_doc,
 "parse(html: bytes) -> None\n\n"
-"Parse and free, nothing else: the floor of extract() in this build of lexbor (bench/collect.py).");
+"Parse, nothing else (the document is kept for the next page, as extract() does): the floor of\n"
+"extract() in this build of lexbor (bench/collect.py).");
 
 static PyObject *
 parse(PyObject *self, PyObject *arg)
@@ -1629,23 +1691,12 @@ parse(PyObject *self, PyObject *arg)
     if (PyObject_GetBuffer(arg, &data, PyBUF_SIMPLE) < 0) {
         return NULL;
     }
-    lxb_html_document_t *doc = lxb_html_document_create();
-    if (doc == NULL) {
-        PyBuffer_Release(&data);
-        return PyErr_NoMemory();
-    }
-    lxb_html_document_dom_opt_set(doc, LXB_DOM_DOCUMENT_OPT_WO_EVENTS);
-    lxb_html_document_scripting_set(doc, false);
-    lxb_status_t status;
-    Py_BEGIN_ALLOW_THREADS
-    status = lxb_html_document_parse(doc, (const lxb_char_t *) data.buf, (size_t) data.len);
-    Py_END_ALLOW_THREADS
+    lxb_html_document_t *doc = doc_parse(&data);
     PyBuffer_Release(&data);
-    lxb_html_document_destroy(doc);
-    if (status != LXB_STATUS_OK) {
-        PyErr_Format(PyExc_ValueError, "lexbor could not parse the page (status %d)", (int) status);
+    if (doc == NULL) {
         return NULL;
     }
+    doc_give(doc);
     Py_RETURN_NONE;
 }
 
@@ -1737,6 +1788,28 @@ utf8_scan(PyObject *arg, int stop_early)
     const unsigned char *p = data.buf, *end = p + data.len, *check = p;
     Py_ssize_t good = 0, bad = 0;
     Py_BEGIN_ALLOW_THREADS
+    if (stop_early) {
+        /* A bound first, in one vectorised pass: every good character holds a continuation byte of
+         * its own (80-BF), and every byte that can start nothing (C0, C1, F5-FF) is a U+FFFD of its
+         * own, so continuations < 2 * such bytes settles it (legacy Cyrillic pages, typically). */
+        size_t n = (size_t) data.len, conts = 0, strays = 0;
+        for (size_t i = 0; i < n;) {
+            size_t stop = n - i > 255 ? i + 255 : n;
+            unsigned char c8 = 0, s8 = 0;
+            for (size_t j = i; j < stop; j++) {
+                unsigned char b = p[j];
+                c8 += (b & 0xC0) == 0x80;
+                s8 += (b == 0xC0) | (b == 0xC1) | (b >= 0xF5);
+            }
+            conts += c8;
+            strays += s8;
+            i = stop;
+        }
+        if (conts < 2 * strays) {
+            bad = (Py_ssize_t) strays;
+            p = end; /* good stays 0: the answer is no */
+        }
+    }
     while (p < end) {
         if (stop_early && p >= check) {
             /* Every character still to come gives at most one good per two bytes: once even that
@@ -1812,7 +1885,120 @@ mostly_utf8(PyObject *self, PyObject *arg)
     return utf8_scan(arg, 1);
 }
 
+PyDoc_STRVAR(charmap_utf8_doc,
+"charmap_utf8(data: bytes, table: str) -> bytes | None\n\n"
+"data.decode(codec).encode('utf-8') for a one-byte codec whose decoding table (256 characters) is\n"
+"``table``, in one pass; None where the strict decode fails (a byte the table maps to U+FFFE).");
+
+static PyObject *
+charmap_utf8(PyObject *self, PyObject *args)
+{
+    Py_buffer data;
+    PyObject *table;
+    if (!PyArg_ParseTuple(args, "y*U", &data, &table)) {
+        return NULL;
+    }
+    if (PyUnicode_GET_LENGTH(table) != 256) {
+        PyBuffer_Release(&data);
+        PyErr_SetString(PyExc_ValueError, "a decoding table has 256 characters");
+        return NULL;
+    }
+    unsigned char map[256][4], len[256];
+    size_t widest = 1;
+    for (int b = 0; b < 256; b++) {
+        Py_UCS4 c = PyUnicode_READ_CHAR(table, b);
+        if (c == 0xFFFE || (c >= 0xD800 && c <= 0xDFFF)) {
+            len[b] = 0; /* undefined: the strict decode fails on it */
+        }
+        else if (c < 0x80) {
+            map[b][0] = (unsigned char) c;
+            len[b] = 1;
+        }
+        else if (c < 0x800) {
+            map[b][0] = (unsigned char) (0xC0 | (c >> 6));
+            map[b][1] = (unsigned char) (0x80 | (c & 0x3F));
+            len[b] = 2;
+        }
+        else if (c < 0x10000) {
+            map[b][0] = (unsigned char) (0xE0 | (c >> 12));
+            map[b][1] = (unsigned char) (0x80 | ((c >> 6) & 0x3F));
+            map[b][2] = (unsigned char) (0x80 | (c & 0x3F));
+            len[b] = 3;
+        }
+        else {
+            map[b][0] = (unsigned char) (0xF0 | (c >> 18));
+            map[b][1] = (unsigned char) (0x80 | ((c >> 12) & 0x3F));
+            map[b][2] = (unsigned char) (0x80 | ((c >> 6) & 0x3F));
+            map[b][3] = (unsigned char) (0x80 | (c & 0x3F));
+            len[b] = 4;
+        }
+        if (len[b] > widest) {
+            widest = len[b];
+        }
+    }
+    const unsigned char *p = data.buf;
+    size_t n = (size_t) data.len;
+    PyObject *out = PyBytes_FromStringAndSize(NULL, (Py_ssize_t) (n * widest));
+    if (out == NULL) {
+        PyBuffer_Release(&data);
+        return NULL;
+    }
+    unsigned char *w = (unsigned char *) PyBytes_AS_STRING(out);
+    int ok = 1;
+    Py_BEGIN_ALLOW_THREADS
+    for (size_t i = 0; i < n; i++) {
+        unsigned char b = p[i];
+        if (b < 0x80 && len[b] == 1) {
+            *w++ = map[b][0];
+            continue;
+        }
+        if (len[b] == 0) {
+            ok = 0;
+            break;
+        }
+        for (int k = 0; k < len[b]; k++) {
+            *w++ = map[b][k];
+        }
+    }
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&data);
+    if (!ok) {
+        Py_DECREF(out);
+        Py_RETURN_NONE;
+    }
+    if (_PyBytes_Resize(&out, (Py_ssize_t) (w - (unsigned char *) PyBytes_AS_STRING(out))) < 0) {
+        return NULL;
+    }
+    return out;
+}
+
+PyDoc_STRVAR(control_bytes_doc,
+"control_bytes(data: bytes, sample: int) -> (has_nul, controls)\n\n"
+"Over data[:sample]: whether it holds a NUL, and how many bytes are in 1-8, 11 or 14-31.");
+
+static PyObject *
+control_bytes(PyObject *self, PyObject *args)
+{
+    Py_buffer data;
+    Py_ssize_t sample;
+    if (!PyArg_ParseTuple(args, "y*n", &data, &sample)) {
+        return NULL;
+    }
+    const unsigned char *p = data.buf;
+    size_t n = (size_t) (data.len < sample ? data.len : (sample > 0 ? sample : 0));
+    Py_ssize_t nul = 0, controls = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char b = p[i];
+        nul |= b == 0;
+        controls += (b >= 1 && b <= 8) | (b == 11) | (b >= 14 && b <= 31);
+    }
+    PyBuffer_Release(&data);
+    return Py_BuildValue("(Nn)", PyBool_FromLong(nul), controls);
+}
+
 static PyMethodDef methods[] = {
+    {"charmap_utf8", charmap_utf8, METH_VARARGS, charmap_utf8_doc},
+    {"control_bytes", control_bytes, METH_VARARGS, control_bytes_doc},
     {"parse", parse, METH_O, parse_doc},
     {"rows", rows, METH_VARARGS, rows_doc},
     {"utf8_counts", utf8_counts, METH_O, utf8_counts_doc},

@@ -8,8 +8,9 @@ bytes strictly to be used; otherwise the next source is tried. See docs/collect.
 from __future__ import annotations
 
 import codecs
+import importlib
 import re
-from dataclasses import dataclass
+from functools import lru_cache
 
 from mella.collect.accel import native
 
@@ -38,14 +39,29 @@ _PRESCAN_BYTES = 4096
 _META_CHARSET = re.compile(rb"""<meta[^>]{0,512}?charset\s*=\s*["']?\s*([a-zA-Z0-9_:.+-]{1,40})""", re.I)
 
 
-@dataclass(frozen=True)
 class Decoded:
-    """A decoded page: its text, the codec used and where the choice came from (bom, http, ...)."""
+    """A decoded page: its text (or its UTF-8 bytes), the codec used and where the choice came from
+    (bom, http, ...). Either form is made from the other when asked for."""
 
-    text: str
-    encoding: str
-    source: str
-    replaced: bool = False  # undecodable bytes were replaced with U+FFFD
+    __slots__ = ("encoding", "source", "replaced", "_text", "_utf8")
+
+    def __init__(self, encoding: str, source: str, replaced: bool = False, *,
+                 text: str | None = None, utf8: bytes | None = None):
+        self.encoding, self.source = encoding, source
+        self.replaced = replaced  # undecodable bytes were replaced with U+FFFD
+        self._text, self._utf8 = text, utf8
+
+    @property
+    def text(self) -> str:
+        if self._text is None:
+            self._text = self._utf8.decode("utf-8")
+        return self._text
+
+    @property
+    def utf8(self) -> bytes:
+        if self._utf8 is None:
+            self._utf8 = self._text.encode("utf-8", "replace")
+        return self._utf8
 
 
 def normalize_charset(label: str | None) -> str | None:
@@ -66,6 +82,27 @@ def _strict(data: bytes, encoding: str) -> str | None:
         return data.decode(encoding)
     except (UnicodeDecodeError, LookupError):
         return None
+
+
+@lru_cache(maxsize=64)
+def _charmap_table(encoding: str) -> str | None:
+    """The decoding table of a one-byte codec (cp1251, koi8-r, iso8859-5 ...), else None."""
+    try:
+        module = importlib.import_module("encodings." + codecs.lookup(encoding).name.replace("-", "_"))
+    except (ImportError, LookupError):
+        return None
+    table = getattr(module, "decoding_table", None)
+    return table if isinstance(table, str) and len(table) == 256 else None
+
+
+def _strict_decoded(data: bytes, encoding: str, source: str) -> Decoded | None:
+    """``data`` decoded strictly with ``encoding``; one-byte codecs straight to UTF-8 in C."""
+    table = _charmap_table(encoding) if native is not None else None
+    if table is not None:
+        utf8 = native.charmap_utf8(data, table)
+        return Decoded(encoding, source, utf8=utf8) if utf8 is not None else None
+    text = _strict(data, encoding)
+    return Decoded(encoding, source, text=text) if text is not None else None
 
 
 def _utf8(data: bytes) -> str | None:
@@ -112,7 +149,7 @@ def decode_html(data: bytes, http_charset: str | None = None) -> Decoded:
     for bom, encoding in _BOMS:
         if data.startswith(bom):
             text = data[len(bom):].decode(encoding, "replace")
-            return Decoded(text, encoding, "bom", "\ufffd" in text)
+            return Decoded(encoding, "bom", "\ufffd" in text, text=text)
 
     utf8 = _utf8(data)
     http = normalize_charset(http_charset)
@@ -120,29 +157,29 @@ def decode_html(data: bytes, http_charset: str | None = None) -> Decoded:
         # Valid UTF-8 with non-ASCII bytes is almost never a legacy charset by accident, so a server
         # default like "iso-8859-1" in front of a UTF-8 page loses to the bytes themselves.
         if not (utf8 is not None and not data.isascii()):
-            text = _strict(data, http)
-            if text is not None:
-                return Decoded(text, http, "http")
+            decoded = _strict_decoded(data, http, "http")
+            if decoded is not None:
+                return decoded
     if utf8 is not None:
-        return Decoded(utf8, "utf-8", "http" if http == "utf-8" else "utf8")
+        return Decoded("utf-8", "http" if http == "utf-8" else "utf8", text=utf8)
     repaired = _mostly_utf8(data)
     if repaired is not None:
-        return Decoded(repaired, "utf-8", "utf8", True)
+        return Decoded("utf-8", "utf8", True, text=repaired)
 
     meta = meta_charset(data)
     if meta and meta != "utf-8":
-        text = _strict(data, meta)
-        if text is not None:
-            return Decoded(text, meta, "meta")
+        decoded = _strict_decoded(data, meta, "meta")
+        if decoded is not None:
+            return decoded
 
     guess = detect(data)
     if guess:
-        text = _strict(data, guess)
-        if text is not None:
-            return Decoded(text, guess, "detected")
+        decoded = _strict_decoded(data, guess, "detected")
+        if decoded is not None:
+            return decoded
     # Nothing decodes cleanly: keep what we can read, mark the rest.
     encoding = meta or http or guess or "utf-8"
-    return Decoded(data.decode(encoding, "replace"), encoding, "replaced", True)
+    return Decoded(encoding, "replaced", True, text=data.decode(encoding, "replace"))
 
 
 _CONTROL_BYTES = bytes([*range(1, 9), 11, *range(14, 32)])
@@ -151,6 +188,11 @@ _KEEP_CONTROLS = bytes(b for b in range(256) if b not in _CONTROL_BYTES)
 
 def looks_binary(data: bytes, sample: int = 2048) -> bool:
     """Whether the bytes look like a binary file rather than text (NULs or many control bytes)."""
+    if native is not None:  # the same test in one pass in C, without copying the head
+        if not data or data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+            return False
+        nul, controls = native.control_bytes(data, sample)
+        return nul or controls > min(len(data), sample) // 10
     head = data[:sample]
     if not head or head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return False

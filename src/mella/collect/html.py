@@ -83,7 +83,7 @@ def _html_input(data: bytes, http_charset: str | None, counters: Counter, fast: 
     # Lexbor reads bytes as UTF-8; hand it the original bytes when they already are.
     if decoded.encoding == "utf-8" and decoded.source != "bom":
         return data
-    return decoded.text.encode("utf-8", "replace")
+    return decoded.utf8
 
 
 def _parse(html: bytes):
