@@ -1944,9 +1944,27 @@ charmap_utf8(PyObject *self, PyObject *args)
         return NULL;
     }
     unsigned char *w = (unsigned char *) PyBytes_AS_STRING(out);
-    int ok = 1;
+    int ok = 1, ascii_same = 1;
+    for (int b = 0; b < 0x80; b++) {
+        ascii_same &= len[b] == 1 && map[b][0] == b;
+    }
     Py_BEGIN_ALLOW_THREADS
     for (size_t i = 0; i < n; i++) {
+        if (ascii_same) { /* markup is ASCII: eight bytes at a time while they are */
+            while (i + 8 <= n) {
+                uint64_t word;
+                memcpy(&word, p + i, 8);
+                if (word & 0x8080808080808080ULL) {
+                    break;
+                }
+                memcpy(w, &word, 8);
+                w += 8;
+                i += 8;
+            }
+            if (i >= n) {
+                break;
+            }
+        }
         unsigned char b = p[i];
         if (b < 0x80 && len[b] == 1) {
             *w++ = map[b][0];
