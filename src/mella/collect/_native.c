@@ -597,9 +597,15 @@ innermost(stack_t *s)
 }
 
 typedef struct {
+    const unsigned char *p;
+    size_t n;
+} seg_t;
+
+typedef struct {
     lxb_dom_node_t *text_root;
-    int in_text, junk, want_text, text_count;
-    buf_t text;
+    int in_text, junk, want_text;
+    seg_t *segs;      /* the visible text: its text nodes, in order, read where lexbor keeps them */
+    Py_ssize_t n_segs, cap_segs;
     stack_t captions, pictures;
     image_t *images;
     Py_ssize_t n_images, cap_images, images_seen, n_alt, n_nosrc, n_data;
@@ -618,12 +624,13 @@ set_once(PyObject **slot, val_t v)
     }
 }
 
-static int
-text_space(const lexbor_str_t *s)
+/* Whether a text node is empty or ASCII whitespace only (indentation): not worth a segment. */
+static inline int
+blank(const lexbor_str_t *s)
 {
     for (size_t i = 0; i < s->length; i++) {
         lxb_char_t c = s->data[i];
-        if (c != ' ' && c != '\t' && c != '\n' && c != '\f' && c != '\r') {
+        if (c >= 0x80 || !ASCII_SPACE[c]) {
             return 0;
         }
     }
@@ -679,21 +686,13 @@ picture_sources(lxb_dom_node_t *picture)
     return t;
 }
 
-static int
+static Py_ssize_t
 mark(walk_t *w)
 {
-    /* What the selectolax path's marker does: a break between text nodes (spaces around it). */
-    if (!w->want_text || !w->in_text || w->junk) {
-        return -1;
-    }
-    if (buf_put(&w->text, " ", 1) < 0) {
-        return -2;
-    }
-    Py_ssize_t at = (Py_ssize_t) w->text.n;
-    if (buf_put(&w->text, " ", 1) < 0) {
-        return -2;
-    }
-    return (int) (at > INT32_MAX ? -1 : at);
+    /* What the selectolax path's marker does: a break between text nodes, here the number of the
+     * text node that comes next (the windows read a space between nodes: whitespace collapses, so
+     * it does not matter which nodes are blank). */
+    return w->want_text && w->in_text && !w->junk ? w->n_segs : -1;
 }
 
 static int
@@ -832,11 +831,7 @@ on_image(walk_t *w, lxb_dom_element_t *el)
     if (img.title == NULL || img.caption == NULL) {
         goto fail;
     }
-    int at = mark(w);
-    if (at == -2) {
-        goto fail;
-    }
-    img.mark = at;
+    img.mark = mark(w);
     if (w->n_images == w->cap_images) {
         Py_ssize_t cap = w->cap_images ? w->cap_images * 2 : 32;
         image_t *p = realloc(w->images, (size_t) cap * sizeof(image_t));
@@ -906,10 +901,19 @@ enter(walk_t *w, lxb_dom_node_t *node)
     if (node->type == LXB_DOM_NODE_TYPE_TEXT) {
         if (w->want_text && w->in_text && !w->junk) {
             lexbor_str_t *s = &lxb_dom_interface_text(node)->char_data.data;
-            if (s->data != NULL && !text_space(s)) {
-                if ((w->text_count++ && buf_put(&w->text, " ", 1) < 0) || buf_put(&w->text, s->data, s->length) < 0) {
-                    return -1;
+            if (s->data != NULL && !blank(s)) {
+                if (w->n_segs == w->cap_segs) {
+                    Py_ssize_t cap = w->cap_segs ? w->cap_segs * 2 : 256;
+                    seg_t *p = realloc(w->segs, (size_t) cap * sizeof(seg_t));
+                    if (p == NULL) {
+                        PyErr_NoMemory();
+                        return -1;
+                    }
+                    w->segs = p;
+                    w->cap_segs = cap;
                 }
+                w->segs[w->n_segs].p = s->data;
+                w->segs[w->n_segs++].n = s->length;
             }
         }
         return 0;
@@ -1152,65 +1156,74 @@ typedef struct {
     int nfc;        /* a character that NFC may change */
 } chars_t;
 
-/* Collapsed text ending at byte `pos`, backwards into w->out[cap - len .. cap). */
+/* Collapsed text before the text node numbered `mark`, backwards into w->out[cap - len .. cap). */
 static void
-window_before(const unsigned char *p, size_t pos, Py_ssize_t half, chars_t *w, Py_ssize_t cap)
+window_before(const seg_t *segs, Py_ssize_t mark, Py_ssize_t half, chars_t *w, Py_ssize_t cap)
 {
-    Py_ssize_t count = 0;
+    Py_ssize_t count = 0, k = mark;
     int pending = 0, seen = 0;
-    size_t i = pos;
-    while (i > 0 && count < half) {
-        Py_UCS4 c;
-        size_t len = utf8_prev(p, i, &c);
-        i -= len;
-        if (is_space(c)) {
-            pending = seen;
-            continue;
-        }
-        if (pending) {
-            if (count + 1 >= half) {
-                break;
+    while (k > 0 && count < half) {
+        const unsigned char *p = segs[--k].p;
+        size_t i = segs[k].n;
+        pending = seen; /* the space between two text nodes */
+        while (i > 0 && count < half) {
+            Py_UCS4 c;
+            i -= utf8_prev(p, i, &c);
+            if (is_space(c)) {
+                pending = seen;
+                continue;
             }
-            w->out[cap - ++count] = ' ';
-            pending = 0;
+            if (pending) {
+                if (count + 1 >= half) {
+                    w->len = count;
+                    return;
+                }
+                w->out[cap - ++count] = ' ';
+                pending = 0;
+            }
+            w->out[cap - ++count] = c;
+            w->nfc |= !nfc_safe_char(c);
+            seen = 1;
         }
-        w->out[cap - ++count] = c;
-        w->nfc |= !nfc_safe_char(c);
-        seen = 1;
     }
     w->len = count;
 }
 
-/* Collapsed text starting at byte `pos`, into w->out[0 .. len). */
+/* Collapsed text from the text node numbered `mark` on, into w->out[0 .. len). */
 static void
-window_after(const unsigned char *p, size_t n, size_t pos, Py_ssize_t half, chars_t *w)
+window_after(const seg_t *segs, Py_ssize_t n_segs, Py_ssize_t mark, Py_ssize_t half, chars_t *w)
 {
     Py_ssize_t count = 0;
     int pending = 0, seen = 0;
-    size_t i = pos;
-    while (i < n && count < half) {
-        Py_UCS4 c;
-        i += utf8_next(p, n, i, &c);
-        if (is_space(c)) {
-            pending = seen;
-            continue;
-        }
-        if (pending) {
-            if (count + 1 >= half) {
-                break;
+    for (Py_ssize_t k = mark; k < n_segs && count < half; k++) {
+        const unsigned char *p = segs[k].p;
+        size_t n = segs[k].n, i = 0;
+        pending = seen;
+        while (i < n && count < half) {
+            Py_UCS4 c;
+            i += utf8_next(p, n, i, &c);
+            if (is_space(c)) {
+                pending = seen;
+                continue;
             }
-            w->out[count++] = ' ';
-            pending = 0;
+            if (pending) {
+                if (count + 1 >= half) {
+                    w->len = count;
+                    return;
+                }
+                w->out[count++] = ' ';
+                pending = 0;
+            }
+            w->out[count++] = c;
+            w->nfc |= !nfc_safe_char(c);
+            seen = 1;
         }
-        w->out[count++] = c;
-        w->nfc |= !nfc_safe_char(c);
-        seen = 1;
     }
     w->len = count;
 }
 
 static PyObject *
-context(const buf_t *t, Py_ssize_t mark, Py_ssize_t half)
+context(const walk_t *wk, Py_ssize_t mark, Py_ssize_t half)
 {
     /* before | ' ' | after, in one buffer of code points */
     Py_ssize_t cap = half + 1;
@@ -1220,11 +1233,10 @@ context(const buf_t *t, Py_ssize_t mark, Py_ssize_t half)
     if (buf == NULL) {
         return PyErr_NoMemory();
     }
-    const unsigned char *p = (const unsigned char *) t->p;
     chars_t before = {buf, 0, 0};
-    window_before(p, (size_t) mark, half, &before, cap);
+    window_before(wk->segs, mark, half, &before, cap);
     chars_t after = {buf + cap + 1, 0, 0};
-    window_after(p, t->n, (size_t) mark, half, &after);
+    window_after(wk->segs, wk->n_segs, mark, half, &after);
     Py_UCS4 *start = buf + cap - before.len;
     Py_ssize_t len = before.len;
     if (after.len) {
@@ -1311,7 +1323,7 @@ doc_parse(Py_buffer *data)
 static void
 walk_free(walk_t *w)
 {
-    free(w->text.p);
+    free(w->segs);
     while (w->captions.n) {
         pop(&w->captions);
     }
@@ -1409,7 +1421,7 @@ build_result(walk_t *w, lxb_html_document_t *doc, Py_ssize_t context_chars)
             ctx = Py_NewRef(Py_None);
         }
         else {
-            ctx = context(&w->text, im->mark, half);
+            ctx = context(w, im->mark, half);
         }
         if (ctx == NULL) {
             for (int c = 0; c < 6; c++) {
