@@ -396,17 +396,52 @@ static PyObject *NORMALIZE;    /* unicodedata.normalize */
 static PyObject *NFC;          /* "NFC" */
 static PyObject *SRCSET_NAMES; /* tuple of str: mella.collect.urls.SRCSET_ATTRS */
 
+/* The configured names as C strings (the tuples' UTF-8, which lives as long as the tuples), and
+ * the bytes they start with: most attributes (class, width, style ...) are turned away on that. */
+typedef struct {
+    const char *name[32];
+    size_t len[32];
+    Py_ssize_t n;
+    unsigned char first[256];
+} names_t;
+
+static names_t LAZY_C, SRCSET_C;
+
 static int
-name_in(const lxb_char_t *q, size_t n, PyObject *names)
+names_set(names_t *out, PyObject *names)
 {
-    if (names == NULL) {
+    memset(out, 0, sizeof(*out));
+    Py_ssize_t len = PyTuple_GET_SIZE(names);
+    if (len > 32) {
+        PyErr_SetString(PyExc_ValueError, "at most 32 names");
         return -1;
     }
-    Py_ssize_t len = PyTuple_GET_SIZE(names);
     for (Py_ssize_t i = 0; i < len; i++) {
         Py_ssize_t k = 0;
-        const char *w = PyUnicode_AsUTF8AndSize(PyTuple_GET_ITEM(names, i), &k);
-        if (w != NULL && (size_t) k == n && memcmp(q, w, n) == 0) {
+        PyObject *item = PyTuple_GET_ITEM(names, i);
+        const char *w = PyUnicode_Check(item) ? PyUnicode_AsUTF8AndSize(item, &k) : NULL;
+        if (w == NULL || k == 0) {
+            if (!PyErr_Occurred()) {
+                PyErr_SetString(PyExc_TypeError, "names must be non-empty str");
+            }
+            return -1;
+        }
+        out->name[i] = w;
+        out->len[i] = (size_t) k;
+        out->first[(unsigned char) w[0]] = 1;
+    }
+    out->n = len;
+    return 0;
+}
+
+static inline int
+name_in(const lxb_char_t *q, size_t n, const names_t *names)
+{
+    if (n == 0 || !names->first[q[0]]) {
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < names->n; i++) {
+        if (names->len[i] == n && memcmp(q, names->name[i], n) == 0) {
             return (int) i;
         }
     }
@@ -716,7 +751,7 @@ on_image(walk_t *w, lxb_dom_element_t *el)
         else if (name_is(q, n, "title")) {
             title = attr_value(a);
         }
-        else if (!sourced && (name_in(q, n, SRCSET_NAMES) >= 0 || name_in(q, n, LAZY_NAMES) >= 0)) {
+        else if (!sourced && (name_in(q, n, &SRCSET_C) >= 0 || name_in(q, n, &LAZY_C) >= 0)) {
             sourced = 1;
         }
     }
@@ -766,8 +801,8 @@ on_image(walk_t *w, lxb_dom_element_t *el)
             if (q == NULL) {
                 continue;
             }
-            int is_srcset = name_in(q, n, SRCSET_NAMES) >= 0;
-            int r = is_srcset ? -1 : name_in(q, n, LAZY_NAMES);
+            int is_srcset = name_in(q, n, &SRCSET_C) >= 0;
+            int r = is_srcset ? -1 : name_in(q, n, &LAZY_C);
             if (!is_srcset && r < 0) {
                 continue;
             }
@@ -1754,6 +1789,9 @@ configure(PyObject *self, PyObject *args)
     Py_XSETREF(NORMALIZE, Py_NewRef(normalize));
     Py_XSETREF(LAZY_NAMES, Py_NewRef(lazy));
     Py_XSETREF(SRCSET_NAMES, Py_NewRef(srcset));
+    if (names_set(&LAZY_C, LAZY_NAMES) < 0 || names_set(&SRCSET_C, SRCSET_NAMES) < 0) {
+        return NULL;
+    }
     Py_RETURN_NONE;
 }
 
