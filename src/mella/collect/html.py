@@ -160,8 +160,12 @@ def _head_node(node, info: dict[str, str]) -> None:
 
 
 def _header(headers: Mapping[str, str] | None, name: str) -> str:
+    """Header ``name`` (lower case), whatever the case of its key."""
     if not headers:
         return ""
+    value = headers.get(_USUAL_SPELLING.get(name, name))  # the usual spelling first: one lookup
+    if value is not None:
+        return value
     for key, value in headers.items():
         if key.lower() == name:
             return value or ""
@@ -269,6 +273,7 @@ def _is_utf8(data: bytes) -> bool:
     return True
 
 
+_USUAL_SPELLING = {"content-type": "Content-Type", "content-language": "Content-Language"}
 _INFO = ("title", "base", "lang", "og_locale", "canonical", "og_url", "meta_language")
 
 

@@ -137,10 +137,8 @@ class CollectStage(Stage):
             # The dropped row carries the count (dropped.<reason>); no second counter for it.
             result.counters.pop(f"pages_skipped.{result.skip_reason}", None)
             out.drop(_stub(record), result.skip_reason)
-        for name, n in result.counters.items():
-            out.count(name, n)
-        for row in result.rows:
-            out.keep(row)
+        out.count_all(result.counters)
+        out.keep_all(result.rows)
 
 
 def _stub(record: dict[str, Any]) -> dict[str, Any]:

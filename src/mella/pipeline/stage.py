@@ -63,12 +63,20 @@ class Emitter:
     def keep(self, row: dict[str, Any]) -> None:
         self.result.kept.append(row)
 
+    def keep_all(self, rows: list[dict[str, Any]]) -> None:
+        """:meth:`keep` of each row, in one call."""
+        self.result.kept.extend(rows)
+
     def drop(self, row: dict[str, Any], reason: str) -> None:
         self.result.dropped.append({**row, "drop_reason": reason})
         self.result.counters[f"dropped.{reason}"] += 1
 
     def count(self, name: str, n: int = 1) -> None:
         self.result.counters[name] += n
+
+    def count_all(self, counts: Counter) -> None:
+        """:meth:`count` of each name, in one call."""
+        self.result.counters.update(counts)
 
     @property
     def part_name(self) -> str | None:
