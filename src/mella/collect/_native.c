@@ -1609,9 +1609,12 @@ resolve_url(PyObject *value, PyObject *parts, PyObject *resolve)
     }
     if (parts != Py_None && !controls && n > 0) {
         Py_UCS4 c0 = PyUnicode_READ_CHAR(v, 0);
-        PyObject *dot = PyUnicode_FromString("/.");
-        Py_ssize_t has_dot = dot ? PyUnicode_Find(v, dot, 0, n, 1) : -2;
-        Py_XDECREF(dot);
+        static PyObject *dot = NULL;
+        if (dot == NULL && (dot = PyUnicode_InternFromString("/.")) == NULL) {
+            Py_DECREF(v);
+            return NULL;
+        }
+        Py_ssize_t has_dot = PyUnicode_Find(v, dot, 0, n, 1);
         if (has_dot == -2) {
             Py_DECREF(v);
             return NULL;

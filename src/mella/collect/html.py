@@ -285,8 +285,8 @@ def _extract(data, url, headers, source, source_offset, context_chars, infer_url
         return _extract_native(html, url, headers, source, source_offset, context_chars, infer_url, counters)
     tree = _parse(html)
     info, images, figures, pictures, junk = _scan(tree, headers)
-    page = _page_fields(info, url, infer_url, source, source_offset)
-    kept = _keep(_selectolax_candidates(images, figures, pictures), len(images), page.pop("_base"), counters)
+    page, base = _page_fields(info, url, infer_url, source, source_offset)
+    kept = _keep(_selectolax_candidates(images, figures, pictures), len(images), base, counters)
     if not kept:
         return []
     windows = contexts(tree, [k[4] for k in kept], junk, context_chars) if context_chars > 0 else None
@@ -309,7 +309,7 @@ def _extract_native(html, url, headers, source, source_offset, context_chars, in
     meta, (n_images, n_alt, n_nosrc, n_data), columns = _native.extract(html, context_chars)
     info = dict(zip(_INFO, meta, strict=True))
     info["content_language"] = _header(headers, "content-language") or info["meta_language"]
-    page = _page_fields(info, url, infer_url, source, source_offset)
+    page, base = _page_fields(info, url, infer_url, source, source_offset)
     alts, srcs, titles, captions, ctxs, fallbacks = columns
     if fallbacks.count(None) != len(fallbacks):
         # Non-ASCII srcsets: urls.image_source decides, and the tests the C walk made on the others.
@@ -325,7 +325,7 @@ def _extract_native(html, url, headers, source, source_offset, context_chars, in
                     continue
             keep.append(i)
         alts, srcs, titles, captions, ctxs = ([c[i] for i in keep] for c in (alts, srcs, titles, captions, ctxs))
-    resolver = Resolver.for_base(page.pop("_base"))
+    resolver = Resolver.for_base(base)
     parts = (resolver.scheme, resolver.origin, resolver.directory) if resolver.origin else None
     rows, n_bad = _native.rows(page, parts, resolver, clean, alts, srcs, titles, captions, ctxs)
     _count_images(counters, n_images, n_alt, n_data, n_nosrc, n_bad)
@@ -337,14 +337,16 @@ def _extract_native(html, url, headers, source, source_offset, context_chars, in
 _USABLE = ("http://", "https://", "file://")
 
 
-def _page_fields(info: dict[str, str], url: str, infer_url: bool, source: str, source_offset: int) -> dict:
-    """The fields every row of a page shares, and (under ``_base``) the address its images resolve against."""
+def _page_fields(info: dict[str, str], url: str, infer_url: bool, source: str, source_offset: int) -> tuple:
+    """The row fields every image of a page shares (the per-image ones blank, so that each row is a
+    copy with room for them, in the CANDIDATES order), and the address its images resolve against."""
     page_url = infer_page_url(info, url) if infer_url else url
     base = absolute_url(info["base"], page_url) if info["base"] else page_url
     if not base.startswith(_USABLE):
         base = page_url
-    return {
+    page = {
         "page_url": page_url,
+        "image_url": "", "alt": "", "img_title": "", "figcaption": "", "context": "",
         "page_title": clean(info["title"], 1000),
         "html_lang": clean(info["lang"], 64),
         "content_language": clean(info["content_language"], 64),
@@ -352,8 +354,8 @@ def _page_fields(info: dict[str, str], url: str, infer_url: bool, source: str, s
         "domain": registered_domain(page_url),
         "source": source,
         "source_offset": source_offset,
-        "_base": base,
     }
+    return page, base
 
 
 def _selectolax_candidates(images: list, figures: list, pictures: list):

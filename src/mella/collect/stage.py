@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from mella.collect.html import DEFAULT_CONTEXT_CHARS, DEFAULT_MAX_PAGE_BYTES, extract_page
+from mella.collect.html import DEFAULT_CONTEXT_CHARS, DEFAULT_MAX_PAGE_BYTES, default_engine, extract_page
 from mella.collect.live import URL_LIST_SUFFIXES, is_sitemap, site_records, sitemap_records, url_list_records
 from mella.collect.saved import is_saved_html, saved_page
 from mella.collect.sites import CrawlOptions
@@ -90,6 +90,7 @@ class CollectStage(Stage):
     Options = CollectOptions
     reads = "files"
     schema = CANDIDATES
+    _engine: str | None = None
 
     def read(self, shard) -> Iterator[list[dict[str, Any]]]:
         """Batches of raw records from one input file (bounded in count and in bytes)."""
@@ -128,10 +129,12 @@ class CollectStage(Stage):
         if record["kind"] == "wat":
             result = wat_rows(record["data"], record["url"], record["source"], record["offset"])
         else:
+            if self._engine is None:  # read once per stage (MELLA_COLLECT_ENGINE), not once per page
+                self._engine = default_engine()
             result = extract_page(
                 record["data"], record["url"], record["headers"], source=record["source"],
                 source_offset=record["offset"], context_chars=self.options.context_chars,
-                max_page_bytes=self.options.max_page_bytes, infer_url=record["infer_url"],
+                max_page_bytes=self.options.max_page_bytes, infer_url=record["infer_url"], engine=self._engine,
             )
         if result.skip_reason:
             # The dropped row carries the count (dropped.<reason>); no second counter for it.
