@@ -183,30 +183,38 @@ strip(PyObject *s)
     return r;
 }
 
+/* s[start:start + len(word)].lower() == word, for an ASCII word (no other character lowers to one). */
+static int
+slice_ieq(PyObject *s, Py_ssize_t start, const char *word, Py_ssize_t k)
+{
+    if (PyUnicode_GET_LENGTH(s) - start < k) {
+        return 0;
+    }
+    int kind = PyUnicode_KIND(s);
+    const void *d = PyUnicode_DATA(s);
+    for (Py_ssize_t j = 0; j < k; j++) {
+        Py_UCS4 c = PyUnicode_READ(kind, d, start + j);
+        if (c >= 'A' && c <= 'Z') {
+            c += 32;
+        }
+        if (c != (Py_UCS4) (unsigned char) word[j]) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
 /* s.lstrip()[:5].lower() == "data:" */
 static int
 is_data_uri(PyObject *s)
 {
-    static const char data[] = "data:";
-    Py_ssize_t n = PyUnicode_GET_LENGTH(s), i = 0, k;
+    Py_ssize_t n = PyUnicode_GET_LENGTH(s), i = 0;
     int kind = PyUnicode_KIND(s);
     const void *d = PyUnicode_DATA(s);
     while (i < n && Py_UNICODE_ISSPACE(PyUnicode_READ(kind, d, i))) {
         i++;
     }
-    if (n - i < 5) {
-        return 0;
-    }
-    for (k = 0; k < 5; k++) {
-        Py_UCS4 c = PyUnicode_READ(kind, d, i + k);
-        if (c >= 'A' && c <= 'Z') {
-            c += 32;
-        }
-        if (c != (Py_UCS4) data[k]) {
-            return 0;
-        }
-    }
-    return 1;
+    return slice_ieq(s, i, "data:", 5);
 }
 
 /* bytes equal to an ASCII word, ignoring ASCII case (no other character lowers to these words). */
@@ -257,19 +265,7 @@ has_token(const lxb_char_t *p, size_t n, const char *word)
         while (i < len && !Py_UNICODE_ISSPACE(PyUnicode_READ(kind, d, i))) {
             i++;
         }
-        if (i - start == k) {
-            found = 1;
-            for (Py_ssize_t j = 0; j < k; j++) {
-                Py_UCS4 c = PyUnicode_READ(kind, d, start + j);
-                if (c >= 'A' && c <= 'Z') {
-                    c += 32;
-                }
-                if (c != (Py_UCS4) word[j]) {
-                    found = 0;
-                    break;
-                }
-            }
-        }
+        found = i - start == k && slice_ieq(s, start, word, k);
     }
     Py_DECREF(s);
     return found;
@@ -617,6 +613,20 @@ pop(stack_t *s)
         s->n--;
         Py_XDECREF(s->items[s->n]);
     }
+}
+
+/* push() what a figure or picture gave: None is pushed as NULL (nothing found), NULL is an error. */
+static int
+push_found(stack_t *s, PyObject *item)
+{
+    if (item == NULL) {
+        return -1;
+    }
+    if (item == Py_None) {
+        Py_DECREF(item);
+        item = NULL;
+    }
+    return push(s, item);
 }
 
 /* the innermost non-NULL entry */
@@ -968,28 +978,10 @@ enter(walk_t *w, lxb_dom_node_t *node)
         case LXB_TAG_STYLE:
             w->junk++;
             return 0;
-        case LXB_TAG_FIGURE: {
-            PyObject *c = figure_caption(node);
-            if (c == NULL) {
-                return -1;
-            }
-            if (c == Py_None) {
-                Py_DECREF(c);
-                c = NULL;
-            }
-            return push(&w->captions, c);
-        }
-        case LXB_TAG_PICTURE: {
-            PyObject *s = picture_sources(node);
-            if (s == NULL) {
-                return -1;
-            }
-            if (s == Py_None) {
-                Py_DECREF(s);
-                s = NULL;
-            }
-            return push(&w->pictures, s);
-        }
+        case LXB_TAG_FIGURE:
+            return push_found(&w->captions, figure_caption(node));
+        case LXB_TAG_PICTURE:
+            return push_found(&w->pictures, picture_sources(node));
         case LXB_TAG_TITLE:
             if (w->title == NULL) {
                 w->title = subtree_text(node, "", 0);
@@ -1816,7 +1808,7 @@ collapse_py(PyObject *self, PyObject *arg)
 
 PyDoc_STRVAR(tag_counts_doc,
 "tag_counts(data: bytes) -> (int, int)\n\n"
-"(data.count(b'<'), data.count(b'</')), in one memchr pass (the nesting guard's bound).");
+"(data.count(b'<'), data.count(b'</')), in one vectorised pass (the nesting guard's bound).");
 
 static PyObject *
 tag_counts(PyObject *self, PyObject *arg)
