@@ -102,7 +102,7 @@ def lexbor_passes(path: Path) -> tuple[int, int]:
     from selectolax.lexbor import LexborDocumentOptions, LexborHTMLParser
 
     from mella.collect.context import _MARK
-    from mella.collect.html import _NODES
+    from mella.collect.reference import NODES
 
     pages = size = 0
     with open(path, "rb") as fh:
@@ -110,7 +110,7 @@ def lexbor_passes(path: Path) -> tuple[int, int]:
             body = rec.reader.read()
             tree = LexborHTMLParser(body, options=LexborDocumentOptions.WO_EVENTS)
             pages, size = pages + 1, size + len(body)
-            nodes = tree.css(_NODES)
+            nodes = tree.css(NODES)
             images = [n for n in nodes if n.tag == "img"]
             if not images or tree.body is None:
                 continue

@@ -1,7 +1,10 @@
-"""Image + alt-text candidates from one HTML page (selectolax, lexbor backend).
+"""Image + alt-text candidates from one HTML page (lexbor: in C, or through selectolax).
 
 :func:`extract_page` is the one entry point: page bytes, the page URL and (optionally) its HTTP
 headers in, CANDIDATES rows and counters out. WARC, saved-page and crawler inputs all call it.
+Two engines give the same rows: ``native`` (:mod:`mella.collect._native`, one C walk of lexbor's
+tree; the default where it is built) and ``selectolax`` (the rules below, through selectolax's
+Python API: the reference the C walk is tested against). See docs/collect.md.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from mella.collect.accel import native as _native
 from mella.collect.context import contexts
 from mella.collect.decode import decode_html, looks_binary, meta_charset, normalize_charset
 from mella.collect.nesting import _DEPTH_CHECK_BYTES, MAX_NESTING, could_nest_deeper, nesting_depth  # noqa: F401
+from mella.collect.reference import candidates, header, parse_tree, scan
 from mella.collect.urls import (  # noqa: F401  (re-exported: callers import them from here)
     Resolver,
     absolute_url,
@@ -86,92 +90,6 @@ def _html_input(data: bytes, http_charset: str | None, counters: Counter, fast: 
     return decoded.utf8
 
 
-def _parse(html: bytes):
-    """selectolax's lexbor tree of UTF-8 ``html``."""
-    from selectolax.lexbor import LexborDocumentOptions, LexborHTMLParser
-
-    # No mutation events: the tree stays what the source says and parsing is about twice as fast.
-    return LexborHTMLParser(html, options=LexborDocumentOptions.WO_EVENTS)
-
-
-# One selector pass finds everything extraction reads, in document order: each pass over the tree
-# costs about a fifth of the parse. The head selectors search the whole document, not just <head>:
-# a <noscript><img> in <head> closes it early (HTML5 rules), and every later <meta>/<link> lands in <body>.
-# <template> content is a separate fragment: neither selectors nor text() look into it.
-_NODES = ("title, base[href], meta[property], meta[http-equiv], link[rel][href], "
-          "img, figure, picture, script, style")
-_JUNK = frozenset(("script", "style"))
-_HEAD = frozenset(("base", "meta", "link"))
-
-
-def _empty_info() -> dict[str, str]:
-    return {"title": "", "base": "", "og_locale": "", "canonical": "", "og_url": "", "meta_language": ""}
-
-
-def _scan(tree, headers: Mapping[str, str] | None) -> tuple[dict[str, str], list, list, list, list]:
-    """One pass: page metadata, and the <img>, <figure>, <picture> and script/style/template nodes."""
-    info = _empty_info()
-    images, figures, pictures, junk = [], [], [], []
-    title = None
-    for node in tree.css(_NODES):
-        tag = node.tag
-        if tag == "img":
-            images.append(node)
-        elif tag in _JUNK:
-            junk.append(node)
-        elif tag == "figure":
-            figures.append(node)
-        elif tag == "picture":
-            pictures.append(node)
-        elif tag == "title":
-            if title is None:
-                title = node
-        else:
-            _head_node(node, info)
-    if title is not None:
-        info["title"] = title.text()
-    return _finish_info(tree, info, headers), images, figures, pictures, junk
-
-
-def _finish_info(tree, info: dict[str, str], headers: Mapping[str, str] | None) -> dict[str, str]:
-    root = tree.root
-    attrs = root.attributes if root is not None else {}
-    info["lang"] = attrs.get("lang") or attrs.get("xml:lang") or ""
-    info["content_language"] = _header(headers, "content-language") or info["meta_language"]
-    return info
-
-
-def _head_node(node, info: dict[str, str]) -> None:
-    attrs = node.attributes
-    tag = node.tag
-    if tag == "base":
-        info["base"] = info["base"] or (attrs.get("href") or "")
-    elif tag == "link":
-        if "canonical" in (attrs.get("rel") or "").lower().split():
-            info["canonical"] = info["canonical"] or (attrs.get("href") or "")
-    elif tag == "meta":
-        prop = (attrs.get("property") or "").lower()
-        if prop == "og:locale":
-            info["og_locale"] = info["og_locale"] or (attrs.get("content") or "")
-        elif prop == "og:url":
-            info["og_url"] = info["og_url"] or (attrs.get("content") or "")
-        elif (attrs.get("http-equiv") or "").lower() == "content-language":
-            info["meta_language"] = info["meta_language"] or (attrs.get("content") or "")
-
-
-def _header(headers: Mapping[str, str] | None, name: str) -> str:
-    """Header ``name`` (lower case), whatever the case of its key."""
-    if not headers:
-        return ""
-    value = headers.get(_USUAL_SPELLING.get(name, name))  # the usual spelling first: one lookup
-    if value is not None:
-        return value
-    for key, value in headers.items():
-        if key.lower() == name:
-            return value or ""
-    return ""
-
-
 def infer_page_url(info: dict[str, str], fallback: str) -> str:
     """A saved page's own address: its canonical link, else og:url, else ``fallback``."""
     for value in (info["canonical"], info["og_url"]):
@@ -179,26 +97,6 @@ def infer_page_url(info: dict[str, str], fallback: str) -> str:
         if url.startswith(("http://", "https://")):
             return url
     return fallback
-
-
-def _figures_and_pictures(figures: list, pictures: list) -> tuple[dict[int, str], dict[int, tuple[str, ...]]]:
-    """Figcaption text and <picture><source srcset> values, keyed by the mem_id of each <img> inside."""
-    captions: dict[int, str] = {}
-    sources: dict[int, tuple[str, ...]] = {}
-    # Document order: an inner figure comes after its outer one and overwrites its caption.
-    for figure in figures:
-        caption = figure.css_first("figcaption")
-        if caption is not None:
-            text = caption.text(separator=" ")
-            for img in figure.css("img"):
-                captions[img.mem_id] = text
-    for picture in pictures:
-        srcsets = tuple(s.attributes.get("srcset") or "" for s in picture.css("source[srcset]"))
-        srcsets = tuple(s for s in srcsets if s and s.lstrip()[:5].lower() != "data:")
-        if srcsets:
-            for img in picture.css("img"):
-                sources[img.mem_id] = srcsets
-    return captions, sources
 
 
 def extract_page(
@@ -273,7 +171,6 @@ def _is_utf8(data: bytes) -> bool:
     return True
 
 
-_USUAL_SPELLING = {"content-type": "Content-Type", "content-language": "Content-Language"}
 _INFO = ("title", "base", "lang", "og_locale", "canonical", "og_url", "meta_language")
 
 
@@ -283,10 +180,10 @@ def _extract(data, url, headers, source, source_offset, context_chars, infer_url
     counters["pages_parsed"] += 1
     if engine == "native":
         return _extract_native(html, url, headers, source, source_offset, context_chars, infer_url, counters)
-    tree = _parse(html)
-    info, images, figures, pictures, junk = _scan(tree, headers)
+    tree = parse_tree(html)
+    info, images, figures, pictures, junk = scan(tree, headers)
     page, base = _page_fields(info, url, infer_url, source, source_offset)
-    kept = _keep(_selectolax_candidates(images, figures, pictures), len(images), base, counters)
+    kept = _keep(candidates(images, figures, pictures), len(images), base, counters)
     if not kept:
         return []
     windows = contexts(tree, [k[4] for k in kept], junk, context_chars) if context_chars > 0 else None
@@ -308,7 +205,7 @@ def _extract_native(html, url, headers, source, source_offset, context_chars, in
     # <img>s with an alt and a source; text finished (collapsed, NFC) unless it holds '&'.
     meta, (n_images, n_alt, n_nosrc, n_data), columns = _native.extract(html, context_chars)
     info = dict(zip(_INFO, meta, strict=True))
-    info["content_language"] = _header(headers, "content-language") or info["meta_language"]
+    info["content_language"] = header(headers, "content-language") or info["meta_language"]
     page, base = _page_fields(info, url, infer_url, source, source_offset)
     alts, srcs, titles, captions, ctxs, fallbacks = columns
     if fallbacks.count(None) != len(fallbacks):
@@ -358,18 +255,6 @@ def _page_fields(info: dict[str, str], url: str, infer_url: bool, source: str, s
     return page, base
 
 
-def _selectolax_candidates(images: list, figures: list, pictures: list):
-    """(alt, raw source, title, caption, node) of each <img> with a non-blank alt."""
-    captions, sources = _figures_and_pictures(figures, pictures) if figures or pictures else ({}, {})
-    for img in images:
-        attrs = img.attributes
-        alt = attrs.get("alt")
-        if not alt or alt.isspace():
-            continue
-        raw = image_source(attrs, sources.get(img.mem_id, ()) if sources else ())
-        yield alt, raw, attrs.get("title"), captions.get(img.mem_id, "") if captions else "", img
-
-
 def _keep(candidates, n_images: int, base: str, counters: Counter) -> list[tuple]:
     """(absolute URL, alt, title, caption, extra) of each candidate with a usable address; counts the rest."""
     kept = []
@@ -399,6 +284,6 @@ def _count_images(counters: Counter, n_images: int, n_alt: int, n_data: int, n_n
 
 
 def _charset_from_headers(headers: Mapping[str, str] | None) -> str | None:
-    content_type = _header(headers, "content-type")
+    content_type = header(headers, "content-type")
     m = _CHARSET.search(content_type) if content_type else None
     return m.group(1) if m else None
