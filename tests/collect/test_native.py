@@ -336,3 +336,17 @@ def test_decoding_and_the_binary_test_are_the_same_with_and_without_c(monkeypatc
     with_c = run()
     monkeypatch.setattr(decode, "native", None)
     assert run() == with_c
+
+
+def test_a_reused_document_parses_as_a_new_one():
+    # The C walk keeps one lexbor document from page to page. A page without a doctype puts it in
+    # quirks mode, where a <table> does not close a <p>: the next page must not inherit that.
+    quirks = b'<p>no doctype<img src="q.jpg" alt="q">'
+    standard = b'<!DOCTYPE html><p>Bo<table>sch</table><img src="a.jpg" alt="a">'
+    for _ in range(2):
+        native.extract(quirks, 300)
+        rows = assert_same(standard)
+        assert rows[0]["context"] == "Bo sch"  # standards mode: the <p> closed, "sch" is a node of its own
+    for data in REAL[:20]:  # every real page right after a quirks-mode one
+        native.extract(quirks, 300)
+        assert_same(data)
