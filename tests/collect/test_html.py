@@ -139,6 +139,16 @@ def test_relative_urls_resolve_against_base_href():
     assert rows[0]["image_url"] == "https://site.example.com/a/up.jpg"
 
 
+def test_a_base_or_page_address_that_is_not_a_url_loses_no_page():
+    # An IPv6 host left open ("http://[::1") makes urlsplit raise: the base is ignored, as browsers do.
+    html = '<base href="http://[::1"><img src="a.jpg" alt="a"><img src="https://ok.org/b.jpg" alt="b">'
+    assert [r["image_url"] for r in one(html)] == ["https://site.example.com/a/b/a.jpg", "https://ok.org/b.jpg"]
+    # A page whose own address is broken keeps its absolute images and counts the rest as bad.
+    result = extract_page(html.encode(), "http://[::1/x.html")
+    assert [r["image_url"] for r in result.rows] == ["https://ok.org/b.jpg"]
+    assert result.counters["images_skipped.bad_url"] == 1
+
+
 def test_lazy_load_attributes_beat_a_placeholder_src():
     rows = one('<img src="blank.gif" data-src="real.jpg" alt="a">'
                '<img src="data:image/gif;base64,R0lGOD" data-lazy-src="lazy.jpg" alt="b">'

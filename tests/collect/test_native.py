@@ -124,6 +124,7 @@ CASES = {
             '<meta property="OG:Locale" content="sr_RS"><meta property="og:url" content="https://og.example/x">'
             '<meta http-equiv="Content-Language" content="sr"><meta property="x" http-equiv="content-language" content="y">'
             '</head><body><img src="x.jpg" alt="x"></body></html>',
+    "broken base": '<base href="http://[::1"><img src="a.jpg" alt="a"><img src="//x.org/b.jpg" alt="b">',
     "xml lang": '<html xml:lang="vi"><title></title><title>second</title><img src="x.jpg" alt="x">',
     "svg": '<svg><title>svg title</title><image href="i.png"/></svg><title>late</title><img src="x.jpg" alt="x">',
     "noscript head": '<head><noscript><img src="pixel.gif" alt="pixel"></noscript>'

@@ -16,6 +16,7 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from mella.collect.accel import native as _native
 from mella.collect.context import contexts
@@ -234,13 +235,21 @@ def _extract_native(html, url, headers, source, source_offset, context_chars, in
 _USABLE = ("http://", "https://", "file://")
 
 
+def _parses(url: str) -> bool:
+    try:
+        urlsplit(url)
+    except ValueError:  # e.g. "http://[::1" (an IPv6 host not closed)
+        return False
+    return True
+
+
 def _page_fields(info: dict[str, str], url: str, infer_url: bool, source: str, source_offset: int) -> tuple:
     """The row fields every image of a page shares (the per-image ones blank, so that each row is a
     copy with room for them, in the CANDIDATES order), and the address its images resolve against."""
     page_url = infer_page_url(info, url) if infer_url else url
     base = absolute_url(info["base"], page_url) if info["base"] else page_url
-    if not base.startswith(_USABLE):
-        base = page_url
+    if not base.startswith(_USABLE) or not _parses(base):
+        base = page_url  # a base that is not a URL is ignored, as browsers do
     page = {
         "page_url": page_url,
         "image_url": "", "alt": "", "img_title": "", "figcaption": "", "context": "",

@@ -64,9 +64,12 @@ class Resolver:
 
     def __init__(self, base: str):
         self.base = base
-        parts = urlsplit(base)
+        self.scheme = self.origin = ""
+        try:
+            parts = urlsplit(base)
+        except ValueError:  # e.g. an invalid IPv6 host: nothing resolves against it (absolute_url gives "")
+            return
         self.scheme = parts.scheme
-        self.origin = ""
         if parts.scheme in ("http", "https") and parts.netloc and ";" not in parts.path:
             self.origin = f"{parts.scheme}://{parts.netloc}"
             path = parts.path or "/"
