@@ -116,6 +116,23 @@ def test_truncated_gzip_keeps_every_record_before_the_cut(tmp_path, real_pages):
     assert kept and strip(kept) == strip([r for r in full if r["source_offset"] < offsets[-3]])
 
 
+@pytest.mark.parametrize("gzip_records", [True, False], ids=["gzip-per-record", "uncompressed"])
+def test_a_file_cut_inside_a_payload_or_its_http_headers_drops_that_record(tmp_path, real_pages, gzip_records):
+    plain, _ = build_warc(real_pages[:3], gzip_records=False)
+    data, offsets = build_warc(real_pages[:3], gzip_records=gzip_records)
+    record = plain.index(b"WARC/1.", plain.index(b"WARC/1.", 1) + 1)  # the third record in the plain file
+    http = plain.index(b"HTTP/1.1 200", record)
+    for cut_at in (plain.index(b"\r\n\r\n", http) + 104, http + 20):  # in the payload, in the HTTP headers
+        if gzip_records:  # cut the third gzip member as far in as the plain cut is into its record
+            member = gzip.decompress(data[offsets[2]:])
+            cut = data[:offsets[2]] + gzip.compress(member)[: max(30, (cut_at - record) // 3)]
+        else:
+            cut = data[:cut_at]
+        kept, dropped, _ = run_built(tmp_path, cut, "cut.warc.gz" if gzip_records else "cut.warc")
+        assert [d["drop_reason"] for d in dropped] == ["truncated"] and dropped[0]["source_offset"] == offsets[2]
+        assert {r["source_offset"] for r in kept} == {offsets[0], offsets[1]}
+
+
 def run_built(tmp_path, data: bytes, name: str = "full.warc.gz"):
     (tmp_path / name).write_bytes(data)
     return run(tmp_path / name)
