@@ -247,9 +247,11 @@ def _page_fields(info: dict[str, str], url: str, infer_url: bool, source: str, s
     """The row fields every image of a page shares (the per-image ones blank, so that each row is a
     copy with room for them, in the CANDIDATES order), and the address its images resolve against."""
     page_url = infer_page_url(info, url) if infer_url else url
-    base = absolute_url(info["base"], page_url) if info["base"] else page_url
-    if not base.startswith(_USABLE) or not _parses(base):
-        base = page_url  # a base that is not a URL is ignored, as browsers do
+    base = page_url
+    if info["base"]:
+        base = absolute_url(info["base"], page_url)
+        if not base.startswith(_USABLE) or not _parses(base):
+            base = page_url  # a base that is not a URL is ignored, as browsers do
     page = {
         "page_url": page_url,
         "image_url": "", "alt": "", "img_title": "", "figcaption": "", "context": "",
