@@ -25,6 +25,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from mella.errors import ConfigError, MellaError
+from mella.paths import name_problem
 from mella.pipeline.shards import REMOTE_PREFIXES, check_inputs
 from mella.pipeline.stage import Stage, StageOptions, get_stage
 
@@ -123,6 +124,7 @@ def _stage_problems(i: int, entry: Any, ids: set[str], prev: str | None, base: P
     raw = {k: v for k, v in entry.items() if k not in STAGE_KEYS}
     options, problems = option_problems(where, cls, raw)
     sid = str(entry.get("id") or name)
+    problems += [f"{where}: {p}" for p in [name_problem("id", sid)] if p]  # the id is the stage's folder name
     if sid in ids:
         problems.append(f"{where}: id {sid!r} is used twice; give one of them another 'id'")
     inputs = None
@@ -148,6 +150,8 @@ def parse_pipeline(doc: Any, source: str = "pipeline", base: Path | None = None)
             problems.append(f"unknown key {key!r}{_suggest(str(key), TOP_KEYS)}; valid keys: {', '.join(TOP_KEYS)}")
         elif value is not None and (not isinstance(value, TOP_KEYS[key]) or isinstance(value, bool)):
             problems.append(f"{key}: expected {TOP_KEYS[key].__name__} (got {value!r})")
+    if doc.get("name") is not None and name_problem("name", doc["name"]):
+        problems.append(name_problem("name", doc["name"]))  # the default run folder is runs/<name>
     if doc.get("executor", "local") not in EXECUTORS:
         problems.append(f"executor: {doc['executor']!r} is not one of {', '.join(EXECUTORS)}")
     stages_raw = doc.get("stages")

@@ -31,6 +31,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from mella.errors import MellaError
+from mella.paths import from_marker, portable
 from mella.records import with_drop_reason
 
 PART_GLOB = "part-[0-9][0-9][0-9][0-9][0-9].parquet"
@@ -57,6 +58,22 @@ def write_json_atomic(path: Path, data: Any) -> None:
 def read_json(path: Path) -> Any:
     with open(path, encoding="utf-8") as fh:
         return json.load(fh)
+
+
+def source_record(uri: str, stage_dir: StageDir) -> dict[str, str]:
+    """How a part marker names its input: ``source`` relative to the stage folder inside the run folder (else
+    absolute, never relative to the working directory), and ``source_fingerprint``, the fingerprint of the
+    stage that wrote that input part, so a reader can tell when the input was rewritten since."""
+    record = {"source": portable(uri, stage_dir.path)}
+    upstream = Path(uri).with_suffix("._SUCCESS") if uri.endswith(".parquet") else None
+    if upstream is not None and upstream.is_file():
+        try:
+            fp = read_json(upstream).get("fingerprint")
+        except (OSError, ValueError):
+            fp = None
+        if fp:
+            record["source_fingerprint"] = fp
+    return record
 
 
 class PartWriter:
@@ -150,14 +167,17 @@ class StageDir:
         if not (marker.exists() and self.part_file(index).exists()):
             return False
         info = read_json(marker)
+        recorded = info.get("source")
+        if recorded is not None:
+            recorded = from_marker(recorded, self.path)
         if info.get("fingerprint") != fingerprint:
             raise MellaError(
                 f"{self.path}: {part_name(index)} was written with other options of this stage; "
                 "use a new output folder or --overwrite"
             )
-        if info.get("source") != source:
+        if recorded != from_marker(portable(source, self.path), self.path):
             raise MellaError(
-                f"{self.path}: {part_name(index)} was written from input {info.get('source')}, not {source}; "
+                f"{self.path}: {part_name(index)} was written from input {recorded}, not {source}; "
                 "use a new output folder or --overwrite"
             )
         return True

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from mella.errors import MellaError
+from mella.paths import from_marker
 
 MAX_HOPS = 32
 
@@ -26,11 +27,25 @@ def find_image_folder(shard_uri: str) -> Path | None:
         marker = path.with_suffix("._SUCCESS")
         if not marker.exists():
             return None
-        source = json.loads(marker.read_text(encoding="utf-8")).get("source")
+        info = json.loads(marker.read_text(encoding="utf-8"))
+        source = info.get("source")
         if not source or source.startswith(("http://", "https://")):
             return None
-        path = Path(source)
+        # Relative sources are relative to the marker's folder (never to the working directory).
+        path = Path(from_marker(source, marker.parent))
+        _check_unchanged(path, info.get("source_fingerprint"), marker)
     return None
+
+
+def _check_unchanged(path: Path, expected: str | None, marker: Path) -> None:
+    """Refuse to follow a marker to an input part that has been rewritten with other options since."""
+    upstream = path.with_suffix("._SUCCESS")
+    if expected is None or not upstream.is_file():
+        return
+    found = json.loads(upstream.read_text(encoding="utf-8")).get("fingerprint")
+    if found != expected:
+        raise MellaError(f"{marker} was made from {path}, which has been rewritten since (stage fingerprint "
+                         f"{found}, not {expected}); rerun the stages after it or pass --images")
 
 
 class ImageSource:
@@ -64,6 +79,33 @@ def image_sha(row: dict[str, Any], store) -> str | None:
     return row.get("sha256") or hashlib.sha256(store[key]).hexdigest()
 
 
+def check_images(rows: list[dict[str, Any]], store) -> list[tuple[str | None, str | None]]:
+    """Per row, ``(image sha256, None)`` when its image can be used, else ``(None, drop reason)``.
+
+    The reasons: ``image_missing`` (no such key), ``image_too_large`` and ``image_unreadable`` (the fetch
+    stage's limits, :func:`mella.fetch.images.open_stored_image`). Each image is decoded once per call, so a
+    bad one is dropped with its reason before any model sees the batch.
+    """
+    from mella.fetch.images import StoredImageError
+
+    verdicts: dict[str, str | None] = {}
+    out = []
+    for row in rows:
+        sha = image_sha(row, store)
+        key = row.get("key")
+        if sha is None:
+            out.append((None, "image_missing"))
+            continue
+        if key not in verdicts:
+            try:
+                store.open(key)
+                verdicts[key] = None
+            except StoredImageError as exc:
+                verdicts[key] = exc.reason
+        out.append((None, verdicts[key]) if verdicts[key] else (sha, None))
+    return out
+
+
 def load_images(keys: list[str], store) -> dict[str, Any]:
-    """Decoded RGB images of ``keys`` (each decoded once)."""
+    """Decoded RGB images of ``keys`` (each decoded once, under the fetch stage's limits)."""
     return {k: store.open(k).convert("RGB") for k in dict.fromkeys(keys)}

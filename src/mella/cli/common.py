@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import click
-
-from mella.errors import MellaError
 
 
 def print_report(report) -> None:
@@ -20,14 +17,15 @@ def print_report(report) -> None:
 
 def run_standalone(stage, inputs: list[str], out: str, workers=None, executor="local", overwrite=False,
                    ray_address=None) -> None:
+    from mella.locks import locked
+    from mella.overwrite import clear_output
     from mella.pipeline.runner import make_executor, run_stage
     from mella.pipeline.shards import resolve_inputs
 
     shards = resolve_inputs(inputs, stage.reads)  # check inputs before touching --out
     out_path = Path(out)
-    if overwrite and out_path.exists():
-        if out_path.resolve() in {Path(s.uri).resolve().parent for s in shards if not s.is_remote}:
-            raise MellaError(f"--overwrite would delete the input folder {out}")
-        shutil.rmtree(out_path)
-    report = run_stage(stage, inputs, out_path, make_executor(executor, workers, ray_address))
+    with locked(out_path):  # a second process on the same --out is refused, before anything is deleted
+        if overwrite:
+            clear_output(out_path, [*inputs, *(s.uri for s in shards)], stage.name)
+        report = run_stage(stage, inputs, out_path, make_executor(executor, workers, ray_address))
     print_report(report)

@@ -71,7 +71,11 @@ def funnel(build_dir: Path) -> list[dict[str, Any]]:
 def _input_folder(build_dir: Path) -> Path | None:
     stats = _read_stats(build_dir)
     sources = [p.get("source") for p in (stats or {}).get("per_part", {}).values() if p.get("source")]
-    return Path(sources[0]).parent if sources else None
+    if not sources:
+        return None
+    from mella.paths import from_marker
+
+    return Path(from_marker(sources[0], build_dir)).parent  # recorded relative to the build folder
 
 
 def _read_stats(folder: Path) -> dict[str, Any] | None:

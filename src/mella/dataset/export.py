@@ -8,12 +8,12 @@ export writes a dataset card (``README.md``, :mod:`mella.dataset.card`) next to 
 from __future__ import annotations
 
 import logging
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from mella.errors import MellaError
+from mella.locks import LOCK_NAME, locked
 
 log = logging.getLogger("mella")
 
@@ -39,12 +39,12 @@ def build_summary(build_dir: str | Path) -> dict[str, Any]:
 def iter_samples(build_dir: str | Path, split: str | None = None) -> Iterator[dict[str, Any]]:
     """The kept samples of a build folder, part by part (optionally one split)."""
     import pyarrow.compute as pc
-    import pyarrow.parquet as pq
 
+    from mella.pipeline.shards import read_parquet
     from mella.runstore import StageDir
 
     for part in StageDir(build_dir).committed_part_files(strict=True):
-        table = pq.read_table(part)
+        table = read_parquet(part)
         if split is not None:
             table = table.filter(pc.equal(table["split"], split))
         yield from table.to_pylist()
@@ -52,13 +52,17 @@ def iter_samples(build_dir: str | Path, split: str | None = None) -> Iterator[di
 
 def splits_of(build_dir: str | Path) -> list[str]:
     """The splits a build holds, in train / validation / test order."""
-    import pyarrow.parquet as pq
-
+    from mella.paths import name_problem
+    from mella.pipeline.shards import read_parquet
     from mella.runstore import StageDir
 
     found = set()
     for part in StageDir(build_dir).committed_part_files(strict=True):
-        found.update(pq.read_table(part, columns=["split"])["split"].to_pylist())
+        for split in set(read_parquet(part, columns=["split"])["split"].to_pylist()) - {None}:
+            problem = name_problem("split", split)  # split names become file names
+            if problem:
+                raise MellaError(f"{part}: {problem}")
+            found.add(split)
     return [s for s in SPLIT_ORDER if s in found] + sorted(found - set(SPLIT_ORDER) - {None})
 
 
@@ -81,6 +85,25 @@ def image_ext(data: bytes) -> str:
     return "jpg"
 
 
+def _clear(out: Path, inputs: list[str], overwrite: bool) -> None:
+    """An export goes into an empty folder; ``overwrite`` removes an earlier export's files, nothing else."""
+    from mella.overwrite import clear_output, other_stage_problem
+
+    problem = other_stage_problem(out, "export")
+    if problem:
+        raise MellaError(problem)
+    if out.exists() and not out.is_dir():
+        raise MellaError(f"--out {out} is a file, not a folder")
+    if out.exists() and any(p.name != LOCK_NAME for p in out.iterdir()):
+        if not overwrite:
+            raise MellaError(f"{out} is not empty; use another --out or --overwrite")
+        clear_output(out, inputs, "export")
+        left = [p for p in out.rglob("*") if p.is_file() and p.name != LOCK_NAME]
+        if left:
+            raise MellaError(f"{out} holds files an export did not write (e.g. {left[0]}); "
+                             "remove them or use another --out")
+
+
 class Images:
     """Images by key from the fetch folder; ``save`` writes each key once under ``folder``."""
 
@@ -92,6 +115,9 @@ class Images:
         self.saved: dict[str, str] = {}
 
     def __getitem__(self, key: str) -> bytes:
+        from mella.paths import check_key
+
+        check_key(key, f"a sample of the build (images from {self.fetch_dir})")  # keys become file names
         try:
             return self.store[key]
         except KeyError:
@@ -100,8 +126,10 @@ class Images:
     def save(self, key: str, folder: Path, base: Path) -> str:
         """Write image ``key`` under ``folder`` once; its path relative to ``base``."""
         if key not in self.saved:
+            from mella.paths import under
+
             data = self[key]
-            path = folder / f"{key}.{image_ext(data)}"
+            path = under(base, folder / f"{key}.{image_ext(data)}")
             if not path.exists():
                 folder.mkdir(parents=True, exist_ok=True)
                 path.write_bytes(data)
@@ -112,24 +140,37 @@ class Images:
 def export(build_dir: str | Path, fmt: str, out: str | Path, images: str | Path | None = None,
            overwrite: bool = False, name: str = "mella") -> dict[str, Any]:
     """Write the build in format ``fmt`` to ``out`` with a dataset card; returns what was written."""
-    import importlib
-
     if fmt not in FORMATS:
         raise MellaError(f"unknown export format {fmt!r}; valid formats: {', '.join(FORMATS)}")
+    from mella.pipeline.inputs import check_input_columns
+    from mella.pipeline.stage import get_stage
+
+    check_input_columns(get_stage("export"), [str(build_dir)])  # a build, before anything is created
+    from mella.paths import name_problem
+
+    if name_problem("--name", name):
+        raise MellaError(name_problem("--name", name))
     build_dir, out = Path(build_dir), Path(out)
     fetch_dir = images or build_summary(build_dir).get("images_dir")
     if not fetch_dir or not Path(fetch_dir).is_dir():
         raise MellaError(f"cannot find the images of {build_dir}; pass the fetch folder with --images")
-    if out.exists() and any(out.iterdir()):
-        if not overwrite:
-            raise MellaError(f"{out} is not empty; use another --out or --overwrite")
-        shutil.rmtree(out)
-    out.mkdir(parents=True, exist_ok=True)
+    with locked(out):
+        _clear(out, [str(build_dir), str(fetch_dir)], overwrite)
+        return _write(build_dir, fmt, out, fetch_dir, name)
+
+
+def _write(build_dir: Path, fmt: str, out: Path, fetch_dir: str | Path, name: str) -> dict[str, Any]:
+    import importlib
+
     module, _, attr = FORMATS[fmt].partition(":")
     writer = getattr(importlib.import_module(module), attr)
     result = writer(build_dir, out, Images(fetch_dir), name=name)
     from mella.dataset.card import write_card
+    from mella.overwrite import record_files
+    from mella.runstore import write_json_atomic
 
     result["card"] = str(write_card(build_dir, out, fmt, result, name=name))
+    # The marker lists what this export wrote: all that a later --overwrite may delete.
+    write_json_atomic(out / "_SUCCESS", {"stage": "export", "format": fmt, "files": record_files(out)})
     log.info("export %s: %s -> %s", fmt, result.get("counts"), out)
     return result

@@ -23,6 +23,7 @@ from typing import Any
 
 from mella.dataset.export import Images, image_ext, iter_samples, messages, splits_of
 from mella.errors import MissingExtraError
+from mella.paths import check_key
 
 META = ("id", "key", "lang", "source", "variant", "recipe", "split", "group", "image_sha256", "domain",
         "page_url", "image_url", "caption_model", "translation_model")
@@ -137,6 +138,7 @@ def write_wds(build_dir: Path, out: Path, images: Images, name: str) -> dict[str
                 files.append(str(path))
                 tar = tarfile.open(path, "w", format=tarfile.PAX_FORMAT)  # noqa: SIM115 - closed above/below
             data = images[s["key"]]
+            check_key(s["id"], f"{build_dir}: sample id")  # ids become tar member names
             sample = {**_meta(s), "instruction": s["instruction"], "response": s["response"], "turns": s["turns"],
                       "messages": messages(s)}
             # WebDataset keys end at the first dot: ids are dot-free (source-lang-hash).

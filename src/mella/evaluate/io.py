@@ -7,14 +7,18 @@ import math
 from pathlib import Path
 from typing import Any
 
+from mella.errors import MellaError
 from mella.evaluate.report import render_markdown
 from mella.evaluate.runner import Evaluation
 
 
 def read_predictions(path: str | Path) -> list[dict[str, Any]]:
     """Prediction rows from a parquet or JSONL file, a folder of such files, or a stage's output folder."""
+    from mella.pipeline.inputs import check_input_columns
     from mella.pipeline.shards import read_rows, resolve_inputs
+    from mella.pipeline.stage import get_stage
 
+    check_input_columns(get_stage("evaluate"), [str(path)])  # rows without predictions would score 0
     return [row for shard in resolve_inputs([str(path)], "rows") for batch in read_rows(shard, 10_000)
             for row in batch]
 
@@ -29,7 +33,12 @@ def write_results(evaluation: Evaluation, out_dir: str | Path) -> dict[str, Path
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    from mella.overwrite import other_stage_problem
+
     out = Path(out_dir)
+    problem = other_stage_problem(out, "evaluate")
+    if problem:  # scores never land in (and stats.json never replaces) another stage's folder
+        raise MellaError(problem)
     out.mkdir(parents=True, exist_ok=True)
     paths = {"scores": out / "scores.json", "markdown": out / "scores.md", "items": out / "items.parquet"}
     scores = [{k: _clean(v) for k, v in row.items()} for row in evaluation.scores]

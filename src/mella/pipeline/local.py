@@ -11,6 +11,7 @@ import logging
 import multiprocessing as mp
 import os
 import queue
+import sys
 import threading
 import time
 from collections import Counter
@@ -21,9 +22,10 @@ from typing import Any
 import pyarrow as pa
 
 from mella.errors import MellaError
+from mella.pipeline.inputs import check_input_columns
 from mella.pipeline.shards import Shard, input_schema
 from mella.pipeline.stage import Stage
-from mella.runstore import PartWriter, StageDir, now_iso
+from mella.runstore import PartWriter, StageDir, now_iso, source_record
 
 log = logging.getLogger("mella")
 
@@ -68,8 +70,8 @@ def run_part(stage: Stage, shard: Shard, index: int, out_dir: str, progress=None
             counters.update(result.counters)
             if progress is not None:
                 progress.put(len(rows) if stage.reads == "rows" else len(result.kept))
-        marker = {"source": shard.uri, "fingerprint": stage.fingerprint(), "counters": dict(counters),
-                  "seconds": round(time.time() - t0, 3), "pid": os.getpid()}
+        marker = {**source_record(shard.uri, stage_dir), "fingerprint": stage.fingerprint(),
+                  "counters": dict(counters), "seconds": round(time.time() - t0, 3), "pid": os.getpid()}
         writer.commit(marker)
     except BaseException:
         writer.abort()
@@ -79,6 +81,7 @@ def run_part(stage: Stage, shard: Shard, index: int, out_dir: str, progress=None
 
 def plan_parts(stage: Stage, shards: list[Shard], stage_dir: StageDir) -> tuple[list[tuple[int, Shard]], int]:
     """The driver's global steps, the same under every executor: the parts still to run, and how many are done."""
+    check_input_columns(stage, shards)  # before any work: the columns the stage reads are there
     fp = stage.fingerprint()
     stage.before_run(shards, stage_dir)
     stage_dir.check_part_count(len(shards))
@@ -110,9 +113,32 @@ _PROGRESS: Any = None
 _STAGES: dict[str, Stage] = {}
 
 
-def _init_worker(progress) -> None:
+def _init_worker(progress, parent: int) -> None:
     global _PROGRESS
     _PROGRESS = progress
+    _die_with_parent(parent)
+
+
+def _die_with_parent(parent: int) -> None:
+    """End this worker as soon as the driver is gone (``kill -9`` included), so no orphan commits parts
+    behind a rerun's back: the kernel's parent-death signal where there is one (Linux), and a watcher
+    thread everywhere (the driver's pid no longer our parent's)."""
+    import signal
+
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL))  # 1 = PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass  # the watcher below still ends the worker
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.2)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="mella-parent-watch", daemon=True).start()
 
 
 def _worker_run(stage: Stage, shard: Shard, index: int, out_dir: str) -> dict[str, Any]:
@@ -151,7 +177,8 @@ class LocalExecutor:
         progress_q = ctx.Queue()
         bar.attach(progress_q)
         n = min(self.workers, len(pending))
-        with ProcessPoolExecutor(n, mp_context=ctx, initializer=_init_worker, initargs=(progress_q,)) as pool:
+        with ProcessPoolExecutor(n, mp_context=ctx, initializer=_init_worker,
+                                 initargs=(progress_q, os.getpid())) as pool:
             futures = {pool.submit(_worker_run, stage, shard, i, out_dir): shard for i, shard in pending}
             not_done = set(futures)
             while not_done:

@@ -10,6 +10,7 @@ from typing import Any
 
 from mella.config import PipelineConfig
 from mella.errors import MellaError
+from mella.locks import locked
 from mella.pipeline.local import LocalExecutor, StageReport
 from mella.pipeline.shards import resolve_inputs
 from mella.runstore import RunStore
@@ -31,13 +32,23 @@ def make_executor(name: str, workers: int | None = None, address: str | None = N
 
 
 def run_stage(stage, inputs: list[str], out: str | Path, executor, run_dir: str | Path | None = None) -> StageReport:
-    """Run one stage (or step) standalone: ``inputs`` (files, globs, folders, URLs) into the folder ``out``."""
+    """Run one stage (or step) standalone: ``inputs`` (files, globs, folders, URLs) into the folder ``out``.
+
+    The output folder is locked for the run (a second process is refused), and a folder another stage
+    wrote is never written into.
+    """
+    from mella.locks import locked
+    from mella.overwrite import other_stage_problem
     from mella.pipeline.step import Step
 
-    if isinstance(stage, Step):
-        return stage.execute(inputs, out, run_dir)
-    shards = resolve_inputs(inputs, stage.reads)
-    return executor.run(stage, shards, out)
+    problem = other_stage_problem(out, stage.name)
+    if problem:
+        raise MellaError(problem)
+    with locked(out):
+        if isinstance(stage, Step):
+            return stage.execute(inputs, out, run_dir)
+        shards = resolve_inputs(inputs, stage.reads)
+        return executor.run(stage, shards, out)
 
 
 def _resolve(inputs: list[str], store: RunStore) -> list[str]:
@@ -53,6 +64,12 @@ def run_pipeline(config: PipelineConfig, run_dir: str | Path, executor=None, pro
     # Config files that steps read themselves (a training config) may name the run folder too.
     os.environ["MELLA_RUN_DIR"] = str(Path(run_dir).resolve())
     executor = executor or make_executor(config.executor, config.workers, config.ray_address, progress)
+    with locked(store.path):  # one `mella run` per run folder at a time
+        return _run_stages(config, store, executor)
+
+
+def _run_stages(config: PipelineConfig, store: RunStore, executor) -> dict[str, Any]:
+    run_dir = store.path
     store.start(config.resolved())
     summary: dict[str, Any] = {}
     status = "failed"

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import Any, ClassVar
 
+from mella.pipeline.inputs import check_input_columns
 from mella.pipeline.local import StageReport
 from mella.pipeline.stage import Stage
 from mella.runstore import now_iso, read_json, write_json_atomic
@@ -34,19 +35,27 @@ class Step(Stage):
 
     def execute(self, inputs: list[str], out: str | Path, run_dir: str | Path | None = None) -> StageReport:
         """Run the step unless its marker says it is already done with these inputs and options."""
+        check_input_columns(self, inputs)  # before any work: the columns the step reads are there
+        from mella.overwrite import owned_files, record_files
+        from mella.paths import portable
+
         out = Path(out)
         marker = out / "_SUCCESS"
-        key = {"fingerprint": self.fingerprint(), "inputs": [str(i) for i in inputs]}
-        if not self.always and marker.exists():
-            done = read_json(marker)
-            if {k: done.get(k) for k in key} == key:
-                return self._report(out, done.get("counters", {}), 0.0, ran=False)
-        marker.unlink(missing_ok=True)
+        # Inputs as the marker records them (relative to this folder inside the run), not to the working directory.
+        key = {"fingerprint": self.fingerprint(), "inputs": [portable(str(i), out) for i in inputs]}
+        done = read_json(marker) if marker.is_file() and marker.stat().st_size else {}
+        if not self.always and {k: done.get(k) for k in key} == key:
+            return self._report(out, done.get("counters", {}), 0.0, ran=False)
         out.mkdir(parents=True, exist_ok=True)
+        # What was here before and is not ours stays unknown: the marker lists only what this step wrote.
+        foreign = set(record_files(out)) - {p.relative_to(out).as_posix() for p in owned_files(out)}
+        marker.unlink(missing_ok=True)
         t0 = time.time()
         counters = self.run_step(list(inputs), out, Path(run_dir) if run_dir else None)
         seconds = round(time.time() - t0, 3)
-        write_json_atomic(marker, {**key, "counters": counters, "seconds": seconds, "committed_at": now_iso()})
+        files = [f for f in record_files(out) if f not in foreign]
+        write_json_atomic(marker, {**key, "stage": self.name, "counters": counters, "seconds": seconds,
+                                   "committed_at": now_iso(), "files": files})
         write_json_atomic(out / "stats.json", {"stage": self.name, "options": self.options.model_dump(mode="json"),
                                                "rows": counters.get("rows", 0), "dropped": 0, "parts": 0,
                                                "counters": counters, "seconds": seconds, "complete": True})
