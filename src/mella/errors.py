@@ -22,6 +22,12 @@ class ConfigError(MellaError):
         super().__init__(f"{source}: {n} problem{'s' if n != 1 else ''}:\n{lines}")
 
 
+class InputError(MellaError):
+    """An input that is not what the command reads (missing columns, wrong types, a corrupt file). Exit code 2."""
+
+    exit_code = 2
+
+
 class MissingExtraError(MellaError):
     """An optional dependency is not installed; names the extra that brings it."""
 

@@ -119,3 +119,64 @@ def extend(schema: pa.Schema, *fields: pa.Field | tuple[str, pa.DataType]) -> pa
         if out.get_field_index(f.name) < 0:
             out = out.append(f)
     return out
+
+
+# -- what each stage reads ----------------------------------------------------------------------
+# The columns a stage or step needs in its input. An input that lacks one, or holds it with an unusable type, is
+# refused before any work (mella.pipeline.inputs.check_input_columns) with a line naming the stage that writes it.
+# Columns a stage only reads when present (page_title, caption_lang, relevance ...) are not listed.
+FILTER_READS = ("page_url", "alt")
+DEDUP_READS = ("page_url", "image_url", "alt", "domain")
+FETCH_READS = ("image_url",)
+CAPTION_READS = ("key",)
+TRANSLATE_READS = ("lang", "caption")
+SCORE_READS = ("key",)
+BUILD_READS = ("key", "lang", "alt")
+PREDICT_READS = ("id", "lang", "instruction")
+PREDICT_IMAGE_READS = ("key",)     # predict with images
+PREDICT_SPLIT_READS = ("split",)   # predict one split (not --split all)
+EVALUATE_READS = ("prediction", "references")
+EXPORT_READS = ("id", "key", "lang", "source", "instruction", "response", "split")
+TRAIN_READS = ("key", "instruction", "response", "split")
+
+# Pipeline order of the stages that write columns, each with the columns it adds first.
+_WRITERS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("collect", tuple(CANDIDATES.names)),
+    ("filter", ("lang", "lang_confidence", "alt_norm")),
+    ("fetch", tuple(IMAGES.names)),
+    ("caption", ("caption", "caption_lang", "caption_mode", "caption_model", "prompt_hash", "caption_thick")),
+    ("translate", ("translation", "translation_thick", "translation_lang", "translation_model")),
+    ("score", ("relevance", "relevance_alt")),
+    ("build", tuple(SAMPLES.names)),
+    ("predict", tuple(PREDICTIONS.names)),
+    ("evaluate", tuple(SCORES.names)),
+)
+WRITER_ORDER: tuple[str, ...] = tuple(stage for stage, _ in _WRITERS)
+
+
+def _first_writers() -> dict[str, str]:
+    found: dict[str, str] = {}
+    for stage, names in _WRITERS:
+        for name in names:
+            found.setdefault(name, stage)
+    return found
+
+
+def _declared_types() -> dict[str, pa.DataType]:
+    found = {"alt_norm": pa.string()}  # filter's normalised alt (mella.filter.stage.FILTERED)
+    for schema in SCHEMAS.values():
+        for f in schema:
+            found.setdefault(f.name, f.type)
+    return found
+
+
+#: The first stage (in pipeline order) that writes each column.
+WRITTEN_BY: dict[str, str] = _first_writers()
+#: The declared type of each column, from the first schema above that has it (what readers expect).
+COLUMN_TYPES: dict[str, pa.DataType] = _declared_types()
+
+
+def writer_of(columns: list[str] | tuple[str, ...]) -> str | None:
+    """The stage whose output carries all of ``columns``: the latest writer among them (stages add columns)."""
+    stages = [WRITTEN_BY[c] for c in columns if c in WRITTEN_BY]
+    return max(stages, key=WRITER_ORDER.index) if stages else None

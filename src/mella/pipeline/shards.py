@@ -12,11 +12,12 @@ import gzip
 import json
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mella.errors import MellaError
+from mella.errors import InputError, MellaError
 
 ROW_SUFFIXES = (".parquet", ".jsonl", ".jsonl.gz", ".ndjson", ".json")
 REMOTE_PREFIXES = ("http://", "https://", "s3://", "gs://", "gcs://", "az://", "abfs://", "hf://")
@@ -48,7 +49,8 @@ def _stage_parts(folder: Path) -> list[Path]:
     return StageDir(folder).committed_part_files(strict=True)
 
 
-def _expand_one(item: str, reads: str) -> list[str]:
+def expand_input(item: str, reads: str) -> list[str]:
+    """The files (or URL) one input item stands for: a stage output's committed parts, a folder's files, a glob."""
     if item.startswith(REMOTE_PREFIXES):
         return [item]
     path = Path(item)
@@ -81,7 +83,7 @@ def check_inputs(items: list[str], reads: str = "rows") -> list[str]:
     problems = []
     for item in items:
         try:
-            _expand_one(item, reads)
+            expand_input(item, reads)
         except MellaError as exc:
             problems.append(str(exc))
     return problems
@@ -96,7 +98,7 @@ def resolve_inputs(items: list[str], reads: str = "rows") -> list[Shard]:
         raise MellaError("; ".join(problems))
     seen: dict[str, None] = {}
     for item in items:
-        for uri in _expand_one(item, reads):
+        for uri in expand_input(item, reads):
             seen.setdefault(uri, None)
     return [Shard(uri) for uri in seen]
 
@@ -105,39 +107,114 @@ def read_rows(shard: Shard, batch_size: int) -> Iterator[list[dict[str, Any]]]:
     """Stream rows of a parquet or JSONL shard in batches of at most ``batch_size`` (bounded memory)."""
     uri = shard.uri
     if uri.endswith(".parquet"):
-        import pyarrow.parquet as pq
-
-        with pq.ParquetFile(uri) as pf:
-            for batch in pf.iter_batches(batch_size=batch_size):
-                yield batch.to_pylist()
+        yield from _parquet_rows(uri, batch_size)
         return
     if uri.endswith((".jsonl", ".jsonl.gz", ".ndjson", ".json")):  # .json: one object per line
-        opener = gzip.open if uri.endswith(".gz") else open
-        batch: list[dict[str, Any]] = []
-        with opener(uri, "rt", encoding="utf-8") as fh:
-            for lineno, line in enumerate(fh, 1):
-                if not line.strip():
-                    continue
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise MellaError(f"{uri}:{lineno}: not valid JSON ({exc.msg})") from None
-                if not isinstance(row, dict):
-                    raise MellaError(f"{uri}:{lineno}: expected a JSON object per line")
-                batch.append(row)
-                if len(batch) >= batch_size:
-                    yield batch
-                    batch = []
-        if batch:
-            yield batch
+        try:
+            yield from _jsonl_rows(uri, batch_size)
+        except (UnicodeDecodeError, EOFError, OSError) as exc:  # not UTF-8, a cut or corrupt gzip stream
+            raise InputError(f"{uri}: cannot read JSON lines ({_first_line(exc)})") from None
         return
     raise MellaError(f"{uri}: cannot read rows from this file type (use {', '.join(ROW_SUFFIXES)})")
+
+
+def _parquet_rows(uri: str, batch_size: int) -> Iterator[list[dict[str, Any]]]:
+    import pyarrow.parquet as pq
+
+    with parquet_errors(uri):
+        pf = pq.ParquetFile(uri)
+    with pf:
+        batches = pf.iter_batches(batch_size=batch_size)
+        while True:
+            with parquet_errors(uri):  # a page can be corrupt behind a sound footer
+                batch = next(batches, None)
+            if batch is None:
+                return
+            yield batch.to_pylist()
+
+
+def _jsonl_rows(uri: str, batch_size: int) -> Iterator[list[dict[str, Any]]]:
+    opener = gzip.open if uri.endswith(".gz") else open
+    batch: list[dict[str, Any]] = []
+    with opener(uri, "rt", encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise MellaError(f"{uri}:{lineno}: not valid JSON ({exc.msg})") from None
+            if not isinstance(row, dict):
+                raise MellaError(f"{uri}:{lineno}: expected a JSON object per line")
+            batch.append(row)
+            if len(batch) >= batch_size:
+                yield batch
+                batch = []
+    if batch:
+        yield batch
 
 
 def input_schema(shard: Shard):
     """The Arrow schema of a parquet shard, or None for formats without one."""
     if shard.uri.endswith(".parquet"):
-        import pyarrow.parquet as pq
-
-        return pq.read_schema(shard.uri)
+        return parquet_schema(shard.uri)
     return None
+
+
+# -- parquet files that cannot be read: one line naming the file and the stage that wrote it -------------
+def parquet_schema(path: str | os.PathLike):
+    """The Arrow schema of a parquet file (its footer only); an unreadable file is an :class:`InputError`."""
+    import pyarrow.parquet as pq
+
+    with parquet_errors(path):
+        return pq.read_schema(path)
+
+
+def read_parquet(path: str | os.PathLike, columns: list[str] | None = None):
+    """A whole parquet file (or some of its columns) as a table; an unreadable file is an :class:`InputError`."""
+    import pyarrow.parquet as pq
+
+    with parquet_errors(path):
+        return pq.read_table(path, columns=columns)
+
+
+@contextmanager
+def parquet_errors(path: str | os.PathLike) -> Iterator[None]:
+    """Turn pyarrow's errors about an unreadable parquet file into one line naming it and its writer."""
+    import pyarrow as pa
+
+    try:
+        yield
+    except (pa.ArrowException, OSError) as exc:
+        raise unreadable_parquet(path, exc) from None
+
+
+def unreadable_parquet(path: str | os.PathLike, exc: BaseException) -> InputError:
+    """The error for a parquet file that cannot be read: the file, pyarrow's reason, and what to do."""
+    return InputError(f"{path}: not a readable parquet file ({_first_line(exc)}); {_written_by(Path(path))}")
+
+
+def stage_that_wrote(folder: str | os.PathLike) -> str | None:
+    """The stage named in ``folder``'s stats.json (a mella stage output), or None."""
+    stats = Path(folder) / "stats.json"
+    try:
+        stage = json.loads(stats.read_text(encoding="utf-8")).get("stage") if stats.is_file() else None
+    except (OSError, ValueError, AttributeError):
+        return None
+    return stage if isinstance(stage, str) and stage else None
+
+
+def _written_by(path: Path) -> str:
+    folder = path.parent.parent if path.parent.name == "_dropped" else path.parent
+    stage = stage_that_wrote(folder)
+    if stage:
+        return f"the {stage} stage wrote it: delete it and rerun {stage} into {folder} to write it again"
+    if is_stage_output(folder):
+        return f"a mella stage wrote it but has not finished: delete it and rerun the stage writing {folder}"
+    return "it was not written by mella"
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    line = text[0] if text else type(exc).__name__
+    return line if len(line) <= 200 else line[:200] + "..."

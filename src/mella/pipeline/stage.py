@@ -117,6 +117,8 @@ class Stage:
     Options: ClassVar[type[StageOptions]] = StageOptions
     #: "rows": reads the parquet/JSONL rows of a previous stage; "files": reads raw inputs via :meth:`read`.
     reads: ClassVar[str] = "rows"
+    #: Columns this stage reads from its input (lists in mella.records); an input without them is refused.
+    requires: ClassVar[tuple[str, ...]] = ()
     #: Output schema (from mella.records); ``None`` keeps the input schema (a pure filter).
     schema: ClassVar[pa.Schema | None] = None
     #: Rows per batch handed to :meth:`process`.

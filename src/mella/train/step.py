@@ -13,6 +13,7 @@ from pydantic import Field
 
 from mella.pipeline.stage import StageOptions
 from mella.pipeline.step import Step
+from mella.records import TRAIN_READS
 
 
 class TrainOptions(StageOptions):
@@ -25,6 +26,7 @@ class TrainStep(Step):
     """Fine-tune a vision-language model on the build (SFT, then DPO when the config enables it)."""
 
     name = "train"
+    requires = TRAIN_READS
     Options = TrainOptions
 
     def run_step(self, inputs: list[str], out: Path, run_dir: Path | None) -> dict[str, Any]:
