@@ -21,7 +21,7 @@ from mella.annotate.images import image_sha, load_images
 from mella.errors import MellaError
 from mella.languages import get_language
 from mella.pipeline.stage import Emitter, runtime_option
-from mella.records import ANNOTATIONS, PAIRS, extend
+from mella.records import ANNOTATIONS, CAPTION_READS, PAIRS, extend
 
 CAPTION_COLUMNS = ["caption", "caption_lang", "caption_mode", "caption_model", "prompt_hash", "caption_thick"]
 EXTRA_COLUMNS = [pa.field("caption_backend", pa.string())]
@@ -52,6 +52,7 @@ class CaptionStage(ModelStage):
     """Caption fetched images with an MLLM (plain, thick with alt-text context, or both)."""
 
     name = "caption"
+    requires = CAPTION_READS
     Options = CaptionOptions
 
     def output_schema(self, input_schema: pa.Schema | None) -> pa.Schema:

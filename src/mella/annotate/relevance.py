@@ -16,7 +16,7 @@ from mella.annotate.cache import cache_key
 from mella.annotate.common import ModelOptions, ModelStage
 from mella.annotate.images import image_sha, load_images
 from mella.pipeline.stage import Emitter, runtime_option
-from mella.records import ANNOTATIONS, PAIRS, extend
+from mella.records import ANNOTATIONS, PAIRS, SCORE_READS, extend
 
 # score column -> text column it compares with the image
 TEXTS = {"relevance": "translation", "relevance_alt": "alt"}
@@ -38,6 +38,7 @@ class ScoreStage(ModelStage):
 
     name = "score"
     Options = ScoreOptions
+    requires = SCORE_READS
     batch_size = 512
 
     def output_schema(self, input_schema: pa.Schema | None) -> pa.Schema:

@@ -20,7 +20,7 @@ from mella.annotate.common import GenerationOptions, ModelOptions, ModelStage
 from mella.errors import MellaError
 from mella.languages import get_language
 from mella.pipeline.stage import Emitter
-from mella.records import ANNOTATIONS, PAIRS, extend
+from mella.records import ANNOTATIONS, PAIRS, TRANSLATE_READS, extend
 
 SOURCES = {"caption": "translation", "caption_thick": "translation_thick"}
 COLUMNS = ["translation", "translation_thick", "translation_lang", "translation_model"]
@@ -47,6 +47,7 @@ class TranslateStage(ModelStage):
 
     name = "translate"
     Options = TranslateOptions
+    requires = TRANSLATE_READS
     _unpicklable = ModelStage._unpicklable + ("checker",)
 
     def output_schema(self, input_schema: pa.Schema | None) -> pa.Schema:

@@ -22,7 +22,7 @@ from mella.dataset.baselines import code_switch
 from mella.dataset.templates import pick, to_script
 from mella.errors import MellaError
 from mella.pipeline.stage import Stage, StageOptions, runtime_option
-from mella.records import SAMPLES, extend
+from mella.records import BUILD_READS, SAMPLES, extend
 
 log = logging.getLogger("mella")
 
@@ -79,6 +79,7 @@ class BuildStage(Stage):
 
     name = "build"
     Options = BuildOptions
+    requires = BUILD_READS
     schema = BUILT
 
     def prepare(self, shards: list, stage_dir=None) -> Path:

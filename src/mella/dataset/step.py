@@ -9,6 +9,7 @@ from pydantic import Field
 
 from mella.pipeline.stage import StageOptions
 from mella.pipeline.step import Step
+from mella.records import EXPORT_READS
 
 
 class ExportOptions(StageOptions):
@@ -21,6 +22,7 @@ class ExportStep(Step):
     """Export a build in the formats trainers read, each with a dataset card."""
 
     name = "export"
+    requires = EXPORT_READS
     Options = ExportOptions
 
     def run_step(self, inputs: list[str], out: Path, run_dir: Path | None) -> dict[str, Any]:

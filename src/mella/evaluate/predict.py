@@ -16,7 +16,7 @@ from mella.annotate.cache import cache_key
 from mella.annotate.common import GenerationOptions, ModelOptions, ModelStage
 from mella.annotate.images import image_sha, load_images
 from mella.pipeline.stage import Emitter, runtime_option
-from mella.records import PREDICTIONS
+from mella.records import PREDICT_IMAGE_READS, PREDICT_READS, PREDICT_SPLIT_READS, PREDICTIONS
 
 
 class PredictOptions(ModelOptions, GenerationOptions):
@@ -42,6 +42,13 @@ class PredictStage(ModelStage):
     name = "predict"
     Options = PredictOptions
     schema = PREDICTIONS
+
+    @property
+    def requires(self) -> tuple[str, ...]:  # type: ignore[override]
+        """The samples columns; the image key with images, the split unless every split is predicted."""
+        o = self.options
+        return (PREDICT_READS + (PREDICT_IMAGE_READS if o.with_images else ())
+                + (PREDICT_SPLIT_READS if o.split is not None else ()))
 
     def process(self, rows: list[dict[str, Any]], out: Emitter) -> None:
         o = self.options

@@ -9,6 +9,7 @@ from pydantic import Field
 
 from mella.pipeline.stage import StageOptions
 from mella.pipeline.step import Step
+from mella.records import EVALUATE_READS
 
 
 class EvaluateOptions(StageOptions):
@@ -19,6 +20,7 @@ class EvaluateStep(Step):
     """Score predictions with keyword accuracy, BLEU, chrF, ROUGE-L, METEOR and output-language rate."""
 
     name = "evaluate"
+    requires = EVALUATE_READS
     Options = EvaluateOptions
 
     def run_step(self, inputs: list[str], out: Path, run_dir: Path | None) -> dict[str, Any]:

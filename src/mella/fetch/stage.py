@@ -20,7 +20,7 @@ from pydantic import Field
 from mella.fetch.images import DEFAULT_MAX_PIXELS, ImageOptions
 from mella.net.client import PROJECT_URL
 from mella.pipeline.stage import Emitter, Stage, StageOptions, runtime_option
-from mella.records import IMAGES, PAIRS, extend
+from mella.records import FETCH_READS, IMAGES, PAIRS, extend
 
 # Columns the fetch stage adds beyond mella.records.IMAGES (see docs/fetch.md).
 EXTRA_COLUMNS = [
@@ -102,6 +102,7 @@ class FetchStage(Stage):
 
     name = "fetch"
     Options = FetchOptions
+    requires = FETCH_READS
     batch_size = 1000  # each batch ends when its slowest download does: larger batches idle less
     _unpicklable = ("_downloader", "_index", "_part")
 

@@ -21,7 +21,7 @@ from mella.filter.langid import LanguageID, base_code, known_code
 from mella.filter.rules import Rules
 from mella.filter.text import clean_alt, dominant_script, normalize_alt
 from mella.pipeline.stage import Stage, StageOptions, runtime_option
-from mella.records import PAIRS, extend
+from mella.records import DEDUP_READS, FILTER_READS, PAIRS, extend
 
 #: What ``filter`` writes: the pairs schema plus the normalised alt that dedup compares.
 FILTERED = extend(PAIRS, ("alt_norm", pa.string()))
@@ -57,6 +57,7 @@ class FilterStage(Stage):
 
     name = "filter"
     Options = FilterOptions
+    requires = FILTER_READS
     schema = FILTERED
     _unpicklable = ("lid",)
 
@@ -124,6 +125,7 @@ class DedupStage(Stage):
 
     name = "dedup"
     Options = DedupOptions
+    requires = DEDUP_READS
 
     def prepare(self, shards: list, stage_dir=None) -> Path:
         """The global pass over every input part, once, in the driver (``Stage.prepare``).

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pyarrow.parquet as pq
+from mella.errors import InputError
+from mella.pipeline.shards import parquet_schema, read_parquet
 
 GALLERY_TEXT = ("alt", "caption", "caption_thick", "translation", "translation_thick")
 
@@ -44,10 +45,10 @@ class StageInfo:
 def _read_columns(files: list[Path], wanted: list[str]) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     for f in files:
-        names = pq.read_schema(f).names
+        names = parquet_schema(f).names
         cols = [c for c in wanted if c in names]
         if cols:
-            rows.extend(pq.read_table(f, columns=cols).to_pylist())
+            rows.extend(read_parquet(f, columns=cols).to_pylist())
     return rows
 
 
@@ -72,8 +73,10 @@ class RunData:
         for name in names:
             stats = json.loads((found[name] / "stats.json").read_text(encoding="utf-8"))
             info = StageInfo(name, found[name], stats)
-            info.columns = pq.read_schema(info.parts[0]).names if info.parts else []
+            info.columns = parquet_schema(info.parts[0]).names if info.parts else []
             out.append(info)
+        if not out:
+            raise InputError(_no_stages(self.path))
         return out
 
     def funnel(self) -> tuple[list[str], dict[str, list[int | None]]]:
@@ -147,6 +150,12 @@ class RunData:
 
     def totals(self) -> dict[str, int]:
         return {s.name: int(s.stats.get("rows", 0)) for s in self.stages}
+
+
+def _no_stages(path: Path) -> str:
+    if (path / "stats.json").is_file():
+        return f"{path} is one stage's folder; give its run folder ({path.parent}) to report the whole run"
+    return f"{path} holds no stage output (no <stage>/stats.json): nothing to report; give a run folder"
 
 
 def _thumbnail(data: bytes, size: int) -> str:
