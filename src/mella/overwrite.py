@@ -29,7 +29,7 @@ from mella.paths import contains
 log = logging.getLogger("mella")
 
 # Files and folders of a stage folder that only mella writes.
-_OWNED = re.compile(r"(part-\d{5}\..+|\.part-\d{5}\..+\.tmp|\..+\.tmp|stats\.json|_SUCCESS|_dropped|_global)")
+_OWNED = re.compile(r"(part-\d{5}\..+|\.part-\d{5}\..+\.tmp|\..+\.tmp|stats\.json|_SUCCESS|_dropped|_global|_retry)")
 RUN_MANIFEST = "run.json"
 
 
@@ -148,5 +148,6 @@ def clear_output(out: str | os.PathLike, inputs: list[str], stage: str) -> None:
 
 def record_files(folder: Path, skip: set[str] = frozenset({"_SUCCESS", "stats.json", ".mella.lock"})) -> list[str]:
     """Every file under ``folder`` (relative, sorted): what a step's ``_SUCCESS`` records as its own."""
-    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*")
-                  if p.is_file() and p.name not in skip and not p.name.startswith("."))
+    return sorted(rel for rel in (p.relative_to(folder).as_posix() for p in folder.rglob("*")
+                                  if p.is_file() and not p.name.startswith("."))
+                  if rel not in skip)

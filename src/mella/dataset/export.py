@@ -66,6 +66,20 @@ def splits_of(build_dir: str | Path) -> list[str]:
     return [s for s in SPLIT_ORDER if s in found] + sorted(found - set(SPLIT_ORDER) - {None})
 
 
+def check_names(build_dir: str | Path) -> None:
+    """Refuse, before anything is written, a build whose keys or sample ids could not be file names."""
+    from mella.paths import check_key
+    from mella.pipeline.shards import read_parquet
+    from mella.runstore import StageDir
+
+    for part in StageDir(build_dir).committed_part_files(strict=True):
+        table = read_parquet(part, columns=["key", "id"])
+        for column in ("key", "id"):
+            for value in set(table[column].to_pylist()):
+                check_key(value, f"{part}: column {column}")
+    splits_of(build_dir)  # split names become file names too
+
+
 def messages(sample: dict[str, Any]) -> list[dict[str, str]]:
     """Chat turns of a sample (role/content), the image placeholder at the start of the first user turn."""
     out = []
@@ -154,6 +168,7 @@ def export(build_dir: str | Path, fmt: str, out: str | Path, images: str | Path 
     fetch_dir = images or build_summary(build_dir).get("images_dir")
     if not fetch_dir or not Path(fetch_dir).is_dir():
         raise MellaError(f"cannot find the images of {build_dir}; pass the fetch folder with --images")
+    check_names(build_dir)
     with locked(out):
         _clear(out, [str(build_dir), str(fetch_dir)], overwrite)
         return _write(build_dir, fmt, out, fetch_dir, name)
