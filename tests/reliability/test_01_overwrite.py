@@ -142,3 +142,15 @@ def test_01_step_never_writes_into_another_stage_folder(run_copy, capsys):
     before = snapshot(run_copy)
     assert main(["evaluate", str(run_copy / "build"), "--out", str(run_copy / "fetch")]) != 0
     assert snapshot(run_copy) == before
+
+
+def test_01_demo_fresh_never_deletes_a_folder_that_is_not_a_run(tmp_path, capsys):
+    from mella.demo.__main__ import main as demo_main
+
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "thesis.tex").write_text("years of work")
+    examples = Path(__file__).resolve().parents[2] / "examples"
+    assert demo_main(["--examples", str(examples), "--run-dir", str(home), "--fresh"]) == 2
+    assert "not a run folder" in capsys.readouterr().err
+    assert (home / "thesis.tex").read_text() == "years of work"

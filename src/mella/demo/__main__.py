@@ -77,6 +77,11 @@ def main(argv: list[str] | None = None) -> int:
     examples, run_dir = Path(args.examples), Path(args.run_dir)
     server, fixed_port = _start_server(examples / "sites")
     if args.fresh or not fixed_port:
+        if run_dir.exists() and any(run_dir.iterdir()) and not (run_dir / "run.json").exists():
+            server.stop()  # a folder that is not a run folder is never deleted: it may be anything
+            print(f"mella demo: error: {run_dir} is not a run folder (no run.json); name another --run-dir",
+                  file=sys.stderr)
+            return 2
         shutil.rmtree(run_dir, ignore_errors=True)
     print(f"serving {len(server.sites)} example sites at {server.base_url}/ (stopped when the demo ends)")
     os.environ["MELLA_DEMO_URL"] = server.base_url
