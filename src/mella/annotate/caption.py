@@ -17,7 +17,7 @@ from pydantic import Field, model_validator
 
 from mella.annotate.cache import cache_key
 from mella.annotate.common import GenerationOptions, ModelOptions, ModelStage
-from mella.annotate.images import image_sha, load_images
+from mella.annotate.images import check_images, load_images
 from mella.errors import MellaError
 from mella.languages import get_language
 from mella.pipeline.stage import Emitter, runtime_option
@@ -68,11 +68,10 @@ class CaptionStage(ModelStage):
         store = self.image_store()
         modes = ["plain", "thick"] if self.options.mode == "both" else [self.options.mode]
         inputs: dict[str, tuple[str, str]] = {}  # cache key -> (image key, rendered prompt)
-        wanted: list[dict[str, str] | None] = []
-        for row in rows:
-            sha = image_sha(row, store)
-            if sha is None:
-                wanted.append(None)
+        wanted: list[dict[str, str] | str] = []  # per row: cache keys by mode, or why its image is unusable
+        for row, (sha, problem) in zip(rows, check_images(rows, store), strict=True):
+            if problem:
+                wanted.append(problem)
                 continue
             keys = {}
             for mode in modes:
@@ -102,13 +101,13 @@ class CaptionStage(ModelStage):
         requests = [GenRequest(prompt=text, image=images[key], system=self.options.system) for key, text in items]
         return self.backend.generate(requests, self.options.gen_options())
 
-    def _emit(self, row: dict[str, Any], keys: dict[str, str] | None, results: dict[str, str],
+    def _emit(self, row: dict[str, Any], keys: dict[str, str] | str, results: dict[str, str],
               out: Emitter) -> None:
         row = {**row, "caption_lang": self.options.caption_lang, "caption_mode": self.options.mode,
                "caption_model": self.model_label, "caption_backend": self.backend.name,
                "prompt_hash": self.prompt_hash}
-        if keys is None:
-            out.drop(row, "image_missing")
+        if isinstance(keys, str):  # image_missing, image_too_large, image_unreadable
+            out.drop(row, keys)
             return
         texts = {mode: (results[k] or "").strip() for mode, k in keys.items()}
         row["caption"] = texts.get("plain", texts.get("thick"))

@@ -14,7 +14,7 @@ from pydantic import Field
 
 from mella.annotate.cache import cache_key
 from mella.annotate.common import ModelOptions, ModelStage
-from mella.annotate.images import image_sha, load_images
+from mella.annotate.images import check_images, load_images
 from mella.pipeline.stage import Emitter, runtime_option
 from mella.records import ANNOTATIONS, PAIRS, SCORE_READS, extend
 
@@ -47,11 +47,10 @@ class ScoreStage(ModelStage):
     def process(self, rows: list[dict[str, Any]], out: Emitter) -> None:
         store = self.image_store()
         inputs: dict[str, tuple[str, str]] = {}  # cache key -> (image key, text)
-        plans: list[dict[str, str] | None] = []
-        for row in rows:
-            sha = image_sha(row, store)
-            if sha is None:
-                plans.append(None)
+        plans: list[dict[str, str] | str] = []  # per row: cache keys by column, or why its image is unusable
+        for row, (sha, problem) in zip(rows, check_images(rows, store), strict=True):
+            if problem:
+                plans.append(problem)
                 continue
             plan = {}
             for column, text_column in TEXTS.items():
@@ -68,10 +67,10 @@ class ScoreStage(ModelStage):
         images = load_images([key for key, _ in items], store)
         return self.backend.score([images[key] for key, _ in items], [text for _, text in items])
 
-    def _emit(self, row: dict[str, Any], plan: dict[str, str] | None, results: dict[str, float],
+    def _emit(self, row: dict[str, Any], plan: dict[str, str] | str, results: dict[str, float],
               out: Emitter) -> None:
-        if plan is None:
-            out.drop(row, "image_missing")
+        if isinstance(plan, str):  # image_missing, image_too_large, image_unreadable
+            out.drop(row, plan)
             return
         row = {**row, "relevance_model": self.model_label}
         row.update({column: results[key] for column, key in plan.items()})

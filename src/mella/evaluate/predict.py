@@ -14,7 +14,7 @@ from pydantic import Field, field_validator
 
 from mella.annotate.cache import cache_key
 from mella.annotate.common import GenerationOptions, ModelOptions, ModelStage
-from mella.annotate.images import image_sha, load_images
+from mella.annotate.images import check_images, load_images
 from mella.pipeline.stage import Emitter, runtime_option
 from mella.records import PREDICT_IMAGE_READS, PREDICT_READS, PREDICT_SPLIT_READS, PREDICTIONS
 
@@ -60,18 +60,18 @@ class PredictStage(ModelStage):
         gen = o.gen_options().signature()
         inputs: dict[str, tuple[str | None, str]] = {}  # cache key -> (image key, instruction)
         keys: list[str | None] = []
-        for row in chosen:
-            sha = image_sha(row, store) if store is not None else None
-            if store is not None and sha is None:
+        problems = check_images(chosen, store) if store is not None else [(None, None)] * len(chosen)
+        for row, (sha, problem) in zip(chosen, problems, strict=True):
+            if problem:
                 keys.append(None)
                 continue
             item = (row["key"] if store is not None else None, row.get("instruction") or "")
             keys.append(cache_key("predict", self.model_sig, gen, sha, item[1], o.system))
             inputs.setdefault(keys[-1], item)
         results = self.cached("predict", inputs, lambda items: self._generate(items, store), out)
-        for row, key in zip(chosen, keys, strict=True):
-            if key is None:
-                out.drop(self._prediction(row, None), "image_missing")
+        for row, key, (_, problem) in zip(chosen, keys, problems, strict=True):
+            if key is None:  # image_missing, image_too_large, image_unreadable
+                out.drop(self._prediction(row, None), problem)
             else:
                 self.count_tiny(out, 1)
                 out.keep(self._prediction(row, results[key]))

@@ -1,20 +1,29 @@
 """Decode, check, resize and re-encode one downloaded image; hash it (sha256 of the bytes, 64-bit pHash).
 
-Pillow and numpy are imported inside the functions, so importing this module stays cheap.
+Stored images carry pixels only: no comment, EXIF, XMP or ICC payload survives the re-encoding (an ICC
+profile is applied first, so the stored pixels are sRGB). Later stages decode stored images with
+:func:`open_stored_image`, under the same limits. Pillow and numpy are imported inside the functions, so
+importing this module stays cheap.
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
+import logging
+import struct
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
+
+log = logging.getLogger("mella.fetch")
 
 # Formats a web image can honestly be; Pillow is told to try only these decoders (less attack surface).
 WEB_FORMATS = ("JPEG", "PNG", "GIF", "WEBP", "BMP", "TIFF", "AVIF", "ICO")
 # Pillow's own default limit (about 89.5 megapixels): a 4-byte-per-pixel image this size is ~360 MB.
 DEFAULT_MAX_PIXELS = 89_478_485
+# What a decoder may raise on hostile bytes (Pillow's plugins raise all of these).
+DECODE_ERRORS = (OSError, ValueError, SyntaxError, EOFError, struct.error)
 HASH_SIZE = 8  # pHash: 8x8 low-frequency DCT coefficients -> 64 bits
 DCT_SIZE = 32
 
@@ -73,8 +82,46 @@ def process_image(body: bytes, options: ImageOptions) -> ImageResult:
         return result
     try:
         return _finish(img, options, result)
-    except (OSError, ValueError, SyntaxError) as exc:  # a body that breaks only when fully decoded
+    except DECODE_ERRORS as exc:  # a body that breaks only when fully decoded
         return _decode_failure(result, exc)
+
+
+class StoredImageError(ValueError):
+    """A stored image a later stage cannot use; ``reason`` is the drop reason: image_too_large or image_unreadable."""
+
+    def __init__(self, reason: str, detail: str):
+        super().__init__(f"{reason}: {detail}")
+        self.reason, self.detail = reason, detail
+
+
+def open_stored_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS):
+    """Decode stored image bytes under the fetch stage's limits: the loaded PIL image, or StoredImageError.
+
+    Every later reader (annotation stages, predict, training, the report) opens images through this, so a
+    hostile tar member (a 10^10-pixel PNG, garbage) is a counted skip there, never a crash.
+    """
+    from PIL import Image
+
+    try:
+        img, _ = _open(data, max_pixels)
+    except _Refused as exc:
+        reason = "image_too_large" if exc.status == "decompression_bomb" else "image_unreadable"
+        raise StoredImageError(reason, exc.detail) from None
+    try:
+        img.load()
+    except Image.DecompressionBombError as exc:  # a later frame of an animated image
+        raise StoredImageError("image_too_large", str(exc)) from None
+    except DECODE_ERRORS as exc:
+        raise StoredImageError("image_unreadable", f"{type(exc).__name__}: {exc}") from None
+    return img
+
+
+def check_pixels(img, max_pixels: int = DEFAULT_MAX_PIXELS):
+    """``img`` when its pixel count is within ``max_pixels``, else StoredImageError (for images opened elsewhere)."""
+    w, h = img.size
+    if w * h > max_pixels:
+        raise StoredImageError("image_too_large", f"{w}x{h} pixels is over the limit of {max_pixels}")
+    return img
 
 
 class _Refused(Exception):
@@ -93,7 +140,7 @@ def _open(body: bytes, max_pixels: int):
         raise _Refused("not_an_image", f"not a {'/'.join(WEB_FORMATS)} image: starts {body[:16]!r}") from None
     except Image.DecompressionBombError as exc:
         raise _Refused("decompression_bomb", str(exc)) from None
-    except (OSError, ValueError, SyntaxError) as exc:
+    except DECODE_ERRORS as exc:
         raise _Refused("decode_error", f"{type(exc).__name__}: {exc}") from None
     w, h = img.size
     if w * h > max_pixels:
@@ -117,8 +164,10 @@ def _finish(img, options: ImageOptions, result: ImageResult) -> ImageResult:
         result.original_width, result.original_height = result.original_height, result.original_width
     _draft(img, options)
     img.load()  # the full decode: truncated and corrupt bodies fail here
+    icc = img.info.get("icc_profile")
     img = _to_rgb(ImageOps.exif_transpose(img))
     img = resize(img, options.image_size, options.resize_mode)
+    img = _to_srgb(img, icc)  # after the resize: far fewer pixels to convert
     # From the resized image: the same picture for a 32x32 hash, and far cheaper than from the original.
     result.phash = phash_hex(img)
     result.width, result.height = img.size
@@ -141,6 +190,27 @@ def _decode_failure(result: ImageResult, exc: Exception) -> ImageResult:
     result.status = "truncated_image" if "truncated" in str(exc).lower() else "decode_error"
     result.error = text
     return result
+
+
+def _to_srgb(img, icc: bytes | None):
+    """An RGB image with its ICC profile applied: the stored image carries none, so its pixels must be sRGB."""
+    if not icc:
+        return img
+    try:
+        from PIL import ImageCms
+
+        return ImageCms.profileToProfile(img, io.BytesIO(icc), _srgb(), outputMode="RGB")
+    except (ImportError, OSError, ValueError, TypeError) as exc:  # PyCMSError is an OSError
+        # A broken profile, or one for other pixels (CMYK, grey: converted naively before): browsers skip it too.
+        log.debug("ICC profile not applied: %s", exc)
+        return img
+
+
+@lru_cache(maxsize=1)
+def _srgb():
+    from PIL import ImageCms
+
+    return ImageCms.createProfile("sRGB")
 
 
 def _to_rgb(img):
@@ -176,13 +246,43 @@ def resize(img, size: int, mode: ResizeMode):
 
 
 def encode(img, fmt: EncodeFormat, quality: int) -> bytes:
-    """Re-encode an RGB image as JPEG or WebP."""
+    """Re-encode an RGB image as JPEG or WebP, pixels only: no comment, EXIF, XMP or ICC payload.
+
+    Pillow's JPEG writer copies ``img.info["comment"]`` (a source JPEG's or GIF's comment) unless told
+    otherwise, and metadata rides along ``convert`` and ``resize``: the info is emptied before saving.
+    """
+    img.info = {}
     buf = io.BytesIO()
     if fmt == "webp":
         img.save(buf, "WEBP", quality=quality, method=4)
     else:
         img.save(buf, "JPEG", quality=quality, optimize=False)
     return buf.getvalue()
+
+
+# JPEG markers whose segments carry payloads, not pixels: APP1-APP15 (EXIF, XMP, ICC, Photoshop ...) and COM.
+_PAYLOAD_MARKERS = frozenset(range(0xE1, 0xF0)) | {0xFE}
+
+
+def strip_payloads(data: bytes) -> bytes:
+    """A JPEG without its APP1-APP15 and comment segments (lossless); other bytes come back unchanged.
+
+    For stored bytes that are not re-encoded (an earlier attempt's image reused on resume): what an older
+    mella wrote may still carry a source image's comment.
+    """
+    if not data.startswith(b"\xff\xd8"):
+        return data
+    out, i = [data[:2]], 2
+    while i + 4 <= len(data) and data[i] == 0xFF:
+        marker = data[i + 1]
+        if marker == 0xDA:  # start of scan: entropy-coded data follows, copied as is
+            break
+        end = i + 2 + int.from_bytes(data[i + 2:i + 4], "big")
+        if marker not in _PAYLOAD_MARKERS:
+            out.append(data[i:end])
+        i = end
+    out.append(data[i:])
+    return b"".join(out)
 
 
 @lru_cache(maxsize=1)

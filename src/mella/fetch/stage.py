@@ -246,7 +246,10 @@ class FetchStage(Stage):
         res = {c: found.get(c) for c in RESULT_COLUMNS}
         if found["status"] != "ok":
             return res  # a permanent failure stays one: no new request
-        data = part.previous.image_bytes(found)
+        from mella.fetch.images import strip_payloads
+
+        # Not re-encoded: an image an older mella stored may still carry its source's comment.
+        data = strip_payloads(part.previous.image_bytes(found))
         return self._keep(res, data, row, part, tar)
 
     def _keep(self, res: dict[str, Any], data: bytes, row: dict[str, Any], part: _Part, tar) -> dict[str, Any]:

@@ -132,11 +132,27 @@ def _iter_tar(tar_path: Path) -> Iterator[tuple[str, bytes, dict[str, Any]]]:
                 yield key, entry[image_ext], json.loads(entry["json"])
 
 
-class ImageStore:
-    """Random access by key over a fetch output: `ImageStore(dir)[key] -> bytes`; the index is built once."""
+def fetch_max_pixels(stage_dir: str | Path) -> int:
+    """The pixel limit the fetch stage of ``stage_dir`` ran with (its stats.json), else the default."""
+    from mella.fetch.images import DEFAULT_MAX_PIXELS
 
-    def __init__(self, stage_dir: str | Path):
+    stats = Path(stage_dir) / "stats.json"
+    try:
+        value = json.loads(stats.read_text(encoding="utf-8")).get("options", {}).get("max_pixels")
+    except (OSError, ValueError, AttributeError):
+        value = None
+    return value if isinstance(value, int) and value > 0 else DEFAULT_MAX_PIXELS
+
+
+class ImageStore:
+    """Random access by key over a fetch output: `ImageStore(dir)[key] -> bytes`; the index is built once.
+
+    :meth:`open` decodes under the fetch stage's own pixel limit (:func:`mella.fetch.images.open_stored_image`).
+    """
+
+    def __init__(self, stage_dir: str | Path, max_pixels: int | None = None):
         self.refs = {ref.key: ref for ref in iter_refs(stage_dir)}
+        self.max_pixels = max_pixels or fetch_max_pixels(stage_dir)
 
     def __contains__(self, key: str) -> bool:
         return key in self.refs
@@ -148,8 +164,8 @@ class ImageStore:
         return self.refs[key].read()
 
     def open(self, key: str):
-        """The image as a PIL Image."""
-        return decode(self[key])
+        """The image as a loaded PIL Image; StoredImageError (with a drop reason) when it cannot be used."""
+        return decode(self[key], self.max_pixels)
 
 
 def open_image(stage_dir: str | Path, key: str) -> bytes:
@@ -165,10 +181,8 @@ def open_image(stage_dir: str | Path, key: str) -> bytes:
     raise KeyError(key)
 
 
-def decode(data: bytes):
-    """Encoded image bytes as a PIL Image (loaded)."""
-    from PIL import Image
+def decode(data: bytes, max_pixels: int | None = None):
+    """Encoded image bytes as a PIL Image (loaded), under the fetch limits; else StoredImageError."""
+    from mella.fetch.images import DEFAULT_MAX_PIXELS, open_stored_image
 
-    img = Image.open(io.BytesIO(data))
-    img.load()
-    return img
+    return open_stored_image(data, max_pixels or DEFAULT_MAX_PIXELS)

@@ -7,7 +7,6 @@ stays cheap. Nothing here renders; :mod:`mella.report.html` does.
 from __future__ import annotations
 
 import base64
-import io
 import json
 from collections import Counter
 from dataclasses import dataclass, field
@@ -60,6 +59,8 @@ class RunData:
         manifest = self.path / "run.json"
         self.manifest = json.loads(manifest.read_text(encoding="utf-8")) if manifest.exists() else {}
         self.stages = self._stages()
+        # Gallery images left out, by reason (image_missing, image_too_large, image_unreadable): shown in the report.
+        self.skipped_images: Counter = Counter()
 
     @property
     def name(self) -> str:
@@ -123,6 +124,7 @@ class RunData:
         last = next((s for s in reversed(self.stages) if {"key", "lang", "alt"} <= set(s.columns)), None)
         if image_stage is None or last is None:
             return {}
+        from mella.fetch.images import StoredImageError
         from mella.fetch.wds import ImageStore
 
         store = ImageStore(image_stage.path)
@@ -135,8 +137,12 @@ class RunData:
                 continue
             row = {**dict.fromkeys(wanted), **row}
             try:
-                row["thumb"] = _thumbnail(store[row["key"]], thumb)
-            except (KeyError, OSError, ValueError):
+                row["thumb"] = _thumbnail(store.open(row["key"]), thumb)
+            except KeyError:
+                self.skipped_images["image_missing"] += 1
+                continue
+            except StoredImageError as exc:  # a hostile or broken tar member: counted, shown, never fatal
+                self.skipped_images[exc.reason] += 1
                 continue
             items.append(row)
         return dict(sorted(out.items()))
@@ -158,13 +164,10 @@ def _no_stages(path: Path) -> str:
     return f"{path} holds no stage output (no <stage>/stats.json): nothing to report; give a run folder"
 
 
-def _thumbnail(data: bytes, size: int) -> str:
+def _thumbnail(img, size: int) -> str:
     """A JPEG data URI of at most ``size`` pixels on the longer side (the report embeds every image)."""
-    from PIL import Image
+    from mella.fetch.images import encode
 
-    with Image.open(io.BytesIO(data)) as img:
-        img = img.convert("RGB")
-        img.thumbnail((size, size))
-        buf = io.BytesIO()
-        img.save(buf, "JPEG", quality=80)
-    return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+    img = img.convert("RGB")
+    img.thumbnail((size, size))
+    return "data:image/jpeg;base64," + base64.b64encode(encode(img, "jpg", 80)).decode("ascii")

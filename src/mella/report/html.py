@@ -82,6 +82,7 @@ def build_context(run_dir: str | Path, compare: list[str | Path] = (), per_lang:
         for name, rows in other.evaluations().items():
             evaluations_all[f"{other.name}:{name}"] = rows
     models = _models(run)
+    gallery = run.gallery(per_lang)  # counts run.skipped_images as it goes
     return {
         "run": run,
         "manifest": run.manifest,
@@ -90,7 +91,8 @@ def build_context(run_dir: str | Path, compare: list[str | Path] = (), per_lang:
                    "chart": charts.funnel_chart(stages, per_lang_counts) if stages else ""},
         "reasons": [{"stage": s, "table": t, "chart": charts.reasons_chart(s, t)} for s, t in reasons.items()],
         "distributions": dists,
-        "gallery": run.gallery(per_lang),
+        "gallery": gallery,
+        "skipped_images": dict(sorted(run.skipped_images.items())),
         "metrics": _metric_views(evaluations_all) if evaluations_all else [],
         "evaluations": evaluations_all,
         "models": models,

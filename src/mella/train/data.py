@@ -96,11 +96,9 @@ def _folder_images(folder: Path) -> ImageOpener:
         raise MellaError(f"no images under {folder} (expected a fetch output or <key>.png/.jpg files)")
 
     def open_key(key: str):
-        from PIL import Image
+        from mella.fetch.images import open_stored_image
 
-        img = Image.open(index[key])
-        img.load()
-        return img
+        return open_stored_image(index[key].read_bytes())
 
     return open_key
 
@@ -113,8 +111,18 @@ def _hf_images(path: str | Path) -> ImageOpener:
     rows = {key: i for i, key in enumerate(ds["key"])}
 
     def open_key(key: str):
-        value = ds[rows[key]][column]
-        return value[0] if isinstance(value, list) else value
+        from PIL import Image
+
+        from mella.fetch.images import DECODE_ERRORS, StoredImageError, check_pixels
+
+        index = rows[key]
+        try:
+            value = ds[index][column]  # datasets decodes with Pillow here
+        except Image.DecompressionBombError as exc:
+            raise StoredImageError("image_too_large", str(exc)) from None
+        except DECODE_ERRORS as exc:
+            raise StoredImageError("image_unreadable", f"{type(exc).__name__}: {exc}") from None
+        return check_pixels(value[0] if isinstance(value, list) else value)
 
     return open_key
 
@@ -175,7 +183,7 @@ class SFTCollator:
                 "completion": answer_message(row["response"])}
 
     def __call__(self, rows):
-        return self.inner([self.example(r) for r in rows])
+        return self.inner(usable_examples(rows, self.example))
 
 
 class PreferenceCollator:
@@ -195,7 +203,22 @@ class PreferenceCollator:
                 "chosen": answer_message(row["chosen"]), "rejected": answer_message(row["rejected"])}
 
     def __call__(self, rows):
-        return self.inner([self.example(r) for r in rows])
+        return self.inner(usable_examples(rows, self.example))
+
+
+def usable_examples(rows, make: Callable[[dict[str, Any]], dict[str, Any]]) -> list[dict[str, Any]]:
+    """``make(row)`` for every row whose image can be used; the others are logged with their reason and skipped."""
+    from mella.fetch.images import StoredImageError
+
+    out = []
+    for row in rows:
+        try:
+            out.append(make(row))
+        except StoredImageError as exc:
+            log.warning("sample with image %r skipped: %s", row.get("image"), exc)
+    if not out:
+        raise MellaError(f"no usable image in a batch of {len(rows)} samples (see the warnings above)")
+    return out
 
 
 # -- datasets for the trainers -------------------------------------------------------------------
@@ -208,9 +231,11 @@ def sft_dataset(rows: list[dict[str, Any]], opener: ImageOpener, tokenizer, min_
     missing = [r["key"] for r in rows if not r.get("key")]
     if missing:
         raise MellaError(f"{len(missing)} samples have no image key")
+    sizes = usable_images(rows, opener)
+    rows = [r for r in rows if r["key"] in sizes]
     texts = [r["instruction"] + r["response"] for r in rows]
     text_lens = [len(ids) for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]]
-    lengths = [t + image_tokens(_size(opener, r), min_pixels, max_pixels) for t, r in zip(text_lens, rows, strict=True)]
+    lengths = [t + image_tokens(sizes[r["key"]], min_pixels, max_pixels) for t, r in zip(text_lens, rows, strict=True)]
     return Dataset.from_dict({
         "id": [str(r.get("id") or r["key"]) for r in rows],
         "image": [r["key"] for r in rows],
@@ -220,11 +245,28 @@ def sft_dataset(rows: list[dict[str, Any]], opener: ImageOpener, tokenizer, min_
     })
 
 
-def _size(opener: ImageOpener, row: dict[str, Any]) -> tuple[int, int]:
-    if row.get("width") and row.get("height"):   # fetch rows carry the size: no need to decode
-        return row["width"], row["height"]
-    key = row["key"]
-    try:
-        return opener(key).size
-    except KeyError:
-        raise MellaError(f"image {key!r} is not in the image folder (is data.images the fetch output?)") from None
+def usable_images(rows: list[dict[str, Any]], opener: ImageOpener) -> dict[str, tuple[int, int]]:
+    """Size by key of the rows' images that open under the fetch stage's limits.
+
+    The others are left out, logged with a count per reason; each image is decoded once here, so no
+    training batch meets a bad one later.
+    """
+    from collections import Counter
+
+    from mella.fetch.images import StoredImageError
+
+    sizes: dict[str, tuple[int, int]] = {}
+    skipped: Counter = Counter()
+    for key in dict.fromkeys(r["key"] for r in rows):
+        try:
+            sizes[key] = opener(key).size
+        except StoredImageError as exc:
+            skipped[exc.reason] += 1
+        except KeyError:
+            raise MellaError(f"image {key!r} is not in the image folder (is data.images the fetch output?)") from None
+    if skipped:
+        log.warning("images skipped with their samples: %s",
+                    ", ".join(f"{reason} {n}" for reason, n in sorted(skipped.items())))
+    if not sizes:
+        raise MellaError(f"none of the {len(rows)} samples has a usable image")
+    return sizes
