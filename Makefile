@@ -16,7 +16,7 @@ STAMP  := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
 NATIVE := src/mella/collect/.native-built
 export MELLA_REQUIRE_NATIVE := 1
 
-.PHONY: install browser demo test bench lint clean
+.PHONY: install browser demo test fuzz bench lint clean
 
 install: $(STAMP) $(NATIVE) browser
 
@@ -44,6 +44,12 @@ demo: install
 
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The adversarial suite at length (options, pipeline files, parquet inputs, hostile names, --overwrite layouts);
+# `make test` runs the same property tests with a few dozen cases each.
+FUZZ_EXAMPLES ?= 5000
+fuzz: install
+	MELLA_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest -q -p no:cacheprovider -m fuzz tests/reliability $(PYTEST_ARGS)
 
 bench: install
 	@set -e; for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b; done
