@@ -26,6 +26,7 @@ from pydantic import ValidationError
 
 from mella.errors import ConfigError, MellaError
 from mella.paths import name_problem
+from mella.pipeline.checks import problems_of
 from mella.pipeline.shards import REMOTE_PREFIXES, check_inputs
 from mella.pipeline.stage import Stage, StageOptions, get_stage
 
@@ -76,28 +77,42 @@ def _type_name(value: Any) -> str:
     return type(value).__name__
 
 
+def _error_lines(where: str, err: dict[str, Any], fields) -> list[str]:
+    """One pydantic error as problem lines: a field's, or those of a check across fields (mella.pipeline.checks)."""
+    loc = ".".join(str(p) for p in err["loc"])
+    if err["type"] == "extra_forbidden":
+        return [f"{where}: unknown option {loc!r}{_suggest(loc, fields)}; valid options: {', '.join(fields) or 'none'}"]
+    if problems_of(err):
+        return [f"{where}: {message}" for _, message in problems_of(err)]
+    if not loc:  # a model validator's ValueError: the input is the whole mapping, not worth echoing
+        return [f"{where}: {err['msg'].removeprefix('Value error, ')}"]
+    got = f" (got {err['input']!r})" if "input" in err and err["type"] != "missing" else ""
+    return [f"{where}.{loc}: {err['msg']}{got}"]
+
+
 def option_problems(where: str, cls: type[Stage], raw: dict[str, Any]) -> tuple[StageOptions | None, list[str]]:
+    """The stage's Options from ``raw``, or every problem: each field's, then the checks across fields."""
     fields = cls.Options.model_fields
     try:
-        return cls.Options(**raw), []
+        return cls.Options.model_validate(raw), []
     except ValidationError as exc:
-        problems = []
-        for err in exc.errors():
-            loc = ".".join(str(p) for p in err["loc"])
-            if err["type"] == "extra_forbidden":
-                problems.append(f"{where}: unknown option {loc!r}{_suggest(loc, fields)}; "
-                                f"valid options: {', '.join(fields) or 'none'}")
-            else:
-                got = f" (got {err['input']!r})" if "input" in err and err["type"] != "missing" else ""
-                problems.append(f"{where}.{loc}: {err['msg']}{got}")
-        return None, problems
+        errors = exc.errors()
+    problems = [line for err in errors for line in _error_lines(where, err, fields)]
+    failed = {str(err["loc"][0]) for err in errors if err["loc"]}
+    if failed:  # pydantic skips the checks across fields when a field fails: run them without the failed ones
+        try:
+            cls.Options.model_validate({k: v for k, v in raw.items() if k not in failed})
+        except ValidationError as exc:
+            problems += [f"{where}: {message}" for err in exc.errors() for names, message in problems_of(err)
+                         if not failed & set(names)]
+    return None, problems
 
 
 def _check_inputs(where: str, inputs: Any, reads: str, base: Path,
                   earlier: set[str]) -> tuple[list[str] | None, list[str]]:
     if isinstance(inputs, str):
         inputs = [inputs]
-    if not isinstance(inputs, list) or not all(isinstance(i, str) for i in inputs):
+    if not inputs or not isinstance(inputs, list) or not all(isinstance(i, str) and i for i in inputs):
         return None, [f"{where}.inputs: expected a path or a list of paths (got {inputs!r})"]
     # `stage:<id>` names the output of an earlier entry of this run; it cannot be checked before the run.
     refs = [i for i in inputs if i.startswith(STAGE_REF)]
@@ -152,6 +167,9 @@ def parse_pipeline(doc: Any, source: str = "pipeline", base: Path | None = None)
             problems.append(f"{key}: expected {TOP_KEYS[key].__name__} (got {value!r})")
     if doc.get("name") is not None and name_problem("name", doc["name"]):
         problems.append(name_problem("name", doc["name"]))  # the default run folder is runs/<name>
+    workers = doc.get("workers")
+    if isinstance(workers, int) and not isinstance(workers, bool) and workers < 1:
+        problems.append(f"workers: must be at least 1 (got {workers}); leave it out for one per core")
     if doc.get("executor", "local") not in EXECUTORS:
         problems.append(f"executor: {doc['executor']!r} is not one of {', '.join(EXECUTORS)}")
     stages_raw = doc.get("stages")
@@ -193,37 +211,90 @@ def interpolate_env(text: str, env: dict[str, str] | None = None) -> tuple[str, 
     return _ENV_REF.sub(sub, text), missing
 
 
+def read_text(path: str | Path, what: str) -> str:
+    """A config file's text; unreadable or non-UTF-8 files are one problem naming the file (and the byte)."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise MellaError(f"cannot read {what} {path}: {exc.strerror}") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise ConfigError([f"not UTF-8 text: byte 0x{data[exc.start]:02x} at offset {exc.start} (line {line}); "
+                           "save the file as UTF-8"], str(path)) from None
+
+
+def _yaml_problem(exc: Exception) -> str:
+    mark = getattr(exc, "problem_mark", None)
+    at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+    return f"not valid YAML{at}: {getattr(exc, 'problem', None) or exc}"
+
+
+def _comment_spans(text: str, source: str) -> list[tuple[int, int]]:
+    """Where the comments of a YAML text are, found with the YAML scanner (``#`` inside a quoted or plain
+    scalar is no comment). ``${...}`` references are masked first so that the scan sees plain text."""
+    import yaml
+
+    masked = _ENV_REF.sub(lambda m: re.sub(r"[^\n]", "x", m.group(0)), text)  # same length, same lines
+    try:
+        tokens = list(yaml.scan(masked, Loader=yaml.SafeLoader))
+    except yaml.YAMLError as exc:
+        raise ConfigError([_yaml_problem(exc)], source) from None
+    spans = []
+    for before, after in zip(tokens, tokens[1:], strict=False):
+        gap_start, gap_end = before.end_mark.index, after.start_mark.index  # only blanks and comments between
+        at = masked.find("#", gap_start, gap_end)
+        while at != -1:
+            stop = masked.find("\n", at, gap_end)
+            stop = gap_end if stop == -1 else stop
+            spans.append((at, stop))
+            at = masked.find("#", stop, gap_end)
+    return spans
+
+
+def load_yaml(text: str, source: str, env: dict[str, str] | None = None) -> Any:
+    """Parse YAML after replacing ``${NAME}`` / ``${NAME:-default}`` with environment values, outside comments.
+
+    Comments are cut first (found by the YAML scanner, so a ``#`` inside quotes stays), then the references
+    are replaced as text (a value may be a number, or items of a flow list: ``[${CHECKS:-echo,copy}]``), then
+    the text is parsed. Every unset name, or the syntax error, is a ConfigError naming ``source``.
+    """
+    import yaml
+
+    kept, last = [], 0
+    for start, stop in _comment_spans(text, source):
+        kept.append(text[last:start])
+        last = stop
+    text, missing = interpolate_env("".join(kept) + text[last:], env)
+    if missing:
+        raise ConfigError(list(dict.fromkeys(missing)), source)
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError([_yaml_problem(exc)], source) from None
+    except RecursionError:
+        raise ConfigError(["not valid YAML: nested too deeply"], source) from None
+
+
 def load_pipeline(path: str, run_dir: str | None = None) -> PipelineConfig:
     """Read and validate a pipeline YAML file; relative inputs are relative to the file's folder.
 
     Besides the environment, ``${MELLA_PIPELINE_DIR}`` (this file's folder) and ``${MELLA_RUN_DIR}`` (the run
-    folder: ``run_dir``, else ``runs/<name>``) can be used in the file.
+    folder: ``run_dir``, else ``runs/<name>``) can be used in the file's values.
     """
-    import yaml
-
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise MellaError(f"cannot read pipeline file {path}: {exc.strerror}") from None
+    text = read_text(path, "pipeline file")
     env = {**os.environ, "MELLA_PIPELINE_DIR": str(Path(path).resolve().parent)}
     if run_dir is None:  # the default run folder is named after the pipeline: peek at its name first
-        peek, _ = interpolate_env(text, {**env, "MELLA_RUN_DIR": "."})
         try:
-            peeked = yaml.safe_load(peek)
-        except yaml.YAMLError:
+            peeked = load_yaml(text, path, {**env, "MELLA_RUN_DIR": "."})
+        except ConfigError:
             peeked = None  # the full parse below reports it
         name = peeked.get("name") if isinstance(peeked, dict) else None
-        run_dir = f"runs/{name or Path(path).stem}"
+        usable = isinstance(name, str) and name and "\0" not in name  # parse_pipeline names what is wrong
+        run_dir = f"runs/{name if usable else Path(path).stem}"
     env["MELLA_RUN_DIR"] = str(Path(run_dir).resolve())
-    text, missing = interpolate_env(text, env)
-    if missing:
-        raise ConfigError(missing, path)
-    try:
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise ConfigError([f"not valid YAML{at}: {getattr(exc, 'problem', exc)}"], path) from None
+    doc = load_yaml(text, path, env)
     config = parse_pipeline(doc, source=path, base=Path(path).resolve().parent)
     config.run_dir = run_dir
     return config

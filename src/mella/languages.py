@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
@@ -143,6 +144,40 @@ def is_known(tag: str) -> bool:
     except MellaError:
         return False
     return True
+
+
+def unknown_tags(tags: list[str], known: Callable[[str], bool] | None = None) -> list[str]:
+    """The entries of ``tags`` that name no language: ``known`` (default: the registry) rejects the code, or the
+    registry knows the code but not the script (``sr-Grek``)."""
+    reg = _registry()
+    bad = []
+    for tag in tags:
+        code, _, script = tag.replace("_", "-").partition("-")
+        ok = (known or is_known)(tag)
+        if ok and script and code.lower() in reg:
+            ok = script.title() in reg[code.lower()].scripts
+        if not ok:
+            bad.append(tag)
+    return bad
+
+
+def tag_list_problem(tags: list[str], required: bool = False,
+                     known: Callable[[str], bool] | None = None, also: str = "") -> str | None:
+    """One line on what is wrong with a list of language tags (an option such as ``--langs``), or None.
+
+    ``required``: an empty list is a problem. Unknown tags are listed with the registry's codes, then ``also``
+    (what else ``known`` accepts, e.g. "or any code the language detectors know").
+    """
+    codes = ", ".join(sorted(_registry()))
+    if required and not tags:
+        return f"name at least one language (known: {codes})"
+    if any(not str(t).strip() for t in tags):
+        return f"an empty language tag (got {tags!r})"
+    bad = unknown_tags(tags, known)
+    if not bad:
+        return None
+    more = f", {also}" if also else ""
+    return f"unknown language{'s' if len(bad) > 1 else ''} {', '.join(map(repr, bad))}; known: {codes}{more}"
 
 
 def all_languages() -> list[Language]:

@@ -12,13 +12,14 @@ from collections import defaultdict
 from typing import Any, Literal
 
 import pyarrow as pa
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from mella.annotate.cache import cache_key
 from mella.annotate.checks import CHECKS, TranslationChecker, instruction_fragments, to_target_script
 from mella.annotate.common import GenerationOptions, ModelOptions, ModelStage
 from mella.errors import MellaError
 from mella.languages import get_language
+from mella.pipeline.checks import languages, ordered, raise_problems
 from mella.pipeline.stage import Emitter
 from mella.records import ANNOTATIONS, PAIRS, TRANSLATE_READS, extend
 
@@ -40,6 +41,12 @@ class TranslateOptions(ModelOptions, GenerationOptions):
     min_length_ratio: float = Field(0.25, gt=0, description="shortest output / source length (visible characters)")
     max_length_ratio: float = Field(4.0, gt=0, description="longest output / source length")
     max_copy_overlap: float = Field(0.8, gt=0, le=1, description="share of source words that makes an output a copy")
+
+    @model_validator(mode="after")
+    def _check(self):
+        raise_problems(languages(self, "source_lang", detectors=False)
+                       + ordered(self, "min_length_ratio", "max_length_ratio"))
+        return self
 
 
 class TranslateStage(ModelStage):

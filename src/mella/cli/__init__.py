@@ -124,6 +124,9 @@ def main(argv: list[str] | None = None) -> int:
     except MellaError as exc:
         _report(exc, ctx, f"mella: error: {exc}")
         return exc.exit_code
+    except (FileExistsError, NotADirectoryError) as exc:  # a file where a folder must go (--out a/b, a a file)
+        _report(exc, ctx, f"mella: error: {exc.filename}: {exc.strerror}; a file stands where a folder is needed")
+        return 1
     except Exception as exc:  # a bug: one line unless --verbose
         _report(exc, ctx, f"mella: internal error: {type(exc).__name__}: {exc} (rerun with --verbose for the traceback)")
         return 1

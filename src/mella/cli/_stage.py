@@ -32,7 +32,8 @@ def _split_list(_ctx, _param, value):
     items: list[str] = []
     for v in value:
         items.extend(x.strip() for x in str(v).split(",") if x.strip())
-    return tuple(items)
+    # `--langs ""` (an unset shell variable) is not the default: keep one empty entry for validation to name.
+    return tuple(items) if items or not value else ("",)
 
 
 def option_for(name: str, info: FieldInfo) -> click.Option:

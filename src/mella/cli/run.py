@@ -5,6 +5,11 @@ from __future__ import annotations
 import click
 
 from mella.cli import verbose_option
+from mella.errors import MellaError
+
+# What mella.runstore advises when a stage folder holds other work; right for stage commands, not for `run`.
+_STAGE_HINT = "use a new output folder or --overwrite"
+_RUN_HINT = "use a new --run-dir, or delete that stage's folder (and those of the stages after it) to redo it"
 
 
 @click.command("run")
@@ -24,7 +29,12 @@ def command(pipeline: str, run_dir: str | None, workers: int | None, executor: s
     if executor is not None:
         config.executor = executor
     run_dir = config.run_dir
-    summary = run_pipeline(config, run_dir)
+    try:
+        summary = run_pipeline(config, run_dir)
+    except MellaError as exc:
+        if _STAGE_HINT not in str(exc):
+            raise
+        raise MellaError(str(exc).replace(_STAGE_HINT, _RUN_HINT)) from None
     click.echo(f"run {config.name}: {len(summary)} stages done")
     for sid, rep in summary.items():
         click.echo(f"  {sid:<12} {rep['rows']:>8} rows  {rep['dropped']:>7} dropped  {rep['seconds']:>7.1f}s  "

@@ -11,7 +11,7 @@ import zlib
 from collections.abc import Iterator
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from mella.collect.html import DEFAULT_CONTEXT_CHARS, DEFAULT_MAX_PAGE_BYTES, default_engine, extract_page
 from mella.collect.live import URL_LIST_SUFFIXES, is_sitemap, site_records, sitemap_records, url_list_records
@@ -20,6 +20,7 @@ from mella.collect.sites import CrawlOptions
 from mella.collect.warc import open_input, warc_pages
 from mella.collect.wat import wat_records, wat_rows
 from mella.net.client import NetOptions
+from mella.pipeline.checks import nonblank, raise_problems
 from mella.pipeline.stage import Emitter, Stage, StageOptions, runtime_option
 from mella.records import CANDIDATES
 
@@ -46,6 +47,11 @@ class CollectOptions(StageOptions):
     respect_robots: bool = Field(True, description="Obey robots.txt.")
     user_agent: str | None = Field(None, description="User-Agent (default: mella/<version> (+contact URL)).")
     per_host_delay: float = runtime_option(1.0, ge=0, description="Seconds between requests to one host.")
+
+    @model_validator(mode="after")
+    def _check(self):
+        raise_problems(nonblank(self, "allow_hosts"))
+        return self
 
     def crawl_options(self) -> CrawlOptions:
         net = NetOptions(per_host_concurrency=1, per_host_delay=self.per_host_delay,

@@ -15,12 +15,13 @@ from pathlib import Path
 from typing import Any, Literal
 
 import pyarrow as pa
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from mella.dataset import plan
 from mella.dataset.baselines import code_switch
 from mella.dataset.templates import pick, to_script
 from mella.errors import MellaError
+from mella.pipeline.checks import fractions_leave_room, languages, raise_problems
 from mella.pipeline.stage import Stage, StageOptions, runtime_option
 from mella.records import BUILD_READS, SAMPLES, extend
 
@@ -55,8 +56,8 @@ class BuildOptions(StageOptions):
     langs: list[str] = Field(default_factory=list, description="Languages to keep (default: all).")
     ling_field: Literal["translation", "translation_thick"] = Field(
         "translation", description="Column whose text is the D_ling answer.")
-    min_relevance: float | None = Field(None, description="Drop D_ling samples scoring below this.")
-    min_relevance_alt: float | None = Field(None, description="Drop D_know samples scoring below this.")
+    min_relevance: float | None = Field(None, ge=-1, le=1, description="Drop D_ling samples scoring below this.")
+    min_relevance_alt: float | None = Field(None, ge=-1, le=1, description="Drop D_know samples scoring below this.")
     test_size: float = Field(0.1, ge=0, description="Test samples per language and source (<1: fraction).")
     validation_size: float = Field(0.05, ge=0, description="Validation samples per language and source.")
     phash_distance: int = Field(4, ge=-1, le=31, description="pHash bits apart that still count as one image.")
@@ -72,6 +73,12 @@ class BuildOptions(StageOptions):
     seed: int = Field(0, description="Seed of template choice, split order and mixing.")
     images: str | None = runtime_option(None, description="Fetch folder with the image tars (default: found "
                                                            "next to the input).")
+
+    @model_validator(mode="after")
+    def _check(self):
+        raise_problems(languages(self, "langs")
+                       + fractions_leave_room(self, "test_size", "validation_size", rest="train"))
+        return self
 
 
 class BuildStage(Stage):

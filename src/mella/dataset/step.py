@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
+from mella.pipeline.checks import one_of, raise_problems
 from mella.pipeline.stage import StageOptions
 from mella.pipeline.step import Step
 from mella.records import EXPORT_READS
@@ -16,6 +17,13 @@ class ExportOptions(StageOptions):
     formats: list[str] = Field(default_factory=lambda: ["hf"], description="Export formats: hf, llava, sharegpt, swift, wds.")
     name: str = Field("mella", description="Dataset name (file names, LLaMA-Factory entries).")
     images: str | None = Field(None, description="Fetch folder with the image tars (default: the one the build recorded).")
+
+    @model_validator(mode="after")
+    def _check(self):
+        from mella.dataset.export import FORMATS
+
+        raise_problems(one_of(self, "formats", list(FORMATS), required=True))
+        return self
 
 
 class ExportStep(Step):

@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
+from mella.pipeline.checks import one_of, raise_problems
 from mella.pipeline.stage import StageOptions
 from mella.pipeline.step import Step
 from mella.records import EVALUATE_READS
@@ -14,6 +15,13 @@ from mella.records import EVALUATE_READS
 
 class EvaluateOptions(StageOptions):
     metrics: list[str] = Field(default_factory=list, description="Subset of metrics (default: all).")
+
+    @model_validator(mode="after")
+    def _check(self):
+        from mella.evaluate.metrics import METRICS
+
+        raise_problems(one_of(self, "metrics", list(METRICS)))
+        return self
 
 
 class EvaluateStep(Step):

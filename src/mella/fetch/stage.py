@@ -15,10 +15,11 @@ from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
 import pyarrow as pa
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from mella.fetch.images import DEFAULT_MAX_PIXELS, ImageOptions
 from mella.net.client import PROJECT_URL
+from mella.pipeline.checks import nonblank, raise_problems
 from mella.pipeline.stage import Emitter, Stage, StageOptions, runtime_option
 from mella.records import FETCH_READS, IMAGES, PAIRS, extend
 
@@ -66,6 +67,11 @@ class FetchOptions(StageOptions):
     read_timeout: float = runtime_option(30.0, gt=0)
     total_timeout: float = runtime_option(120.0, gt=0)
     retry_transient: bool = runtime_option(False, description="re-run committed parts with transient failures")
+
+    @model_validator(mode="after")
+    def _check(self):
+        raise_problems(nonblank(self, "allow_hosts"))
+        return self
 
 
 def normalize_url(url: str) -> str:

@@ -14,12 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from mella.filter import dedup
-from mella.filter.langid import LanguageID, base_code, known_code
-from mella.filter.rules import Rules
+from mella.filter.langid import LanguageID, base_code
+from mella.filter.rules import Rules, rules_data
 from mella.filter.text import clean_alt, dominant_script, normalize_alt
+from mella.pipeline.checks import languages, ordered, raise_problems
 from mella.pipeline.stage import Stage, StageOptions, runtime_option
 from mella.records import DEDUP_READS, FILTER_READS, PAIRS, extend
 
@@ -44,12 +45,12 @@ class FilterOptions(StageOptions):
     keep_names: bool = Field(False, description="Keep alts that are only a capitalised name (person, brand).")
     page_repeat_min: int | None = Field(None, ge=2, description="Same alt on this many images of a page: chrome.")
 
-    def model_post_init(self, _context: Any) -> None:
-        from mella.errors import MellaError
-
-        unknown = [t for t in self.langs if not known_code(t)]
-        if unknown:
-            raise MellaError(f"unknown language(s) for --langs: {', '.join(unknown)}")
+    @model_validator(mode="after")
+    def _check(self):
+        rules = rules_data()  # unset thresholds are the rules file's
+        raise_problems(languages(self, "langs", required=True) + ordered(self, "min_words", "max_words", rules)
+                       + ordered(self, "min_chars", "max_chars", rules))
+        return self
 
 
 class FilterStage(Stage):

@@ -11,6 +11,8 @@ One backend, four kinds of model, told apart from the checkpoint's config (or ``
 from __future__ import annotations
 
 import logging
+import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -36,6 +38,23 @@ log = logging.getLogger("mella.models")
 Task = Literal["auto", "vlm", "causal", "seq2seq", "embed"]
 EMBED_TYPES = {"clip", "siglip", "siglip2", "chinese_clip", "altclip"}
 DTYPES = {"bfloat16", "float16", "float32"}
+
+
+# A hub id: "name" or "org/name" (letters, digits, - _ .). Anything else can only be a local folder.
+_HUB_ID = re.compile(r"[\w.-]+(/[\w.-]+)?")
+
+
+def check_model_ref(model: str) -> None:
+    """Refuse, in one line, a model that is neither an existing path nor a hub id (``/no/such/dir``).
+
+    transformers would call a missing folder a malformed repo id; a value that looks like a path (it starts
+    with / . or ~, or has more than one separator) and does not exist is a missing folder.
+    """
+    if os.path.exists(os.path.expanduser(model)):
+        return
+    path_like = model.startswith(("/", ".", "~")) or model.count("/") > 1 or (os.sep != "/" and os.sep in model)
+    if path_like or not _HUB_ID.fullmatch(model):
+        raise MellaError(f"model {model}: no such folder, and not a model id of the form org/name")
 
 
 class HFOptions(BackendOptions):
@@ -80,6 +99,7 @@ class HFBackend(Backend):
         """The checkpoint's config (read without loading weights)."""
         if self._config is None:
             tf = require("transformers", "models", "the hf backend")
+            check_model_ref(self.options.model)
             self._config = tf.AutoConfig.from_pretrained(
                 self.options.model, revision=self.options.revision, trust_remote_code=self.options.trust_remote_code)
         return self._config
@@ -101,6 +121,7 @@ class HFBackend(Backend):
 
     def _load(self) -> _Loaded:
         tf = require("transformers", "models", "the hf backend")
+        check_model_ref(self.options.model)
         task, opts = self.task, self.options
         common = dict(revision=opts.revision, trust_remote_code=opts.trust_remote_code)
         auto_model = {"vlm": tf.AutoModelForImageTextToText, "causal": tf.AutoModelForCausalLM,

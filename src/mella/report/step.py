@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
+from mella.pipeline.checks import nonblank, raise_problems
 from mella.pipeline.stage import StageOptions
 from mella.pipeline.step import Step
 
@@ -14,6 +15,11 @@ from mella.pipeline.step import Step
 class ReportOptions(StageOptions):
     per_lang: int = Field(6, ge=0, description="Gallery images per language.")
     compare: list[str] = Field(default_factory=list, description="Other run folders to put side by side.")
+
+    @model_validator(mode="after")
+    def _check(self):
+        raise_problems(nonblank(self, "compare"))
+        return self
 
 
 class ReportStep(Step):

@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from mella.errors import ConfigError, MellaError
+from mella.errors import ConfigError
 
 
 class _Section(BaseModel):
@@ -278,21 +278,9 @@ def parse_config(doc: Any, source: str = "config", base: Path | None = None) -> 
 
 def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> TrainConfig:
     """Read a YAML config (``${ENV}`` references expanded); relative paths are relative to its folder."""
-    import yaml
+    from mella.config import load_yaml, read_text
 
-    from mella.config import interpolate_env
-
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise MellaError(f"cannot read training config {path}: {exc.strerror}") from None
-    text, missing = interpolate_env(text)
-    if missing:
-        raise ConfigError(missing, str(path))
-    try:
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ConfigError([f"not valid YAML: {exc}"], str(path)) from None
+    doc = load_yaml(read_text(path, "training config"), str(path))  # ${VAR} in values, never in comments
     for dotted, value in (overrides or {}).items():
         _set_dotted(doc, dotted, value)
     return parse_config(doc, str(path), Path(path).resolve().parent)

@@ -132,8 +132,11 @@ def torch_dtype(precision: str, on_gpu: bool):
 
 def load(cfg, on_gpu: bool):
     """Model and processor of ``cfg.model``; 4-bit weights for QLoRA."""
+    from mella.models.hf import check_model_ref
+
     tf = require("transformers", "train", "training")
     m = cfg.model
+    check_model_ref(m.name)
     kwargs: dict[str, Any] = dict(revision=m.revision, trust_remote_code=m.trust_remote_code,
                                   dtype=torch_dtype(cfg.train.precision, on_gpu))
     if m.attn_implementation:
