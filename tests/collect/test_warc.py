@@ -11,7 +11,7 @@ from collectkit import DATA, build_warc, expected_images, norm, page_bytes, page
 
 from mella.collect.stage import CollectStage
 from mella.collect.warc import find_next_record, warc_pages
-from mella.errors import MellaError
+from mella.errors import InputError, MellaError
 from mella.pipeline.shards import Shard
 
 PAGES = page_files()
@@ -239,9 +239,17 @@ def test_unreadable_input_is_one_clear_error(tmp_path):
         run(folder)
 
 
-def test_garbage_file_gives_counts_not_a_crash(tmp_path):
+def test_garbage_file_is_refused_as_not_a_warc(tmp_path):
     path = tmp_path / "junk.warc.gz"
     path.write_bytes(random.Random(9).randbytes(30_000))
+    with pytest.raises(InputError, match=r"input .*junk\.warc\.gz is not a WARC file: 0 WARC records read"):
+        run(path)
+
+
+def test_garbage_before_the_first_record_is_counted_and_the_records_kept(tmp_path, real_pages):
+    data, _ = build_warc(real_pages[:3], gzip_records=False)
+    path = tmp_path / "late.warc"
+    path.write_bytes(random.Random(9).randbytes(5000) + data)
     kept, dropped, counters = run(path)
-    assert kept == [] and counters["pages_read"] == 0
+    assert counters["records_read"] == 3 and kept
     assert {d["drop_reason"] for d in dropped} == {"invalid_warc_data"}

@@ -53,7 +53,7 @@ def sitemap_records(uri: str, options: CrawlOptions) -> Iterator[dict[str, Any]]
 
 def url_list_records(uri: str, options: CrawlOptions) -> Iterator[dict[str, Any]]:
     """Pages of a text file with one URL per line (``#`` comments and blank lines ignored)."""
-    with open_input(uri) as fh:
+    with open_input(uri, options.net) as fh:
         lines = fh.read().decode("utf-8", errors="replace").splitlines()
     urls = [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
     stats: Counter = Counter({"listed_urls": len(urls)})

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from mella.collect.warc import is_url, open_input
+from mella.net.client import NetOptions
 
 HTML_SUFFIXES = (".html", ".htm", ".xhtml", ".shtml")
 
@@ -31,9 +32,9 @@ def file_url(uri: str) -> str:
     return Path(uri).resolve().as_uri()
 
 
-def _read_limited(uri: str, limit: int) -> bytes | None:
+def _read_limited(uri: str, limit: int, net: NetOptions | None) -> bytes | None:
     """At most ``limit`` + 1 bytes of the file, gunzipped if it is gzip (a bomb stops at the limit)."""
-    with open_input(uri) as fh:
+    with open_input(uri, net) as fh:
         head = fh.read(2)
         rest = fh.read(limit + 1 - len(head)) if head != b"\x1f\x8b" else None
         if rest is not None:
@@ -48,9 +49,9 @@ def _read_limited(uri: str, limit: int) -> bytes | None:
     return page if inflater.eof or len(page) > limit else None
 
 
-def saved_page(uri: str, max_page_bytes: int) -> dict[str, Any]:
+def saved_page(uri: str, max_page_bytes: int, net: NetOptions | None = None) -> dict[str, Any]:
     """One page record for a saved HTML file, or a skip record saying why it cannot be used."""
-    data = _read_limited(uri, max_page_bytes)
+    data = _read_limited(uri, max_page_bytes, net)
     if data is None:
         return {"kind": "skip", "reason": "bad_gzip", "url": file_url(uri), "source": uri, "offset": -1}
     if len(data) > max_page_bytes:

@@ -43,7 +43,7 @@ class CollectOptions(StageOptions):
     scope: Literal["host", "domain"] = Field("host", description="Same host, or same registered domain.")
     # Runtime: a safety exemption, not a change of what a page yields (the demo's port differs per run).
     allow_hosts: list[str] = runtime_option(
-        [], description="Hosts exempt from the private-address guard (e.g. 127.0.0.1:8000).")
+        [], description="Hosts exempt from the private-address guard, for pages and archive URLs (e.g. 127.0.0.1:8000).")
     respect_robots: bool = Field(True, description="Obey robots.txt.")
     user_agent: str | None = Field(None, description="User-Agent (default: mella/<version> (+contact URL)).")
     per_host_delay: float = runtime_option(1.0, ge=0, description="Seconds between requests to one host.")
@@ -53,6 +53,10 @@ class CollectOptions(StageOptions):
         raise_problems(nonblank(self, "allow_hosts"))
         return self
 
+    def input_net_options(self) -> NetOptions:
+        """Client settings for archive files named by URL: the guard with ``allow_hosts``, the user agent."""
+        return NetOptions(allow_hosts=tuple(self.allow_hosts), user_agent=self.user_agent)
+
     def crawl_options(self) -> CrawlOptions:
         net = NetOptions(per_host_concurrency=1, per_host_delay=self.per_host_delay,
                          allow_hosts=tuple(self.allow_hosts), respect_robots=self.respect_robots,
@@ -60,7 +64,7 @@ class CollectOptions(StageOptions):
         return CrawlOptions(max_depth=self.max_depth, max_pages=self.max_pages, scope=self.scope, net=net)
 
 
-def detect_format(uri: str) -> str | None:
+def detect_format(uri: str, net: NetOptions | None = None) -> str | None:
     """``warc``, ``wat`` or ``html`` from a file's name, else from its first bytes; None if neither."""
     name = uri.lower().split("?", 1)[0].rsplit("/", 1)[-1]
     if name.endswith(URL_LIST_SUFFIXES):
@@ -75,7 +79,7 @@ def detect_format(uri: str) -> str | None:
         return "site"  # a page URL (saved-page names like /index.html included): crawl it
     if is_saved_html(name):
         return "html"
-    with open_input(uri) as fh:
+    with open_input(uri, net) as fh:
         head = fh.read(65536)
     if head[:2] == b"\x1f\x8b":
         try:
@@ -101,14 +105,15 @@ class CollectStage(Stage):
     def read(self, shard) -> Iterator[list[dict[str, Any]]]:
         """Batches of raw records from one input file (bounded in count and in bytes)."""
         opts = self.options
-        fmt = opts.format if opts.format != "auto" else detect_format(shard.uri)
+        net = opts.input_net_options()
+        fmt = opts.format if opts.format != "auto" else detect_format(shard.uri, net)
         if fmt is None:
             yield [{"kind": "count", "name": "files_skipped.unknown_format", "n": 1}]
             return
         if fmt == "warc":
-            records = warc_pages(shard.uri, opts.max_page_bytes)
+            records = warc_pages(shard.uri, opts.max_page_bytes, net)
         elif fmt == "wat":
-            records = wat_records(shard.uri, opts.max_page_bytes)
+            records = wat_records(shard.uri, opts.max_page_bytes, net)
         elif fmt == "site":
             records = site_records(shard.uri, opts.crawl_options(), follow=opts.crawl)
         elif fmt == "sitemap":
@@ -116,7 +121,7 @@ class CollectStage(Stage):
         elif fmt == "urls":
             records = url_list_records(shard.uri, opts.crawl_options())
         else:
-            records = iter([saved_page(shard.uri, opts.max_page_bytes)])
+            records = iter([saved_page(shard.uri, opts.max_page_bytes, net)])
         yield from _batched(records, opts.batch_pages, _BATCH_BYTES)
 
     def process(self, rows: list[dict[str, Any]], out: Emitter) -> None:

@@ -8,13 +8,13 @@ and everything it cannot use into ``skip``/``count`` records, each with a reason
 
 from __future__ import annotations
 
-import gzip
 import re
 import zlib
 from collections.abc import Callable, Iterator
 from typing import IO, Any
 
-from mella.errors import MellaError
+from mella.errors import InputError, MellaError
+from mella.net.client import NetOptions
 
 _URL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
 _GZIP_MAGIC = b"\x1f\x8b\x08"
@@ -29,18 +29,45 @@ def is_url(uri: str) -> bool:
     return bool(_URL.match(uri))
 
 
-def open_input(uri: str) -> IO[bytes]:
-    """Open a local path or a URL (http(s), s3 ... any fsspec protocol) for binary reading."""
+def open_input(uri: str, net: NetOptions | None = None) -> IO[bytes]:
+    """Open a local path or a URL for binary reading.
+
+    http(s) goes through the guarded client (:func:`mella.net.remote.open_remote`: address guard on every
+    hop, ``net.allow_hosts``, user agent, retries); other protocols (s3, gs ...) through fsspec, except
+    those fsspec itself reads over HTTP, which would bypass the guard.
+    """
     try:
+        if uri.lower().startswith(("http://", "https://")):
+            from mella.net.remote import open_remote
+
+            return open_remote(uri, net)
         if is_url(uri):
             import fsspec  # lazily: only remote inputs need it
 
+            if _over_http(uri):
+                raise MellaError(f"cannot read input {uri}: fsspec reads it over HTTP, outside the address "
+                                 "guard; give the http(s) URL itself")
             return fsspec.open(uri, "rb").open()
         return open(uri, "rb")
     except MellaError:
         raise
     except (OSError, ValueError, ImportError) as exc:
         raise MellaError(f"cannot read input {uri}: {exc.__class__.__name__}: {exc}") from None
+
+
+def _over_http(uri: str) -> bool:
+    """Whether fsspec would read any link of this (possibly chained) URL with its HTTP filesystem."""
+    from fsspec import get_filesystem_class
+    from fsspec.implementations.http import HTTPFileSystem
+
+    for link in uri.split("::"):
+        protocol = link.split("://", 1)[0].lower() if "://" in link else link.lower()
+        try:
+            if issubclass(get_filesystem_class(protocol), HTTPFileSystem):
+                return True
+        except (ValueError, ImportError):  # unknown protocol: fsspec.open says so itself
+            continue
+    return False
 
 
 def _starts_record(chunk: bytes, compressed: bool) -> bool:
@@ -135,29 +162,61 @@ def _count(name: str) -> dict[str, Any]:
 
 
 def read_records(uri: str, types, make: Callable[[Any], dict[str, Any]],
-                 count: str | None = None) -> Iterator[dict[str, Any]]:
-    """``make(record)`` for every record of ``types`` in one file; damage becomes a skip record, the file goes on."""
-    stream = open_input(uri)
+                 count: str | None = None, net: NetOptions | None = None) -> Iterator[dict[str, Any]]:
+    """``make(record)`` for every record of ``types`` in one file; damage becomes a skip record, the file goes on.
+
+    A file that holds no WARC record at all and does not start like one is refused (InputError):
+    a text file given as a WARC is a mistake to name, not a file of damaged records.
+    """
+    stream = open_input(uri, net)
     try:
+        head = _peek(stream, 4096)
+        records = damaged = 0  # damage before the first record is held back until the file shows it is a WARC
         for record, error in iter_records(stream, types):
             if error is not None:
-                yield skip_record("invalid_warc_data", "", uri, -1)
+                damaged += 1
+                if records:
+                    yield skip_record("invalid_warc_data", "", uri, -1)
                 continue
+            if not records:
+                yield from (skip_record("invalid_warc_data", "", uri, -1) for _ in range(damaged))
+            records += 1
             if count:
                 yield _count(count)
             yield make(record)
+        if not records:
+            if not looks_like_warc(head):
+                raise not_a_warc(uri, head)
+            yield from (skip_record("invalid_warc_data", "", uri, -1) for _ in range(damaged))
     except OSError as exc:  # the medium itself failed (not the content)
         raise MellaError(f"cannot read input {uri}: {exc}") from None
     finally:
         stream.close()
 
 
-def warc_pages(uri: str, max_page_bytes: int) -> Iterator[dict[str, Any]]:
-    """Page records (``kind="page"``) from the HTML responses of one WARC, plus skip/count records."""
+def looks_like_warc(head: bytes) -> bool:
+    """Whether a file's first bytes are a WARC record's start (``WARC/``, or a gzip member holding one)."""
+    return head.startswith(_WARC_MAGIC) or (head.startswith(_GZIP_MAGIC) and _starts_record(head, True))
+
+
+def not_a_warc(uri: str, head: bytes) -> InputError:
+    """The one-line error for a file that is not a WARC (no record found, no WARC start)."""
+    if not head:
+        return InputError(f"input {uri} is not a WARC file: it is empty (0 WARC records read)")
+    return InputError(f"input {uri} is not a WARC file: 0 WARC records read, and it starts with "
+                      f"{head[:32]!r} instead of b'WARC/' (or a gzip member holding it)")
+
+
+def warc_pages(uri: str, max_page_bytes: int, net: NetOptions | None = None) -> Iterator[dict[str, Any]]:
+    """Page records (``kind="page"``) from the HTML responses of one WARC, plus skip/count records.
+
+    ``net``: the client settings for an http(s) ``uri`` (``allow_hosts``, user agent).
+    """
     from fastwarc.warc import WarcRecordType
 
     types = WarcRecordType.response | WarcRecordType.resource
-    yield from read_records(uri, types, lambda record: _record_page(record, uri, max_page_bytes), "records_read")
+    yield from read_records(uri, types, lambda record: _record_page(record, uri, max_page_bytes), "records_read",
+                            net)
 
 
 def _record_page(record, source: str, max_page_bytes: int) -> dict[str, Any]:
@@ -194,7 +253,7 @@ def _record_page(record, source: str, max_page_bytes: int) -> dict[str, Any]:
     content_type = (record.http_content_type or "").lower()
     if content_type not in HTML_TYPES and not (not content_type and _sniff_html(payload)):
         return {"kind": "count", "name": "records_skipped.non_html", "n": 1}
-    payload, problem = _decode_body(payload, headers)
+    payload, problem = _decode_body(payload, headers, max_page_bytes)
     if problem:
         return skip_record(problem, url, source, offset)
     return _page(url, payload, _header_dict(headers), source, offset)
@@ -220,8 +279,12 @@ def _sniff_html(payload: bytes) -> bool:
     return head.startswith((b"<!doctype html", b"<html", b"<head", b"<body", b"<meta", b"<title"))
 
 
-def _decode_body(payload: bytes, headers) -> tuple[bytes, str | None]:
-    """Undo chunked transfer and gzip/deflate content coding (Common Crawl stores them undone already)."""
+def _decode_body(payload: bytes, headers, limit: int) -> tuple[bytes, str | None]:
+    """Undo chunked transfer and gzip/deflate/br content coding (Common Crawl stores them undone already).
+
+    Decoding streams into at most ``limit`` + 1 bytes: a body that inflates past the page cap is
+    ``too_large`` without being inflated (a 4 KB record can hold a gzip bomb of gigabytes).
+    """
     if "chunked" in (headers.get("Transfer-Encoding") or "").lower():
         payload = _dechunk(payload)
         if payload is None:
@@ -231,19 +294,57 @@ def _decode_body(payload: bytes, headers) -> tuple[bytes, str | None]:
         return payload, None
     try:
         if coding in ("gzip", "x-gzip"):
-            return gzip.decompress(payload), None
-        if coding == "deflate":
+            body = inflate(payload, 16 + zlib.MAX_WBITS, limit)
+        elif coding == "deflate":
             try:
-                return zlib.decompress(payload), None
-            except zlib.error:
-                return zlib.decompress(payload, -zlib.MAX_WBITS), None
-        if coding == "br":
-            import brotli  # comes with fastwarc
-
-            return brotli.decompress(payload), None
+                body = inflate(payload, zlib.MAX_WBITS, limit)
+            except zlib.error:  # servers send raw deflate as often as the zlib format the name means
+                body = inflate(payload, -zlib.MAX_WBITS, limit)
+        elif coding == "br":
+            body = unbrotli(payload, limit)
+        else:
+            return b"", "unknown_content_encoding"
     except Exception:  # corrupt body, or a writer that stored it decoded but kept the header
         return (payload, None) if _sniff_html(payload) else (b"", "bad_content_encoding")
-    return b"", "unknown_content_encoding"
+    return (body, None) if len(body) <= limit else (b"", "too_large")
+
+
+def inflate(data: bytes, wbits: int, limit: int) -> bytes:
+    """zlib/gzip/raw-deflate ``data`` decoded to at most ``limit`` + 1 bytes (more means: over the limit).
+
+    Concatenated gzip members are read in turn; a stream cut short raises ``zlib.error``.
+    """
+    out = b""
+    while True:
+        inflater = zlib.decompressobj(wbits)
+        part = inflater.decompress(data, limit + 1 - len(out))
+        out = out + part if out else part  # one member (the usual case): no copy
+        if len(out) > limit:
+            return out
+        if not inflater.eof:
+            raise zlib.error("compressed data ends early")
+        data = inflater.unused_data
+        if wbits < 16 + zlib.MAX_WBITS or not data.startswith(_GZIP_MAGIC[:2]):
+            return out
+
+
+def unbrotli(data: bytes, limit: int) -> bytes:
+    """Brotli ``data`` decoded to at most ``limit`` + 1 bytes (more means: over the limit)."""
+    import brotli  # comes with fastwarc
+
+    decoder = brotli.Decompressor()
+    try:
+        out = decoder.process(data, output_buffer_limit=limit + 1)
+    except TypeError:  # brotli < 1.2 has no output limit: feed a byte at a time, checking as it grows
+        out = bytearray()
+        for i in range(len(data)):
+            out += decoder.process(data[i:i + 1])
+            if len(out) > limit:
+                break
+        out = bytes(out)
+    if len(out) <= limit and not decoder.is_finished():
+        raise ValueError("brotli data ends early")
+    return out
 
 
 def _dechunk(payload: bytes) -> bytes | None:

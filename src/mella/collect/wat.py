@@ -15,13 +15,15 @@ from typing import Any
 
 from mella.collect.html import PageRows, absolute_url, clean, registered_domain
 from mella.collect.warc import is_truncated, read_records, skip_record, target_uri
+from mella.net.client import NetOptions
 
 
-def wat_records(uri: str, max_page_bytes: int) -> Iterator[dict[str, Any]]:
+def wat_records(uri: str, max_page_bytes: int, net: NetOptions | None = None) -> Iterator[dict[str, Any]]:
     """``kind="wat"`` records (the JSON bytes of each metadata record) plus skip records."""
     from fastwarc.warc import WarcRecordType
 
-    yield from read_records(uri, WarcRecordType.metadata, lambda record: _wat_record(record, uri, max_page_bytes))
+    yield from read_records(uri, WarcRecordType.metadata, lambda record: _wat_record(record, uri, max_page_bytes),
+                            net=net)
 
 
 def _wat_record(record, source: str, max_page_bytes: int) -> dict[str, Any]:

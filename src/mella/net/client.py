@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from urllib.parse import urljoin, urlsplit
@@ -88,6 +88,18 @@ class Response:
         return self.error is None
 
 
+@dataclass(frozen=True)
+class _Request:
+    """What one GET asks for besides its URL: the same on every hop and every retry."""
+
+    accept: tuple[str, ...] | None = None
+    max_bytes: int = 0
+    truncate: bool = False
+    headers: dict[str, str] | None = None
+    # Streaming: called with the open 2xx response instead of reading its body; returns an error or None.
+    on_body: Callable[[object], Awaitable[str | None]] | None = None
+
+
 @dataclass
 class _Hop:
     """One attempt at one URL, before redirects are followed."""
@@ -143,10 +155,20 @@ class NetClient:
         `accept`: content-type prefixes wanted (e.g. ("text/html",)); anything else ends with
         "unwanted_content_type" before its body is read. `follow`: a redirect target must pass it.
         """
-        return await self._get(url, accept=accept, follow=follow)
+        return await self._get(url, _Request(accept=accept, max_bytes=self.options.max_bytes), follow=follow)
 
-    async def _get(self, url: str, *, accept=None, follow=None, robots: bool = True,
-                   max_bytes: int | None = None, truncate: bool = False) -> Response:
+    async def stream(self, url: str, on_body: Callable[[object], Awaitable[str | None]], *,
+                     headers: dict[str, str] | None = None) -> Response:
+        """GET a URL as :meth:`get` does (guard on every hop, robots, retries before the body), but hand
+        the open 2xx response to ``on_body`` instead of reading it; ``Response.error`` is what it returns.
+
+        A failure inside ``on_body`` is not retried here (its bytes may have been used already): the
+        caller resumes, e.g. with a Range request (:mod:`mella.net.remote`). No total time limit applies
+        to a stream, only the connect and read (silence) timeouts.
+        """
+        return await self._get(url, _Request(headers=headers, on_body=on_body))
+
+    async def _get(self, url: str, request: _Request, *, follow=None, robots: bool = True) -> Response:
         resp = Response(url=url, final_url=url)
         current = url
         while True:
@@ -155,7 +177,7 @@ class NetClient:
             if refused:
                 resp.error = refused
                 return resp
-            hop = await self._with_retries(current, accept, max_bytes or self.options.max_bytes, truncate, resp)
+            hop = await self._with_retries(current, request, resp)
             location = hop.headers.get("location") if hop.status in REDIRECT_CODES else None
             if not location:
                 return self._finish(resp, hop)
@@ -185,11 +207,11 @@ class NetClient:
         resp.x_robots_tag = hop.headers.get("x-robots-tag")
         return resp
 
-    async def _with_retries(self, url, accept, max_bytes, truncate, resp: Response) -> _Hop:
+    async def _with_retries(self, url: str, request: _Request, resp: Response) -> _Hop:
         host = urlsplit(url).hostname or ""
         for attempt in range(self.options.retries + 1):
             resp.attempts += 1
-            hop = await self._attempt(url, host, accept, max_bytes, truncate)
+            hop = await self._attempt(url, host, request)
             if not hop.transient or attempt == self.options.retries:
                 return hop
             wait = self._backoff(attempt, hop.retry_after)
@@ -206,15 +228,20 @@ class NetClient:
         # Full jitter: many clients failing together do not come back together.
         return random.uniform(0, min(o.backoff_max, o.backoff_base * 2 ** attempt))
 
-    async def _attempt(self, url: str, host: str, accept, max_bytes: int, truncate: bool) -> _Hop:
+    async def _attempt(self, url: str, host: str, request: _Request) -> _Hop:
         import aiohttp
 
         if self._session is None:
             raise RuntimeError("NetClient used outside `async with`")
+        extra = {}
+        if request.on_body is not None:  # a stream may take longer than any total limit; silence may not
+            o = self.options
+            extra["timeout"] = aiohttp.ClientTimeout(total=None, sock_connect=o.connect_timeout,
+                                                     sock_read=o.read_timeout)
         async with self._global, self.limiter.slot(host):
             try:
-                async with self._session.get(url, allow_redirects=False) as r:
-                    return await _read(r, accept, max_bytes, truncate)
+                async with self._session.get(url, allow_redirects=False, headers=request.headers, **extra) as r:
+                    return await _read(r, request)
             except TimeoutError:
                 return _Hop(error="timeout", transient=True)
             except aiohttp.ClientConnectorError as exc:
@@ -227,7 +254,7 @@ class NetClient:
                 return _Hop(error="connection_error", transient=True)
 
     async def _fetch_robots(self, url: str) -> tuple[int | None, bytes | None, str | None]:
-        resp = await self._get(url, robots=False, max_bytes=MAX_ROBOTS_BYTES, truncate=True)
+        resp = await self._get(url, _Request(max_bytes=MAX_ROBOTS_BYTES, truncate=True), robots=False)
         return resp.status, resp.body, resp.error
 
 
@@ -251,7 +278,7 @@ def _headers(r) -> dict[str, str]:
     return out
 
 
-async def _read(r, accept, max_bytes: int, truncate: bool) -> _Hop:
+async def _read(r, request: _Request) -> _Hop:
     hop = _Hop(status=r.status, headers=_headers(r))
     if r.status in REDIRECT_CODES and "location" in hop.headers:
         return hop
@@ -262,13 +289,16 @@ async def _read(r, accept, max_bytes: int, truncate: bool) -> _Hop:
             hop.retry_after = parse_retry_after(hop.headers.get("retry-after"))
         return hop
     content_type = hop.headers.get("content-type", "").split(";", 1)[0].strip().lower()
-    if accept and not content_type.startswith(tuple(accept)):
+    if request.accept and not content_type.startswith(tuple(request.accept)):
         hop.error = "unwanted_content_type"
         return hop
-    if not truncate and r.content_length is not None and r.content_length > max_bytes:
+    if request.on_body is not None:
+        hop.error = await request.on_body(r)
+        return hop
+    if not request.truncate and r.content_length is not None and r.content_length > request.max_bytes:
         hop.error = "too_large"
         return hop
-    hop.body, hop.error = await _read_capped(r, max_bytes, truncate)
+    hop.body, hop.error = await _read_capped(r, request.max_bytes, request.truncate)
     return hop
 
 

@@ -21,10 +21,34 @@ class BlockedAddressError(OSError):
     """A host resolved only to addresses the guard refuses (loopback, private, link-local, ...)."""
 
 
+# IPv6 ranges that carry an IPv4 address: judged as the IPv4 inside (a 6to4 or NAT64 address of
+# 169.254.169.254 reaches the metadata service as surely as the IPv4 itself).
+_SIXTOFOUR = ipaddress.ip_network("2002::/16")      # 2002:AABB:CCDD:: embeds AA.BB.CC.DD
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")       # well-known NAT64 prefix, IPv4 in the last 32 bits
+# IPv6 ranges refused whatever they carry: Teredo (tunnels to an obfuscated IPv4), IPv4-compatible
+# (deprecated, ::a.b.c.d), SIIT IPv4-translated (::ffff:0:a.b.c.d) and local-use NAT64 (any embedding).
+_ALWAYS_BLOCKED = tuple(ipaddress.ip_network(n) for n in (
+    "2001::/32", "::/96", "::ffff:0:0:0/96", "64:ff9b:1::/48"))
+
+
+def embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 address carries (IPv4-mapped, 6to4, NAT64), or None."""
+    if ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    if ip in _SIXTOFOUR:
+        return ip.sixtofour
+    if ip in _NAT64:
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    return None
+
+
 def is_public_ip(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    """True for a globally routable unicast address; IPv4-mapped IPv6 is judged as the IPv4 it carries."""
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    """True for a globally routable unicast address; an IPv6 address that carries an IPv4 one
+    (IPv4-mapped, 6to4, NAT64) is judged as that IPv4; Teredo and IPv4-compatible are refused."""
+    if isinstance(ip, ipaddress.IPv6Address):
+        if any(ip in net for net in _ALWAYS_BLOCKED):
+            return False
+        ip = embedded_ipv4(ip) or ip
     # is_global alone lets multicast through (224.0.0.0/4 is "global"), so every class is named.
     bad = (ip.is_loopback or ip.is_private or ip.is_link_local or ip.is_multicast or ip.is_reserved
            or ip.is_unspecified or not ip.is_global)
