@@ -222,13 +222,18 @@ def test_utf8_and_tag_counts_match_python():
         good = len(text) - len(text.encode("ascii", "ignore")) - bad
         assert native.utf8_counts(d) == (good, bad), d
         assert native.mostly_utf8(d) == (good >= 2 * bad), d
+        assert native.mostly_utf8(d, 1) == (good >= bad), d  # a page that declares UTF-8
         assert native.tag_counts(d) == (d.count(b"<"), d.count(b"</")), d
     big = REAL[0] * 3
     assert native.tag_counts(big) == (big.count(b"<"), big.count(b"</"))
     for d in (b"\xe8\xe0" * 5000 + "ж".encode() * 100, "ж".encode() * 5000 + b"\xff" * 2400, b"\xff" * 9000):
         text = d.decode("utf-8", "replace")  # long inputs: the early stop of mostly_utf8
         bad = text.count("\ufffd")
-        assert native.mostly_utf8(d) == (len(text) - len(text.encode("ascii", "ignore")) - bad >= 2 * bad)
+        good = len(text) - len(text.encode("ascii", "ignore")) - bad
+        assert native.mostly_utf8(d) == (good >= 2 * bad)
+        assert native.mostly_utf8(d, 1) == (good >= bad)
+    with pytest.raises(ValueError):
+        native.mostly_utf8(b"x", 0)
 
 
 def test_rows_resolve_addresses_as_the_resolver_does():
@@ -261,10 +266,13 @@ def test_the_mostly_utf8_test_is_the_same_in_c_and_python(monkeypatch):
 
     glued = "Привет мир ".encode() * 20 + b"\xff\xfe\xc3(" + "ž".encode()
     pages = [*REAL[::3], glued, glued * 2 + b"\xe8\xe0" * 200, "Текст".encode("cp1251") * 50]
-    with_c = [decode._mostly_utf8(d) for d in pages]
+    half = "قطة".encode() * 10 + b" \xd8" * 30  # as many broken sequences as good characters
+    pages += [half, half + b"\xff"]
+    with_c = [[decode._mostly_utf8(d, ratio) for d in pages] for ratio in (1, 2)]
     monkeypatch.setattr(decode, "native", None)
-    assert [decode._mostly_utf8(d) for d in pages] == with_c
-    assert with_c[-3] is not None and with_c[-1] is None
+    assert [[decode._mostly_utf8(d, ratio) for d in pages] for ratio in (1, 2)] == with_c
+    assert with_c[1][-5] is not None and with_c[1][-3] is None
+    assert with_c[0][-2] is not None and with_c[1][-2] is None and with_c[0][-1] is None
 
 
 def test_text_of_nfc_safe_characters_is_already_nfc():

@@ -77,6 +77,14 @@ is_space(Py_UCS4 c)
     return c <= 0x200A || c == 0x2028 || c == 0x2029 || c == 0x202F || c == 0x205F || c == 0x3000;
 }
 
+/* A control character that is not whitespace (C0, DEL, C1 but U+0085): mella.collect.decode.CONTROLS,
+ * which clean() and the context windows remove (terminal escapes and the like never reach a row). */
+static inline int
+is_control(Py_UCS4 c)
+{
+    return (c < 0x20 && !ASCII_SPACE[c]) || (c >= 0x7F && c < 0xA0 && c != 0x85);
+}
+
 /* The length of the whitespace character at p (as str.isspace() sees it), or 0. */
 static inline size_t
 ws_len(const unsigned char *p, size_t n)
@@ -1220,6 +1228,9 @@ window_before(const seg_t *segs, Py_ssize_t mark, Py_ssize_t half, chars_t *w, P
         while (i > 0 && count < half) {
             Py_UCS4 c;
             i -= utf8_prev(p, i, &c);
+            if (c < 0xA0 && is_control(c)) {
+                continue; /* removed, as if it were not there */
+            }
             if (is_space(c)) {
                 pending = seen;
                 continue;
@@ -1253,6 +1264,9 @@ window_after(const seg_t *segs, Py_ssize_t n_segs, Py_ssize_t mark, Py_ssize_t h
         while (i < n && count < half) {
             Py_UCS4 c;
             i += utf8_next(p, n, i, &c);
+            if (c < 0xA0 && is_control(c)) {
+                continue;
+            }
             if (is_space(c)) {
                 pending = seen;
                 continue;
@@ -1408,10 +1422,27 @@ walk_free(walk_t *w)
     Py_XDECREF(w->meta_language);
 }
 
+/* Whether clean() has more to do than collapse, cut and NFC: text holding '&' (double-escaped
+ * entities) or a control character (removed). */
+static int
+needs_clean(PyObject *s)
+{
+    Py_ssize_t n = PyUnicode_GET_LENGTH(s);
+    int kind = PyUnicode_KIND(s);
+    const void *d = PyUnicode_DATA(s);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Py_UCS4 c = PyUnicode_READ(kind, d, i);
+        if (c < 0xA0 && (c == '&' || is_control(c))) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /*
  * mella.collect.html.clean's last steps (cut to `limit` characters, NFC) on collapsed text; steals s.
- * With `guard`, text holding '&' is left as it is: it may carry double-escaped entities, which
- * clean() decodes before it cuts, so Python finishes it.
+ * With `guard`, text that needs_clean() is left as it is: it may carry double-escaped entities, which
+ * clean() decodes before it cuts, or control characters, which clean() removes; Python finishes it.
  */
 static PyObject *
 finish(PyObject *s, Py_ssize_t limit, int guard)
@@ -1420,7 +1451,7 @@ finish(PyObject *s, Py_ssize_t limit, int guard)
         return NULL;
     }
     Py_ssize_t n = PyUnicode_GET_LENGTH(s);
-    if (guard && PyUnicode_FindChar(s, '&', 0, n, 1) >= 0) {
+    if (guard && needs_clean(s)) {
         return s;
     }
     if (limit && n > limit) {
@@ -1532,7 +1563,8 @@ PyDoc_STRVAR(extract_doc,
 "og:locale, canonical href, og:url, Content-Language meta), raw. ``images`` is six lists (columns)\n"
 "with one entry per <img> with a non-blank alt and a source that is not a data: URI, in document\n"
 "order: alt, source, title, figcaption, context, fallback. Text is collapsed and NFC (figcaption cut\n"
-"to 2000 characters), but text with '&' is only collapsed; context is the window of visible text\n"
+"to 2000 characters), but text with '&' or a control character is only collapsed; context is the\n"
+"window of visible text, control characters left out\n"
 "(None when the image is outside it); fallback is (attributes, picture srcsets) when the source\n"
 "needs mella.collect.urls.image_source (non-ASCII srcsets), else None.");
 
@@ -1652,7 +1684,8 @@ PyDoc_STRVAR(rows_doc,
 "The CANDIDATES rows of one page from extract()'s columns: a copy of ``page`` per image with a\n"
 "usable address (http, https, file) and its image_url, alt, img_title, figcaption and context.\n"
 "Addresses resolve as urls.Resolver does (``parts``: its (scheme, origin, directory), or None;\n"
-"``resolve``: the Resolver, for what is not a plain concatenation); text holding '&' goes through\n"
+"``resolve``: the Resolver, for what is not a plain concatenation); text holding '&' or a control\n"
+"character goes through\n"
 "``clean``; one context of None (an image outside the visible text) blanks every context.");
 
 static PyObject *
@@ -1718,7 +1751,7 @@ rows(PyObject *self, PyObject *args)
         PyObject *cols[3] = {alts, titles, captions};
         for (int k = 0; k < 3; k++) {
             PyObject *text = PyList_GET_ITEM(cols[k], i);
-            PyObject *value = PyUnicode_Check(text) && has_char(text, '&')
+            PyObject *value = PyUnicode_Check(text) && needs_clean(text)
                 ? (k == 2 ? PyObject_CallFunction(clean, "On", text, (Py_ssize_t) 2000)
                           : PyObject_CallOneArg(clean, text))
                 : Py_NewRef(text);
@@ -1856,7 +1889,7 @@ PyDoc_STRVAR(utf8_counts_doc,
 "characters of t, without building t (replacement by maximal subparts, as CPython does).");
 
 static PyObject *
-utf8_scan(PyObject *arg, int stop_early)
+utf8_scan(PyObject *arg, int stop_early, Py_ssize_t ratio)
 {
     Py_buffer data;
     if (PyObject_GetBuffer(arg, &data, PyBUF_SIMPLE) < 0) {
@@ -1868,7 +1901,7 @@ utf8_scan(PyObject *arg, int stop_early)
     if (stop_early) {
         /* A bound first, in one vectorised pass: every good character holds a continuation byte of
          * its own (80-BF), and every byte that can start nothing (C0, C1, F5-FF) is a U+FFFD of its
-         * own, so continuations < 2 * such bytes settles it (legacy Cyrillic pages, typically). */
+         * own, so continuations < ratio * such bytes settles it (legacy Cyrillic pages, typically). */
         size_t n = (size_t) data.len, conts = 0, strays = 0;
         for (size_t i = 0; i < n;) {
             size_t stop = n - i > 255 ? i + 255 : n;
@@ -1882,7 +1915,7 @@ utf8_scan(PyObject *arg, int stop_early)
             strays += s8;
             i = stop;
         }
-        if (conts < 2 * strays) {
+        if (conts < (size_t) ratio * strays) {
             bad = (Py_ssize_t) strays;
             p = end; /* good stays 0: the answer is no */
         }
@@ -1890,8 +1923,8 @@ utf8_scan(PyObject *arg, int stop_early)
     while (p < end) {
         if (stop_early && p >= check) {
             /* Every character still to come gives at most one good per two bytes: once even that
-             * cannot reach good >= 2 * bad, the answer (for mostly_utf8) is known. */
-            if (good + (end - p) / 2 < 2 * bad) {
+             * cannot reach good >= ratio * bad, the answer (for mostly_utf8) is known. */
+            if (good + (end - p) / 2 < ratio * bad) {
                 break;
             }
             check = p + 4096;
@@ -1941,7 +1974,7 @@ utf8_scan(PyObject *arg, int stop_early)
     Py_END_ALLOW_THREADS
     PyBuffer_Release(&data);
     if (stop_early) {
-        return PyBool_FromLong(good >= 2 * bad);
+        return PyBool_FromLong(good >= ratio * bad);
     }
     return Py_BuildValue("(nn)", good, bad);
 }
@@ -1949,17 +1982,26 @@ utf8_scan(PyObject *arg, int stop_early)
 static PyObject *
 utf8_counts(PyObject *self, PyObject *arg)
 {
-    return utf8_scan(arg, 0);
+    return utf8_scan(arg, 0, 0);
 }
 
 PyDoc_STRVAR(mostly_utf8_doc,
-"mostly_utf8(data: bytes) -> bool\n\n"
-"good >= 2 * bad for utf8_counts(data), stopping as soon as the answer is certain.");
+"mostly_utf8(data: bytes, ratio: int = 2) -> bool\n\n"
+"good >= ratio * bad for utf8_counts(data), stopping as soon as the answer is certain.");
 
 static PyObject *
-mostly_utf8(PyObject *self, PyObject *arg)
+mostly_utf8(PyObject *self, PyObject *args)
 {
-    return utf8_scan(arg, 1);
+    PyObject *data;
+    Py_ssize_t ratio = 2;
+    if (!PyArg_ParseTuple(args, "O|n", &data, &ratio)) {
+        return NULL;
+    }
+    if (ratio < 1) {
+        PyErr_SetString(PyExc_ValueError, "ratio must be at least 1");
+        return NULL;
+    }
+    return utf8_scan(data, 1, ratio);
 }
 
 PyDoc_STRVAR(charmap_utf8_doc,
@@ -2068,8 +2110,8 @@ charmap_utf8(PyObject *self, PyObject *args)
 }
 
 PyDoc_STRVAR(control_bytes_doc,
-"control_bytes(data: bytes, sample: int) -> (has_nul, controls)\n\n"
-"Over data[:sample]: whether it holds a NUL, and how many bytes are in 1-8, 11 or 14-31.");
+"control_bytes(data: bytes, sample: int) -> (nuls, controls)\n\n"
+"Over data[:sample]: how many bytes are NUL, and how many are in 1-8, 11 or 14-31.");
 
 static PyObject *
 control_bytes(PyObject *self, PyObject *args)
@@ -2084,11 +2126,11 @@ control_bytes(PyObject *self, PyObject *args)
     Py_ssize_t nul = 0, controls = 0;
     for (size_t i = 0; i < n; i++) {
         unsigned char b = p[i];
-        nul |= b == 0;
+        nul += b == 0;
         controls += (b >= 1 && b <= 8) | (b == 11) | (b >= 14 && b <= 31);
     }
     PyBuffer_Release(&data);
-    return Py_BuildValue("(Nn)", PyBool_FromLong(nul), controls);
+    return Py_BuildValue("(nn)", nul, controls);
 }
 
 static PyMethodDef methods[] = {
@@ -2097,7 +2139,7 @@ static PyMethodDef methods[] = {
     {"parse", parse, METH_O, parse_doc},
     {"rows", rows, METH_VARARGS, rows_doc},
     {"utf8_counts", utf8_counts, METH_O, utf8_counts_doc},
-    {"mostly_utf8", mostly_utf8, METH_O, mostly_utf8_doc},
+    {"mostly_utf8", mostly_utf8, METH_VARARGS, mostly_utf8_doc},
     {"tag_counts", tag_counts, METH_O, tag_counts_doc},
     {"extract", extract, METH_VARARGS, extract_doc},
     {"configure", configure, METH_VARARGS, configure_doc},

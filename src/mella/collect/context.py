@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import unicodedata
 
+from mella.collect.decode import strip_controls
+
 # Markers put in place of each <img> so one C-level text() call yields every image's context.
 _MARK = "\ue000\U000f0000\ue001"
 def contexts(tree, images: list, junk: list, context_chars: int) -> list[str]:
@@ -15,7 +17,8 @@ def contexts(tree, images: list, junk: list, context_chars: int) -> list[str]:
     body = tree.body if tree.body is not None else tree.root
     # Unstripped text nodes: lexbor copies them into one buffer, with no Python string per node.
     # The separator puts a space on both sides of every marker.
-    pieces = (body.text(separator=" ", skip_empty=True) if body is not None else "").split(_MARK)
+    # Control characters (terminal escapes, NULs) are left out, as if they were not in the page.
+    pieces = strip_controls(body.text(separator=" ", skip_empty=True) if body is not None else "").split(_MARK)
     if len(pieces) != len(images) + 1:  # a marker was lost (an image inside removed markup)
         return [""] * len(images)
     half = max(context_chars // 2, 1)

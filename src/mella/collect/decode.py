@@ -109,19 +109,20 @@ def _utf8(data: bytes) -> str | None:
     return _strict(data, "utf-8")
 
 
-def _mostly_utf8(data: bytes) -> str | None:
-    """The text when the bytes are UTF-8 but for a few bad sequences (pages glued from two sources)."""
+def _mostly_utf8(data: bytes, ratio: int = 2) -> str | None:
+    """The text when the bytes are UTF-8 but for a few bad sequences (pages glued from two sources):
+    at least ``ratio`` valid multi-byte characters for each invalid sequence."""
     if native is not None:  # the same counts in one C pass, without decoding a legacy page in vain
-        return data.decode("utf-8", "replace") if native.mostly_utf8(data) else None
+        return data.decode("utf-8", "replace") if native.mostly_utf8(data, ratio) else None
     text = data.decode("utf-8", "replace")
     bad = text.count("\ufffd")
     # A legacy charset read as UTF-8 yields almost no valid multi-byte characters: most become U+FFFD.
     # Each good one is two bytes or more and gives one character, so good <= len(data) - len(text):
     # enough to turn most legacy pages away without counting their ASCII.
-    if len(data) - len(text) < 2 * bad:
+    if len(data) - len(text) < ratio * bad:
         return None
     good = len(text) - len(text.encode("ascii", "ignore")) - bad
-    return text if good >= 2 * bad else None
+    return text if good >= ratio * bad else None
 
 
 def meta_charset(data: bytes) -> str | None:
@@ -162,11 +163,15 @@ def decode_html(data: bytes, http_charset: str | None = None) -> Decoded:
                 return decoded
     if utf8 is not None:
         return Decoded("utf-8", "http" if http == "utf-8" else "utf8", text=utf8)
-    repaired = _mostly_utf8(data)
+    meta = meta_charset(data)
+    # A page that says it is UTF-8 stays UTF-8 while its valid multi-byte characters are at least as
+    # many as its broken sequences; a legacy page mislabelled UTF-8 has almost none, and goes on to
+    # detection. Without a declaration the bytes alone must make the case twice over.
+    declared = "utf-8" in (http, meta)
+    repaired = _mostly_utf8(data, 1 if declared else 2)
     if repaired is not None:
         return Decoded("utf-8", "utf8", True, text=repaired)
 
-    meta = meta_charset(data)
     if meta and meta != "utf-8":
         decoded = _strict_decoded(data, meta, "meta")
         if decoded is not None:
@@ -187,16 +192,31 @@ _KEEP_CONTROLS = bytes(b for b in range(256) if b not in _CONTROL_BYTES)
 
 
 def looks_binary(data: bytes, sample: int = 2048) -> bool:
-    """Whether the bytes look like a binary file rather than text (NULs or many control bytes)."""
-    if native is not None:  # the same test in one pass in C, without copying the head
-        if not data or data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-            return False
-        nul, controls = native.control_bytes(data, sample)
-        return nul or controls > min(len(data), sample) // 10
-    head = data[:sample]
-    if not head or head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+    """Whether the bytes look like a binary file rather than text, from the share of control bytes
+    in the first ``sample`` bytes (see :func:`binary_share`)."""
+    if not data or data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return False
-    if b"\x00" in head:
-        return True
+    if native is not None:  # the same counts in one pass in C, without copying the head
+        nuls, controls = native.control_bytes(data, sample)
+        return binary_share(min(len(data), sample), nuls, controls)
+    head = data[:sample]
     # One C pass: delete every byte that is not a control byte and count what is left.
-    return len(head.translate(None, _KEEP_CONTROLS)) > len(head) // 10
+    return binary_share(len(head), head.count(0), len(head.translate(None, _KEEP_CONTROLS)))
+
+
+def binary_share(n: int, nuls: int, controls: int) -> bool:
+    """Binary when control bytes (NUL included) are over a tenth of ``n`` bytes, or over 1/64 of them
+    with NULs among them. Random bytes hold about 11 % control bytes, NULs among them; a text page
+    with a stray NUL or two (a form field, a template bug) holds almost none, and is kept."""
+    suspicious = nuls + controls
+    return suspicious > n // 10 or (nuls > 0 and suspicious > n // 64)
+
+
+# Control characters other than whitespace (C0, DEL, C1 but NEL): never part of the text we keep.
+# Whitespace controls (tab, newline ...) need no entry: collapsing whitespace turns them into spaces.
+CONTROLS = re.compile("[\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f]")
+
+
+def strip_controls(text: str) -> str:
+    """``text`` without control characters (terminal escapes, NULs ...); whitespace is left alone."""
+    return CONTROLS.sub("", text) if CONTROLS.search(text) else text

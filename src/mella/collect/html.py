@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 from mella.collect.accel import native as _native
 from mella.collect.context import contexts
-from mella.collect.decode import decode_html, looks_binary, meta_charset, normalize_charset
+from mella.collect.decode import decode_html, looks_binary, meta_charset, normalize_charset, strip_controls
 from mella.collect.nesting import _DEPTH_CHECK_BYTES, MAX_NESTING, could_nest_deeper, nesting_depth  # noqa: F401
 from mella.collect.reference import candidates, header, parse_tree, scan
 from mella.collect.urls import (  # noqa: F401  (re-exported: callers import them from here)
@@ -48,7 +48,8 @@ class PageRows:
 
 
 def clean(text: str | None, limit: int = 0) -> str:
-    """Collapse whitespace, decode double-escaped entities, NFC; cut to ``limit`` characters if set."""
+    """Decode double-escaped entities, drop control characters, collapse whitespace, NFC; cut to
+    ``limit`` characters if set."""
     if not text:
         return ""
     if "&" in text and _ENTITY.search(text):
@@ -56,7 +57,7 @@ def clean(text: str | None, limit: int = 0) -> str:
 
         # Lexbor already decoded one level; a second level is a CMS escaping twice (&amp;quot;).
         text = html.unescape(text)
-    text = " ".join(text.split())
+    text = " ".join(strip_controls(text).split())
     if limit and len(text) > limit:
         text = text[:limit]
     return text if text.isascii() else unicodedata.normalize("NFC", text)
