@@ -74,7 +74,7 @@ class _Handler(BaseHTTPRequestHandler):
             a.seen[parts.path] += 1
             seen = a.seen[parts.path]
         route, _, name = parts.path.strip("/").partition("/")
-        if route not in ("redirect", "flaky", "cut", "ranged"):
+        if route not in ("redirect", "flaky", "cut", "cut-no-ranges", "ranged"):
             route, name = "", parts.path.strip("/")
         if route == "redirect":
             return self._send(int(query.get("code", 302)), b"", {"Location": query["to"]})
@@ -89,6 +89,8 @@ class _Handler(BaseHTTPRequestHandler):
             start = int(rng[6:-1])
         if route == "cut" and seen == 1:  # the first answer breaks off half way
             return self._send(200, data, {"Accept-Ranges": "bytes"}, stop_after=len(data) // 2)
+        if route == "cut-no-ranges":
+            return self._send(200, data, {}, stop_after=len(data) // 2)
         if start:
             headers = {"Accept-Ranges": "bytes", "Content-Range": f"bytes {start}-{len(data) - 1}/{len(data)}"}
             return self._send(206, data[start:], headers)
@@ -213,6 +215,12 @@ def test_a_connection_lost_mid_body_is_resumed_with_a_range_request(archive):
     assert len(kept) == SAMPLE_ROWS and dropped == []
     ranges = [h.get("range") for p, h in archive.requests if p.startswith("/cut/")]
     assert ranges[0] is None and ranges[1] == f"bytes={len(SAMPLE.read_bytes()) // 2}-"
+
+
+def test_a_connection_lost_where_ranges_are_not_accepted_stops_with_one_line(archive):
+    with pytest.raises(MellaError, match=r"cannot read input http://127\.0\.0\.1:\d+/cut-no-ranges/sample\.warc\.gz: "
+                                         r"connection lost .* at byte \d+"):
+        collect(f"{archive.base}/cut-no-ranges/sample.warc.gz", allow_hosts=[archive.host_port])
 
 
 def test_damage_recovery_seeks_with_range_requests(archive, tmp_path):
