@@ -108,6 +108,9 @@ def option_problems(where: str, cls: type[Stage], raw: dict[str, Any]) -> tuple[
     return None, problems
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
 def _check_inputs(where: str, inputs: Any, reads: str, base: Path,
                   earlier: set[str]) -> tuple[list[str] | None, list[str]]:
     if isinstance(inputs, str):
@@ -119,6 +122,9 @@ def _check_inputs(where: str, inputs: Any, reads: str, base: Path,
     problems = [f"{where}.inputs: {r!r} names no earlier stage (earlier: {', '.join(sorted(earlier)) or 'none'})"
                 for r in refs if r[len(STAGE_REF):] not in earlier]
     paths = [i for i in inputs if not i.startswith(STAGE_REF)]
+    odd = [p for p in paths if _CONTROL.search(p)]  # named with repr: a raw newline would break the message
+    problems += [f"{where}.inputs: {p!r} holds a control character" for p in odd]
+    paths = [p for p in paths if p not in odd]
     resolved = [i if i.startswith(REMOTE_PREFIXES) or Path(i).is_absolute() else str(base / i) for i in paths]
     problems += [f"{where}.inputs: {p}" for p in check_inputs(resolved, reads)] if resolved else []
     return refs + resolved, problems
@@ -225,10 +231,16 @@ def read_text(path: str | Path, what: str) -> str:
                            "save the file as UTF-8"], str(path)) from None
 
 
-def _yaml_problem(exc: Exception) -> str:
+def _yaml_problem(exc: Exception, text: str = "") -> str:
+    """A YAML error as one line, with where it is."""
+    import yaml
+
+    if isinstance(exc, yaml.reader.ReaderError):  # a character YAML does not allow (NUL, most controls)
+        line = text.count("\n", 0, exc.position) + 1
+        return f"not valid YAML at line {line}: character U+{exc.character:04X} is not allowed ({exc.reason})"
     mark = getattr(exc, "problem_mark", None)
     at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-    return f"not valid YAML{at}: {getattr(exc, 'problem', None) or exc}"
+    return " ".join(f"not valid YAML{at}: {getattr(exc, 'problem', None) or exc}".split())
 
 
 def _comment_spans(text: str, source: str) -> list[tuple[int, int]]:
@@ -240,7 +252,7 @@ def _comment_spans(text: str, source: str) -> list[tuple[int, int]]:
     try:
         tokens = list(yaml.scan(masked, Loader=yaml.SafeLoader))
     except yaml.YAMLError as exc:
-        raise ConfigError([_yaml_problem(exc)], source) from None
+        raise ConfigError([_yaml_problem(exc, masked)], source) from None
     spans = []
     for before, after in zip(tokens, tokens[1:], strict=False):
         gap_start, gap_end = before.end_mark.index, after.start_mark.index  # only blanks and comments between
@@ -272,7 +284,7 @@ def load_yaml(text: str, source: str, env: dict[str, str] | None = None) -> Any:
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise ConfigError([_yaml_problem(exc)], source) from None
+        raise ConfigError([_yaml_problem(exc, text)], source) from None
     except RecursionError:
         raise ConfigError(["not valid YAML: nested too deeply"], source) from None
 

@@ -20,7 +20,7 @@ from mella.collect.sites import CrawlOptions
 from mella.collect.warc import open_input, warc_pages
 from mella.collect.wat import wat_records, wat_rows
 from mella.net.client import NetOptions
-from mella.pipeline.checks import nonblank, raise_problems
+from mella.pipeline.checks import no_controls, nonblank, raise_problems
 from mella.pipeline.stage import Emitter, Stage, StageOptions, runtime_option
 from mella.records import CANDIDATES
 
@@ -50,7 +50,7 @@ class CollectOptions(StageOptions):
 
     @model_validator(mode="after")
     def _check(self):
-        raise_problems(nonblank(self, "allow_hosts"))
+        raise_problems(nonblank(self, "allow_hosts") + no_controls(self, "allow_hosts", "user_agent"))
         return self
 
     def input_net_options(self) -> NetOptions:

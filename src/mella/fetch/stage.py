@@ -19,7 +19,7 @@ from pydantic import Field, model_validator
 
 from mella.fetch.images import DEFAULT_MAX_PIXELS, ImageOptions
 from mella.net.client import PROJECT_URL
-from mella.pipeline.checks import nonblank, raise_problems
+from mella.pipeline.checks import no_controls, nonblank, raise_problems
 from mella.pipeline.stage import Emitter, Stage, StageOptions, runtime_option
 from mella.records import FETCH_READS, IMAGES, PAIRS, extend
 
@@ -70,7 +70,8 @@ class FetchOptions(StageOptions):
 
     @model_validator(mode="after")
     def _check(self):
-        raise_problems(nonblank(self, "allow_hosts"))
+        raise_problems(nonblank(self, "allow_hosts")
+                       + no_controls(self, "allow_hosts", "user_agent", "contact_url"))
         return self
 
 

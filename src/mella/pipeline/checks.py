@@ -53,6 +53,18 @@ def nonblank(opts: Any, *names: str) -> list[Problem]:
             for n in names if any(not str(v).strip() for v in getattr(opts, n) or ())]
 
 
+def no_controls(opts: Any, *names: str) -> list[Problem]:
+    """Text options that end up in HTTP headers or host lists hold no control characters (``"x\\r\\nHost: y"``)."""
+    problems = []
+    for name in names:
+        value = getattr(opts, name)
+        items = [value] if isinstance(value, str) else list(value or ())
+        bad = [v for v in items if any(ord(c) < 32 or c == "\x7f" for c in str(v))]
+        if bad:
+            problems.append(((name,), f"{name}: a control character in {', '.join(map(repr, bad))}"))
+    return problems
+
+
 def languages(opts: Any, name: str, required: bool = False, detectors: bool = True) -> list[Problem]:
     """Language tags (a list, or one tag; None is unset): no empty entries, every tag known; the message lists
     the registry's codes. ``detectors``: also any code the language detectors know (rows carry what ``filter``
