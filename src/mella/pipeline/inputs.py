@@ -83,6 +83,9 @@ def _check_file(stage: Any, path: str, required: tuple[str, ...]) -> None:
         by = f" (written by the {writer} stage)" if writer else ""
         raise InputError(f"{stage.name}: {_where(path)} lacks column{'s' if len(missing) > 1 else ''} "
                          f"{', '.join(missing)}{by}")
+    empty = [c for c in required if isinstance(columns[c], pa.DataType) and pa.types.is_null(columns[c])]
+    if empty:  # a column written with no value at all (type null) is as good as missing
+        raise InputError(f"{stage.name}: {_where(path)}: column {empty[0]} holds only nulls")
     # Every column named like one of mella's (records.py) must have its type: stages read optional ones too.
     for name, actual in columns.items():
         expected = COLUMN_TYPES.get(name)
