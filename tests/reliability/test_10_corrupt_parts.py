@@ -108,3 +108,12 @@ def test_10_hand_made_file_named_without_a_stage(tmp_path, capsys):
     bad.write_bytes(b"PAR1 this is not parquet")
     err = one_line(capsys, ["evaluate", str(bad), "--out", str(tmp_path / "x")])
     assert f"{bad}: not a readable parquet file (" in err and "not written by mella" in err
+
+
+@pytest.mark.parametrize(("stage", "source", "column"), [("build", "fetch", "key"), ("dedup", "collect", "alt")])
+def test_10_global_pass_names_a_page_corrupt_part(outputs, tmp_path, capsys, stage, source, column):
+    # build and dedup read every part in the driver before any part runs (their own readers).
+    folder = copy_output(outputs[source], tmp_path / source)
+    part = break_page(parts(folder)[0], column)
+    err = one_line(capsys, [stage, str(folder), "--out", str(tmp_path / stage)])
+    assert f"{part}: not a readable parquet file (" in err and f"the {source} stage wrote it" in err

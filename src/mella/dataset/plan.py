@@ -66,11 +66,12 @@ def read_candidates(parts: list[str], opts) -> Candidates:
     """Stream the needed columns of every part into :class:`Candidates` (deduplicating samples)."""
     cand = Candidates()
     seen: set[str] = set()
+    from mella.pipeline.shards import parquet_batches, parquet_schema
+
     for index, path in enumerate(parts):
-        pf = pq.ParquetFile(path)
-        names = set(pf.schema_arrow.names)
+        names = set(parquet_schema(path).names)
         cols = [c for c in [*COLUMNS, opts.ling_field] if c in names]
-        for batch in pf.iter_batches(batch_size=65536, columns=cols):
+        for batch in parquet_batches(path, 65536, cols):  # a corrupt part is named, with its stage
             for row in batch.to_pylist():
                 _add_row(cand, index, row, opts, seen)
     return cand
@@ -137,9 +138,11 @@ def make_plan(parts: list[str], opts, work: Path, reference: list[str] | None = 
 
 def _reference_splits(reference: list[str], cand: Candidates, group_of_image: np.ndarray) -> dict[str, str]:
     """Groups of this input placed where a reference build put their images (``--splits-from``)."""
+    from mella.pipeline.shards import read_parquet
+
     pairs = []
     for path in reference:
-        table = pq.read_table(path, columns=["key", "split"])
+        table = read_parquet(path, columns=["key", "split"])
         for key, split in zip(table["key"].to_pylist(), table["split"].to_pylist(), strict=True):
             if key in cand.images:
                 pairs.append((keys_of(cand)[int(group_of_image[cand.images[key]])], split))

@@ -30,6 +30,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from mella.filter.text import key64, normalize_alt, normalize_url
+from mella.pipeline.shards import parquet_batches, parquet_schema
 
 # Highest first: when a row has several reasons, the first one here names it.
 REASONS = ("site_chrome", "repeated_image", "duplicate", "duplicate_alt_domain")
@@ -68,11 +69,10 @@ def _partition(parts: list[str], work: Path, buckets: int) -> None:
     try:
         for index, path in enumerate(parts):
             pos = index << 32
-            file = pq.ParquetFile(path)
             # The filter's own alt_norm, where the part has it: normalising again costs more
             # than reading it.
-            columns = _COLUMNS + (["alt_norm"] if "alt_norm" in file.schema_arrow.names else [])
-            for batch in file.iter_batches(batch_size=65536, columns=columns):
+            columns = _COLUMNS + (["alt_norm"] if "alt_norm" in parquet_schema(path).names else [])
+            for batch in parquet_batches(path, 65536, columns):  # a corrupt part is named, with its stage
                 rows = batch.to_pylist()
                 keys = [row_keys(r) for r in rows]
                 positions = pa.array(range(pos, pos + len(rows)), pa.int64())

@@ -107,7 +107,8 @@ def read_rows(shard: Shard, batch_size: int) -> Iterator[list[dict[str, Any]]]:
     """Stream rows of a parquet or JSONL shard in batches of at most ``batch_size`` (bounded memory)."""
     uri = shard.uri
     if uri.endswith(".parquet"):
-        yield from _parquet_rows(uri, batch_size)
+        for batch in parquet_batches(uri, batch_size):
+            yield batch.to_pylist()
         return
     if uri.endswith((".jsonl", ".jsonl.gz", ".ndjson", ".json")):  # .json: one object per line
         try:
@@ -118,19 +119,20 @@ def read_rows(shard: Shard, batch_size: int) -> Iterator[list[dict[str, Any]]]:
     raise MellaError(f"{uri}: cannot read rows from this file type (use {', '.join(ROW_SUFFIXES)})")
 
 
-def _parquet_rows(uri: str, batch_size: int) -> Iterator[list[dict[str, Any]]]:
+def parquet_batches(uri: str, batch_size: int, columns: list[str] | None = None) -> Iterator[Any]:
+    """Record batches of a parquet file; an unreadable file (footer or any page) is an :class:`InputError`."""
     import pyarrow.parquet as pq
 
     with parquet_errors(uri):
         pf = pq.ParquetFile(uri)
     with pf:
-        batches = pf.iter_batches(batch_size=batch_size)
+        batches = pf.iter_batches(batch_size=batch_size, columns=columns)
         while True:
             with parquet_errors(uri):  # a page can be corrupt behind a sound footer
                 batch = next(batches, None)
             if batch is None:
                 return
-            yield batch.to_pylist()
+            yield batch
 
 
 def _jsonl_rows(uri: str, batch_size: int) -> Iterator[list[dict[str, Any]]]:
