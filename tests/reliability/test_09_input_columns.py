@@ -131,3 +131,12 @@ def test_09_right_inputs_still_run(outputs, tmp_path, capsys):
     assert main(["export", str(tmp_path / "b"), "--format", "llava", "--out", str(tmp_path / "x"),
                  "--images", str(outputs["fetch"])]) == 0
     capsys.readouterr()
+
+
+def test_09_jsonl_rows_without_prediction_refused(tmp_path, capsys):
+    import json
+
+    path = tmp_path / "preds.jsonl"
+    path.write_text(json.dumps({"id": "1", "lang": "ru", "source": "know", "references": ["Ракета"]}) + "\n")
+    err = refused(capsys, ["evaluate", str(path), "--out", str(tmp_path / "s")])
+    assert f"evaluate: {path} lacks column prediction (written by the predict stage)" in err
