@@ -37,13 +37,12 @@ def check_input_columns(stage: Any, inputs: list[Shard] | list[str]) -> None:
     ``stage`` is a stage or step (or its class): ``name``, ``reads`` and ``requires`` are used. ``inputs`` are
     the resolved shards of a row stage, or the paths a step was given.
     """
-    files = _local_files(stage, inputs)
     if stage.reads == "files":
-        _refuse_stage_parts(stage, files)
+        _refuse_stage_parts(stage, _local_files(stage, inputs))
         return
     required = tuple(getattr(stage, "requires", ()) or ())
     if required:
-        for path in files:
+        for path in _local_files(stage, inputs):
             _check_file(stage, path, required)
 
 
