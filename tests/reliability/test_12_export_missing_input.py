@@ -10,6 +10,7 @@ from mella.cli import main
 
 def test_12_export_missing_build_creates_no_out(tmp_path, capsys):
     fetch = make_outputs(tmp_path / "real")["fetch"]  # real images, so only the build path is wrong
+    capsys.readouterr()  # the fixture's own log lines
     out = tmp_path / "export"
     code = main(["export", str(tmp_path / "no" / "such" / "build"), "--format", "llava", "--out", str(out),
                  "--images", str(fetch)])
