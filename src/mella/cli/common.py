@@ -19,10 +19,12 @@ def run_standalone(stage, inputs: list[str], out: str, workers=None, executor="l
                    ray_address=None) -> None:
     from mella.locks import locked
     from mella.overwrite import clear_output
+    from mella.pipeline.inputs import check_input_columns
     from mella.pipeline.runner import make_executor, run_stage
     from mella.pipeline.shards import resolve_inputs
 
     shards = resolve_inputs(inputs, stage.reads)  # check inputs before touching --out
+    check_input_columns(stage, shards)
     out_path = Path(out)
     with locked(out_path):  # a second process on the same --out is refused, before anything is deleted
         if overwrite:

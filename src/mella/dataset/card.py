@@ -40,6 +40,9 @@ def _stats(build_dir: Path) -> tuple[Counter, Counter, set[str], list[dict[str, 
     """Counts per (lang, source, split), models, and one example per (lang, source) from the train split."""
     counts, models, examples, seen = Counter(), Counter(), [], set()
     for s in iter_samples(build_dir):
+        # A build edited by another tool may hold nulls: they are counted under a name, never a crash.
+        s = {**s, "lang": s.get("lang") or "und", "source": s.get("source") or "unknown",
+             "split": s.get("split") or "none"}
         counts[(s["lang"], s["source"], s["split"])] += 1
         for field in ("caption_model", "translation_model"):
             if s.get(field):
@@ -94,11 +97,24 @@ def _stage_row(folder: Path) -> dict[str, Any] | None:
             "dropped": dict(sorted(drops.items(), key=lambda kv: -kv[1]))}
 
 
+def _language_codes(langs: set[str]) -> list[str]:
+    """ISO codes of the registry languages among ``langs`` (tags outside the registry are left out)."""
+    from mella.errors import MellaError
+
+    codes = set()
+    for tag in langs:
+        try:
+            codes.add(get_language(tag).code)
+        except MellaError:
+            continue
+    return sorted(codes)
+
+
 def metadata(langs: set[str], total: int, fmt: str, splits: list[str], name: str) -> dict[str, Any]:
     """The YAML header Hugging Face reads."""
     meta: dict[str, Any] = {
         "pretty_name": f"{name} (MELLA dual-source multimodal data)",
-        "language": sorted({get_language(t).code for t in langs}) if langs else [],
+        "language": _language_codes(langs),
         "license": "other",
         "license_name": "publishers-terms",
         "license_details": "Images and alt-texts remain under the terms of the pages they were collected from.",

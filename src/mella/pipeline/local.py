@@ -194,7 +194,9 @@ class LocalExecutor:
 
 def _part_error(stage: Stage, shard: Shard, exc: BaseException) -> BaseException:
     if isinstance(exc, MellaError):
-        return MellaError(f"stage {stage.name} on {shard.uri}: {exc}")
+        wrapped = MellaError(f"stage {stage.name} on {shard.uri}: {exc}")
+        wrapped.exit_code = exc.exit_code  # a bad input stays exit 2 when a worker found it
+        return wrapped
     return exc
 
 

@@ -242,7 +242,9 @@ def _part_error(ray, stage: Stage, shard: Shard, exc: BaseException) -> BaseExce
     """The error to raise for a failed part: a stage's own error as it is, Ray's own as one line."""
     cause = getattr(exc, "cause", None)
     if isinstance(cause, MellaError):
-        return MellaError(f"stage {stage.name} on {shard.uri}: {cause}")
+        wrapped = MellaError(f"stage {stage.name} on {shard.uri}: {cause}")
+        wrapped.exit_code = cause.exit_code  # a bad input stays exit 2 when a worker found it
+        return wrapped
     if isinstance(exc, ray.exceptions.RayTaskError):
         return exc  # also an instance of the stage's exception class, with the remote traceback
     if isinstance(exc, ray.exceptions.RayError):

@@ -11,6 +11,7 @@ from typing import Any
 from mella.config import PipelineConfig
 from mella.errors import MellaError
 from mella.locks import locked
+from mella.pipeline.inputs import check_input_columns
 from mella.pipeline.local import LocalExecutor, StageReport
 from mella.pipeline.shards import resolve_inputs
 from mella.runstore import RunStore
@@ -37,17 +38,17 @@ def run_stage(stage, inputs: list[str], out: str | Path, executor, run_dir: str 
     The output folder is locked for the run (a second process is refused), and a folder another stage
     wrote is never written into.
     """
-    from mella.locks import locked
     from mella.overwrite import other_stage_problem
     from mella.pipeline.step import Step
 
     problem = other_stage_problem(out, stage.name)
     if problem:
         raise MellaError(problem)
+    shards = None if isinstance(stage, Step) else resolve_inputs(inputs, stage.reads)
+    check_input_columns(stage, shards if shards is not None else inputs)  # a wrong input creates no --out
     with locked(out):
-        if isinstance(stage, Step):
+        if shards is None:
             return stage.execute(inputs, out, run_dir)
-        shards = resolve_inputs(inputs, stage.reads)
         return executor.run(stage, shards, out)
 
 
