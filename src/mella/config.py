@@ -105,10 +105,16 @@ def option_problems(where: str, cls: type[Stage], raw: dict[str, Any]) -> tuple[
         except ValidationError as exc:
             problems += [f"{where}: {message}" for err in exc.errors() for names, message in problems_of(err)
                          if not failed & set(names)]
-    return None, problems
+    return None, [_one_line(p) for p in problems]
 
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_ESCAPES = {i: repr(chr(i))[1:-1] for i in [*range(32), 0x7f]}
+
+
+def _one_line(problem: str) -> str:
+    """A problem with its control characters escaped: a value's newline must not split the message."""
+    return problem.translate(_ESCAPES)
 
 
 def _check_inputs(where: str, inputs: Any, reads: str, base: Path,
@@ -191,7 +197,7 @@ def parse_pipeline(doc: Any, source: str = "pipeline", base: Path | None = None)
             stages.append(cfg)
         prev = cfg.id if cfg is not None else (str(entry.get("id") or entry.get("stage")) if isinstance(entry, dict) else prev)
     if problems:
-        raise ConfigError(problems, source)
+        raise ConfigError([_one_line(p) for p in problems], source)
     return PipelineConfig(name=str(doc.get("name") or Path(source).stem), executor=doc.get("executor", "local"),
                           workers=doc.get("workers"), ray_address=doc.get("ray_address"), stages=stages)
 

@@ -103,4 +103,11 @@ def test_fuzz_option_combinations_validate_or_list_problems(name, data):
     assert isinstance(opts, cls.Options)
     holds_promises(name, opts)
     recorded = json.loads(json.dumps(opts.model_dump(mode="json")))  # what run.json and stats.json hold
-    assert build_options(cls, recorded) == opts
+    assert build_options(cls, recorded).model_dump(mode="json") == recorded  # and reads back as the same
+
+
+def test_found_by_fuzzing_a_newline_in_a_value_stays_inside_its_problem_line():
+    # model_options {"\n": None}: the backend's message held the raw key and split the problem in two lines.
+    with pytest.raises(ConfigError) as err:
+        build_options(get_stage("caption"), {"model_options": {"\n": None}})
+    assert err.value.problems == ["backend 'hf': \\n: Extra inputs are not permitted"]

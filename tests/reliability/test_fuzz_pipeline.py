@@ -136,3 +136,16 @@ def test_fuzz_random_documents(folder, doc):
     path = folder / "random.yaml"
     path.write_text(yaml.safe_dump(doc), encoding="utf-8")
     loads_or_refuses(path, folder / "run")
+
+
+def test_found_by_fuzzing_nul_bytes_and_newlines_are_one_line_problems(folder):
+    path = folder / "found.yaml"
+    path.write_bytes(b"\x00" + DEMO_TEXT.encode())
+    with pytest.raises(ConfigError) as err:  # was a three-line message from the YAML reader
+        load_pipeline(str(path), run_dir=str(folder / "run"))
+    assert err.value.problems == ["not valid YAML at line 1: character U+0000 is not allowed "
+                                  "(special characters are not allowed)"]
+    path.write_text('name: n\nstages:\n  - stage: collect\n    inputs: ["a\\nb"]\n', encoding="utf-8")
+    with pytest.raises(ConfigError) as err:  # the input's newline split the message
+        load_pipeline(str(path), run_dir=str(folder / "run"))
+    assert err.value.problems == ["stages[0] (collect).inputs: 'a\\nb' holds a control character"]
