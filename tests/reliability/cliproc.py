@@ -31,3 +31,22 @@ def run(*args: str, cwd: str | Path | None = None, timeout: float = 120) -> subp
     proc = mella(*args, cwd=cwd)
     out, err = proc.communicate(timeout=timeout)
     return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
+def wait_until(condition, proc: subprocess.Popen, what: str, timeout: float = 90) -> None:
+    """Poll ``condition()`` while ``proc`` runs; fail with its stderr if it ends first, or after ``timeout``."""
+    import time
+
+    deadline = time.time() + timeout
+    while not condition():
+        assert proc.poll() is None, proc.stderr.read()
+        assert time.time() < deadline, f"{what}: not in time"
+        time.sleep(0.05)
+
+
+def rows_of(out: Path) -> list[tuple]:
+    """The kept rows of the sample `lines` stage in ``out``, sorted (for comparing two runs)."""
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(sorted(out.glob("part-*.parquet")))
+    return sorted(zip(*(table[c].to_pylist() for c in ("file", "lineno", "text")), strict=True))

@@ -8,33 +8,17 @@ from __future__ import annotations
 
 import os
 import signal
-import time
-from pathlib import Path
 
-import pyarrow.parquet as pq
-from cliproc import mella, run
+from cliproc import mella, rows_of, run, wait_until
 
 from sample_stages import make_inputs
-
-
-def wait_for(path_glob, folder: Path, n: int, proc, timeout: float = 90) -> None:
-    deadline = time.time() + timeout
-    while len(list(folder.glob(path_glob))) < n:
-        assert proc.poll() is None, proc.stderr.read()
-        assert time.time() < deadline, f"nothing matched {path_glob} in time"
-        time.sleep(0.05)
-
-
-def rows_of(out: Path) -> list[tuple]:
-    table = pq.read_table(sorted(out.glob("part-*.parquet")))
-    return sorted(zip(table["file"].to_pylist(), table["lineno"].to_pylist(), strict=True))
 
 
 def test_02_second_writer_of_a_stage_folder_is_refused(tmp_path):
     inputs = make_inputs(tmp_path / "in", n_files=6, lines=200)
     out = tmp_path / "out"
     first = mella("lines", inputs, "--out", out, "-j", "1", "--delay", "0.2")
-    wait_for("part-*._SUCCESS", out, 1, first)
+    wait_until(lambda: list(out.glob("part-*._SUCCESS")), first, "a committed part")
     second = run("lines", inputs, "--out", out, "-j", "1")
     assert second.returncode == 1
     lines = second.stderr.strip().splitlines()
@@ -50,7 +34,7 @@ def test_02_second_pipeline_on_one_run_folder_is_refused(tmp_path):
                         "  - stage: length\n")
     run_dir = tmp_path / "run"
     first = mella("run", pipeline, "--run-dir", run_dir)
-    wait_for("lines/part-*._SUCCESS", run_dir, 1, first)
+    wait_until(lambda: list(run_dir.glob("lines/part-*._SUCCESS")), first, "a committed part")
     second = run("run", pipeline, "--run-dir", run_dir)
     assert second.returncode == 1 and "in use by another mella process" in second.stderr
     assert "FileNotFoundError" not in second.stderr
@@ -63,7 +47,7 @@ def test_02_lock_of_a_killed_process_is_not_in_the_way(tmp_path):
     assert run("lines", inputs, "--out", reference, "-j", "1").returncode == 0
     out = tmp_path / "out"
     proc = mella("lines", inputs, "--out", out, "-j", "1", "--delay", "0.2")
-    wait_for("part-*._SUCCESS", out, 1, proc)
+    wait_until(lambda: list(out.glob("part-*._SUCCESS")), proc, "a committed part")
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait(timeout=30)
     assert (out / ".mella.lock").exists()  # the file stays; the lock died with its process

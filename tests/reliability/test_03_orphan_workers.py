@@ -8,8 +8,7 @@ import signal
 import time
 from pathlib import Path
 
-import pyarrow.parquet as pq
-from cliproc import mella, run
+from cliproc import mella, rows_of, run, wait_until
 
 from sample_stages import make_inputs
 
@@ -36,12 +35,6 @@ def alive(pid: int) -> bool:
     return state != "Z"
 
 
-def rows_of(out: Path) -> list[tuple]:
-    table = pq.read_table(sorted(out.glob("part-*.parquet")))
-    return sorted(zip(table["file"].to_pylist(), table["lineno"].to_pylist(), table["text"].to_pylist(),
-                      strict=True))
-
-
 def test_03_workers_die_with_a_killed_driver(tmp_path):
     inputs = make_inputs(tmp_path / "in", n_files=8, lines=300)
     reference = tmp_path / "reference"
@@ -49,13 +42,13 @@ def test_03_workers_die_with_a_killed_driver(tmp_path):
 
     out = tmp_path / "out"
     proc = mella("lines", inputs, "--out", out, "-j", "2", "--delay", "0.3")
-    deadline = time.time() + 90
     workers: list[int] = []
-    while not (workers and list(out.glob("part-*._SUCCESS"))):
-        assert proc.poll() is None, proc.stderr.read()
-        assert time.time() < deadline, "no worker committed a part in time"
-        workers = [w for w in children_of(proc.pid) if "spawn_main" in Path(f"/proc/{w}/cmdline").read_text()]
-        time.sleep(0.05)
+
+    def started() -> bool:
+        workers[:] = [w for w in children_of(proc.pid) if "spawn_main" in Path(f"/proc/{w}/cmdline").read_text()]
+        return bool(workers) and bool(list(out.glob("part-*._SUCCESS")))
+
+    wait_until(started, proc, "a worker's committed part")
     os.kill(proc.pid, signal.SIGKILL)  # the driver only: its workers are not signalled
     proc.wait(timeout=30)
 
