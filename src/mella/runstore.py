@@ -167,15 +167,18 @@ class StageDir:
         if not (marker.exists() and self.part_file(index).exists()):
             return False
         info = read_json(marker)
-        recorded = info.get("source")
-        if recorded is not None:
-            recorded = from_marker(recorded, self.path)
+        raw = info.get("source")
+        recorded = from_marker(raw, self.path) if raw is not None else None
         if info.get("fingerprint") != fingerprint:
             raise MellaError(
                 f"{self.path}: {part_name(index)} was written with other options of this stage; "
                 "use a new output folder or --overwrite"
             )
-        if recorded != from_marker(portable(source, self.path), self.path):
+        here = from_marker(portable(source, self.path), self.path)
+        # Markers written before inputs were recorded this way hold the input as given (relative to the cwd).
+        legacy = raw is not None and "source_fingerprint" not in info and not os.path.isabs(raw) \
+            and not raw.startswith("../") and str(Path(raw).resolve()) == here
+        if recorded != here and not legacy:
             raise MellaError(
                 f"{self.path}: {part_name(index)} was written from input {recorded}, not {source}; "
                 "use a new output folder or --overwrite"
