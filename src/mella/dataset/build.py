@@ -58,6 +58,8 @@ class BuildOptions(StageOptions):
         "translation", description="Column whose text is the D_ling answer.")
     min_relevance: float | None = Field(None, ge=-1, le=1, description="Drop D_ling samples scoring below this.")
     min_relevance_alt: float | None = Field(None, ge=-1, le=1, description="Drop D_know samples scoring below this.")
+    min_translation_qe: float | None = Field(
+        None, description="Drop D_ling samples whose translation QE (translate's <ling_field>_qe) is below this.")
     test_size: float = Field(0.1, ge=0, description="Test samples per language and source (<1: fraction).")
     validation_size: float = Field(0.05, ge=0, description="Validation samples per language and source.")
     phash_distance: int = Field(4, ge=-1, le=31, description="pHash bits apart that still count as one image.")

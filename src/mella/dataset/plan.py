@@ -70,7 +70,7 @@ def read_candidates(parts: list[str], opts) -> Candidates:
 
     for index, path in enumerate(parts):
         names = set(parquet_schema(path).names)
-        cols = [c for c in [*COLUMNS, opts.ling_field] if c in names]
+        cols = [c for c in [*COLUMNS, opts.ling_field, f"{opts.ling_field}_qe"] if c in names]
         for batch in parquet_batches(path, 65536, cols):  # a corrupt part is named, with its stage
             for row in batch.to_pylist():
                 _add_row(cand, index, row, opts, seen)
@@ -109,6 +109,10 @@ def _ineligible(row: dict[str, Any], source: str, lang: str, opts) -> str | None
                     else (row.get("relevance"), opts.min_relevance))
     if floor is not None and (score is None or score < floor):
         return "low_relevance"
+    if source == "ling" and opts.min_translation_qe is not None:
+        qe = row.get(f"{opts.ling_field}_qe")  # the QE of the text the sample will contain
+        if qe is None or qe < opts.min_translation_qe:
+            return "low_translation_qe"
     return None
 
 
