@@ -57,7 +57,7 @@ def test_real_site_every_image_ends_in_the_shards_once(server, tmp_path):
             assert row["status"] == "too_small"
         elif row["status"] == "ok":
             img = Image.open(io.BytesIO(members[row["key"] + ".jpg"]))
-            assert img.format == "JPEG" and img.mode == "RGB" and max(img.size) == min(256, max(original.size))
+            assert img.format == "JPEG" and img.mode == "RGB" and max(img.size) == min(1024, max(original.size))
             assert (row["width"], row["height"]) == img.size
             meta = json.loads(members[row["key"] + ".json"])
             assert meta["image_url"] == url and meta["alt"] == row["alt"] and meta["sha256"] == row["sha256"]
@@ -125,7 +125,7 @@ def test_misbehaving_routes_end_with_the_right_status(server, tmp_path):
     assert "noai" in result[f"{server.base_url}/_test/noai/{REAL_SITE}/sr-SP/images/poetry-click.png"]["x_robots_tag"]
     rotated = result[f"{server.base_url}/gen/rotated.jpg"]
     assert (rotated["original_width"], rotated["original_height"]) == (200, 300)  # EXIF orientation applied
-    assert (rotated["width"], rotated["height"]) == (171, 256)
+    assert (rotated["width"], rotated["height"]) == (200, 300)  # under the 1024 default: not resized
     # robots.txt was checked before the image: the disallowed image was never requested
     paths = server.requested_paths()
     assert "/gen/private/secret.png" not in paths and paths.count("/robots.txt") == 1

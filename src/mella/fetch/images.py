@@ -35,7 +35,7 @@ EncodeFormat = Literal["jpg", "webp"]
 class ImageOptions:
     """What to accept and how to store it."""
 
-    image_size: int = 256
+    image_size: int = 1024  # keep_ratio: the longest side MLLM training uses; smaller images stay as they are
     resize_mode: ResizeMode = "keep_ratio"
     encode_format: EncodeFormat = "jpg"
     encode_quality: int = 95

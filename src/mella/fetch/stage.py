@@ -39,7 +39,7 @@ DEFAULT_MAX_BYTES = 32 * 1024 * 1024
 class FetchOptions(StageOptions):
     """Options of `mella fetch`; the runtime ones (concurrency, delays, timeouts) don't invalidate a resume."""
 
-    image_size: int = Field(256, ge=8, description="longest side (keep_ratio) or side (center_crop)")
+    image_size: int = Field(1024, ge=8, description="longest side (keep_ratio, never upscaled) or side (center_crop)")
     resize_mode: Literal["keep_ratio", "center_crop", "none"] = "keep_ratio"
     encode_format: Literal["jpg", "webp"] = "jpg"
     encode_quality: int = Field(95, ge=1, le=100)
