@@ -46,6 +46,7 @@ class Text:
     spaced: str        # `norm` with words separated by spaces (differs only for th)
     tokens: list[str]  # lower-cased words, punctuation dropped: ROUGE-L, METEOR, keywords
     keys: list[str]    # stems of `tokens` (the tokens themselves where no stemmer exists)
+    raw: str = ""      # NFC, before script folding: what language ID reads
 
 
 class _Stemmer:
@@ -186,7 +187,8 @@ class TextProcessor:
             words = pieces if self.lang.tokenizer != "korean" else _word_pieces(pieces)
         tokens = [w.lower() for w in words]
         keys = self.stemmer(tokens) if self.stemmer else tokens
-        return Text(norm=norm, spaced=spaced, tokens=tokens, keys=keys)
+        raw = unicodedata.normalize("NFC", text)
+        return Text(norm=norm, spaced=spaced, tokens=tokens, keys=keys, raw=raw)
 
     def is_content_word(self, token: str) -> bool:
         """Whether a (lower-cased) token can be a keyword: not a stop word, long enough."""

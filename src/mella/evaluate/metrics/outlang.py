@@ -1,10 +1,17 @@
 """Output-language rate: the share of predictions written in the target language (0-1).
 
-A cheap, documented check, not a language identifier: (1) at least half of the prediction's
-letters are in one of the language's scripts; (2) for a target that shares the Latin script with
-English, the prediction has at least as much target evidence (target stop words, words with
-non-ASCII letters) as English stop words. It catches wrong-script and English answers; it does
-not tell Russian from Serbian Cyrillic or Czech from Slovak.
+Every prediction first needs at least half of its letters in one of the language's scripts.
+Then:
+
+* **long enough to judge** (at least :data:`MIN_LETTERS` letters): the filter stage's language-ID
+  cascade (:mod:`mella.filter.langid`) must name the target language. It tells Russian or
+  Macedonian from Serbian Cyrillic and Czech from Slovak; in Latin script Serbian, Croatian,
+  Bosnian and Montenegrin count as one (no detector tells them apart).
+* **shorter** (a name, a word or two): the script rule alone, plus, for a target that shares the
+  Latin script with English, at least as much target evidence (target stop words, words with
+  non-ASCII letters) as English stop words. Detectors guess on a few letters.
+
+The signature says which rule applied where: ``lid:cascade|min_letters:20|short:script``.
 """
 
 from __future__ import annotations
@@ -16,6 +23,14 @@ import regex
 
 from mella.evaluate.metrics.base import Item, Metric, mean_or_none
 from mella.evaluate.textproc import Text, TextProcessor, stopwords
+from mella.filter.langid import LanguageID, base_code, known_code, langid_data
+from mella.filter.text import letters
+
+#: Predictions with fewer letters are judged by script only. The same length from which the filter
+#: cascade lets its fastText model decide alone (``fast_min_letters``): on fewer letters a detector
+#: guesses (e.g. "Пас трчи по пољу." reads as Russian). A property of the detectors, not fitted to
+#: any evaluation labels.
+MIN_LETTERS: int = int(langid_data()["cascade"]["fast_min_letters"])
 
 # ISO 15924 codes of the registry -> Unicode script names understood by `regex`.
 _SCRIPT_NAMES = {
@@ -25,6 +40,14 @@ _SCRIPT_NAMES = {
 }
 _LETTER = regex.compile(r"\p{L}")
 _NON_ASCII_LETTER = regex.compile(r"[^\x00-\x7f]")
+
+
+@cache
+def _detector(code: str) -> LanguageID:
+    """The cascade for one target (its confusers and English are candidates), loaded once."""
+    lid = LanguageID(sorted({code, "en"}))
+    lid.load()
+    return lid
 
 
 @cache
@@ -54,6 +77,15 @@ class OutputLanguage(Metric):
         # Only Latin-script targets can be confused with English by script alone.
         self.check_english = "Latn" in self.scripts and proc.lang.code != "en"
         self.english = stopwords("en")
+        self.code = base_code(proc.lang.code)
+        self.use_lid = known_code(self.code)
+
+    def _lid_says_target(self, text: str) -> bool:
+        lid = _detector(self.code)
+        found = base_code(lid.identify(text)[0])
+        # Detectors cannot tell Serbian from Croatian/Bosnian in Latin script: the pool counts.
+        pool = lid.shtokavian if self.code in lid.shtokavian else {self.code}
+        return found == self.code or found in pool
 
     def _english_wins(self, hyp: Text) -> bool:
         english = sum(t in self.english for t in hyp.tokens)
@@ -68,6 +100,8 @@ class OutputLanguage(Metric):
         raw_share = in_script_share(hyp.norm, self.scripts)
         if raw_share < 0.5:
             return False
+        if self.use_lid and letters(hyp.raw) >= MIN_LETTERS:
+            return self._lid_says_target(hyp.raw)
         return not (self.check_english and self._english_wins(hyp))
 
     def stats(self, items: Sequence[Item]) -> list[list[float]]:
@@ -81,4 +115,5 @@ class OutputLanguage(Metric):
     def settings(self, output: str) -> str:
         scripts = "+".join(self.scripts)
         english = "|english-check:stopwords" if self.check_english else ""
-        return f"scripts:{scripts}|min_share:0.5{english}|impl:mella-script-check"
+        lid = f"|lid:cascade|min_letters:{MIN_LETTERS}|short:script" if self.use_lid else "|lid:none"
+        return f"scripts:{scripts}|min_share:0.5{lid}{english}|impl:mella-outlang"
