@@ -19,12 +19,16 @@ def command(predictions: tuple[str, ...], out: str, metrics: str | None) -> None
 
     Rows need `id, lang, source, prediction, references` (a list of strings) and optionally `keywords`.
     """
+    from mella.cli._stage import build_options
     from mella.evaluate.io import read_predictions, write_results
     from mella.evaluate.runner import run_evaluation
+    from mella.evaluate.step import EvaluateStep
 
+    # The pipeline step's options check the names: an unknown metric is one line and exit 2, before reading.
+    chosen = [m.strip() for m in metrics.split(",")] if metrics else []
+    options = build_options(EvaluateStep, {"metrics": chosen})
     rows = [row for p in predictions for row in read_predictions(p)]
-    chosen = [m.strip() for m in metrics.split(",")] if metrics else None
-    evaluation = run_evaluation(rows, chosen)
+    evaluation = run_evaluation(rows, options.metrics or None)
     paths = write_results(evaluation, out)
     click.echo(paths["markdown"].read_text(encoding="utf-8").split("\nSignatures:")[0].rstrip())
     if evaluation.skipped:

@@ -1,0 +1,59 @@
+"""Item 10: a misspelt metric and bad filter options are refused as option problems (exit 2), all together.
+
+Before the fix ``mella evaluate --metrics blue`` ended in ``internal error: ValueError`` (exit 1). Driven through the
+real CLI (``mella.cli.main``) on real input files; nothing may be written.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from mella.cli import main
+from mella.records import PAIRS
+
+VALID = "bleu, chrf, rougeL, meteor, keyword_accuracy, output_lang_rate"
+
+
+def _refused(capsys, argv: list[str], out: Path) -> list[str]:
+    """Run ``mella ARGV``; assert exit 2, no traceback, nothing written; return the listed problems."""
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "internal error" not in err
+    assert not out.exists()
+    return [line.strip()[2:] for line in err.splitlines() if line.strip().startswith("- ")]
+
+
+def test_10_evaluate_metrics_blue_names_blue_and_the_valid_metrics(tmp_path, capsys):
+    preds = tmp_path / "predictions.jsonl"
+    row = {"id": "1", "lang": "cs", "source": "know", "prediction": "Praha", "references": ["Praha"]}
+    preds.write_text(json.dumps(row) + "\n", encoding="utf-8")
+    out = tmp_path / "scores"
+    problems = _refused(capsys, ["evaluate", str(preds), "--out", str(out), "--metrics", "blue"], out)
+    assert problems == [f"metrics: unknown 'blue'; valid: {VALID}"]
+
+
+def test_10_evaluate_metrics_checked_before_reading_predictions(tmp_path, capsys):
+    # A valid name beside the typo does not let the run start.
+    out = tmp_path / "scores"
+    problems = _refused(capsys, ["evaluate", str(tmp_path / "missing.jsonl"), "--out", str(out),
+                                 "--metrics", "bleu,blue"], out)
+    assert problems == [f"metrics: unknown 'blue'; valid: {VALID}"]
+
+
+def test_10_filter_unknown_language_and_confidence_above_one_reported_together(tmp_path, capsys):
+    row = dict.fromkeys(PAIRS.names)
+    row.update(page_url="http://127.0.0.1/ru/index.html", image_url="http://127.0.0.1/ru/a.png",
+               alt="Космический корабль летит среди звёзд", domain="127.0.0.1", source="test", source_offset=0)
+    pairs = tmp_path / "collect"
+    pairs.mkdir()
+    pq.write_table(pa.Table.from_pylist([row], schema=PAIRS), pairs / "part-00000.parquet")
+    out = tmp_path / "f"
+    problems = _refused(capsys, ["filter", str(pairs), "--out", str(out), "--langs", "xx", "--min-confidence", "2"],
+                        out)
+    assert len(problems) == 2
+    assert any(p.startswith("min_confidence: Input should be less than or equal to 1") for p in problems)
+    assert any(p.startswith("langs: unknown language 'xx'") for p in problems)
