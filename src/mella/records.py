@@ -62,6 +62,7 @@ ANNOTATIONS = pa.schema([
     ("translation_model", pa.string()),
     ("relevance", pa.float64()),       # image vs translation (D_ling)
     ("relevance_alt", pa.float64()),   # image vs native alt-text (D_know)
+    ("relevance_thick", pa.float64()), # image vs translation_thick (D_ling built with --ling-field translation_thick)
 ])
 
 SAMPLES = pa.schema([
@@ -146,7 +147,7 @@ _WRITERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("fetch", tuple(IMAGES.names)),
     ("caption", ("caption", "caption_lang", "caption_mode", "caption_model", "prompt_hash", "caption_thick")),
     ("translate", ("translation", "translation_thick", "translation_lang", "translation_model")),
-    ("score", ("relevance", "relevance_alt")),
+    ("score", ("relevance", "relevance_alt", "relevance_thick")),
     ("build", tuple(SAMPLES.names)),
     ("predict", tuple(PREDICTIONS.names)),
     ("evaluate", tuple(SCORES.names)),

@@ -1,7 +1,9 @@
 """``mella score``: image-text relevance with a multilingual dual encoder (CLIP / SigLIP).
 
-``relevance`` is the image against the row's translation (D_ling), ``relevance_alt`` the image against its
-native alt-text (D_know): cosine similarities in [-1, 1]. Optional thresholds drop rows below them.
+``relevance`` is the image against the row's plain translation and ``relevance_thick`` against its thick
+translation (D_ling; build reads the one matching the ``--ling-field`` it puts in the sample), ``relevance_alt``
+the image against its native alt-text (D_know): cosine similarities in [-1, 1]. Optional thresholds drop rows
+below them.
 Scores are cached by (image sha256, text, model).
 """
 
@@ -19,7 +21,7 @@ from mella.pipeline.stage import Emitter, runtime_option
 from mella.records import ANNOTATIONS, PAIRS, SCORE_READS, extend
 
 # score column -> text column it compares with the image
-TEXTS = {"relevance": "translation", "relevance_alt": "alt"}
+TEXTS = {"relevance": "translation", "relevance_thick": "translation_thick", "relevance_alt": "alt"}
 EXTRA_COLUMNS = [pa.field("relevance_model", pa.string())]
 
 
@@ -29,12 +31,14 @@ class ScoreOptions(ModelOptions):
     model: str = Field("google/siglip-base-patch16-256-multilingual", min_length=1,
                        description="a CLIP or SigLIP model (multilingual for non-English text)")
     min_relevance: float | None = Field(None, ge=-1, le=1, description="drop rows whose translation scores lower")
+    min_relevance_thick: float | None = Field(None, ge=-1, le=1,
+                                              description="drop rows whose thick translation scores lower")
     min_relevance_alt: float | None = Field(None, ge=-1, le=1, description="drop rows whose alt-text scores lower")
     images: str | None = runtime_option(None, description="fetch output folder (default: found from the input)")
 
 
 class ScoreStage(ModelStage):
-    """Score image-text relevance (image vs translation, image vs alt-text); optional thresholds."""
+    """Score image-text relevance (image vs each translation, image vs alt-text); optional thresholds."""
 
     name = "score"
     Options = ScoreOptions
@@ -74,7 +78,9 @@ class ScoreStage(ModelStage):
             return
         row = {**row, "relevance_model": self.model_label}
         row.update({column: results[key] for column, key in plan.items()})
-        thresholds = {"relevance": self.options.min_relevance, "relevance_alt": self.options.min_relevance_alt}
+        o = self.options
+        thresholds = {"relevance": o.min_relevance, "relevance_thick": o.min_relevance_thick,
+                      "relevance_alt": o.min_relevance_alt}
         for column, low in thresholds.items():
             # A row without the text (no translation yet) has no score and is not judged on it.
             if low is not None and row.get(column) is not None and row[column] < low:

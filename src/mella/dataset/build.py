@@ -44,10 +44,13 @@ BUILT = extend(
     ("page_url", pa.string()),
     ("domain", pa.string()),
     ("caption", pa.string()),          # the high-resource caption a D_ling response was translated from
+                                       # (caption_thick's text under --ling-field translation_thick)
     ("caption_lang", pa.string()),
     ("caption_model", pa.string()),
     ("translation_model", pa.string()),
 )
+# The caption each translation column was translated from.
+CAPTION_OF = {"translation": "caption", "translation_thick": "caption_thick"}
 
 
 class BuildOptions(StageOptions):
@@ -56,7 +59,8 @@ class BuildOptions(StageOptions):
     langs: list[str] = Field(default_factory=list, description="Languages to keep (default: all).")
     ling_field: Literal["translation", "translation_thick"] = Field(
         "translation", description="Column whose text is the D_ling answer.")
-    min_relevance: float | None = Field(None, ge=-1, le=1, description="Drop D_ling samples scoring below this.")
+    min_relevance: float | None = Field(None, ge=-1, le=1, description="Drop D_ling samples scoring below this "
+                                        "(relevance, or relevance_thick under --ling-field translation_thick).")
     min_relevance_alt: float | None = Field(None, ge=-1, le=1, description="Drop D_know samples scoring below this.")
     min_translation_qe: float | None = Field(
         None, description="Drop D_ling samples whose translation QE (translate's <ling_field>_qe) is below this.")
@@ -155,7 +159,7 @@ class BuildStage(Stage):
             "group": d["group"], "image_sha256": row.get("sha256"), "phash": row.get("phash"),
             "width": row.get("width"), "height": row.get("height"), "image_url": row.get("image_url"),
             "page_url": row.get("page_url"), "domain": row.get("domain"),
-            "caption": row.get("caption") if source == "ling" else None,
+            "caption": row.get(CAPTION_OF[self.options.ling_field]) if source == "ling" else None,
             "caption_lang": row.get("caption_lang") if source == "ling" else None,
             "caption_model": row.get("caption_model") if source == "ling" else None,
             "translation_model": row.get("translation_model") if source == "ling" else None,

@@ -28,9 +28,12 @@ import pyarrow.parquet as pq
 
 from mella.dataset.groups import image_groups, labels
 from mella.dataset.splits import assign_splits, merge_fixed, mix
+from mella.errors import MellaError
 from mella.filter.text import key64, normalize_alt
 
 COLUMNS = ["key", "sha256", "phash", "domain", "lang", "alt", "alt_norm", "relevance", "relevance_alt"]
+# The score of the text a D_ling sample will contain: score writes one per translation column.
+RELEVANCE_OF = {"translation": "relevance", "translation_thick": "relevance_thick"}
 PLAN = pa.schema([("know", pa.string()), ("know_drop", pa.string()), ("ling", pa.string()),
                   ("ling_drop", pa.string()), ("pair", pa.bool_()), ("group", pa.string())])
 RECIPE_SOURCES = {"mella": ("know", "ling"), "know-only": ("know",), "ling-only": ("ling",), "sdrrl": ("ling",)}
@@ -70,11 +73,21 @@ def read_candidates(parts: list[str], opts) -> Candidates:
 
     for index, path in enumerate(parts):
         names = set(parquet_schema(path).names)
-        cols = [c for c in [*COLUMNS, opts.ling_field, f"{opts.ling_field}_qe"] if c in names]
+        _check_relevance_column(path, names, opts)
+        cols = [c for c in [*COLUMNS, opts.ling_field, f"{opts.ling_field}_qe", RELEVANCE_OF[opts.ling_field]]
+                if c in names]
         for batch in parquet_batches(path, 65536, cols):  # a corrupt part is named, with its stage
             for row in batch.to_pylist():
                 _add_row(cand, index, row, opts, seen)
     return cand
+
+
+def _check_relevance_column(path: str, names: set[str], opts) -> None:
+    """``--min-relevance`` judges the score of the D_ling text; an input without that score is refused."""
+    column = RELEVANCE_OF[opts.ling_field]
+    if opts.min_relevance is not None and column not in names:
+        raise MellaError(f"build: --min-relevance with --ling-field {opts.ling_field} reads {column}, which "
+                         f"{path} lacks; run `mella score` on the translate output (it writes {column})")
 
 
 def _add_row(cand: Candidates, part: int, row: dict[str, Any], opts, seen: set[str]) -> None:
@@ -106,7 +119,7 @@ def _ineligible(row: dict[str, Any], source: str, lang: str, opts) -> str | None
     if not (text or "").strip():
         return "no_alt" if source == "know" else "no_translation"
     score, floor = ((row.get("relevance_alt"), opts.min_relevance_alt) if source == "know"
-                    else (row.get("relevance"), opts.min_relevance))
+                    else (row.get(RELEVANCE_OF[opts.ling_field]), opts.min_relevance))
     if floor is not None and (score is None or score < floor):
         return "low_relevance"
     if source == "ling" and opts.min_translation_qe is not None:
