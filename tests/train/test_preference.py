@@ -9,7 +9,7 @@ import pyarrow.parquet as pq
 import trainkit as kit
 
 from mella.train.config import parse_config
-from mella.train.preference import PreferenceRecipe, pair_rows
+from mella.train.preference import BuildSplits, PreferenceRecipe, pair_rows
 
 
 def _annotated(pairs):
@@ -20,11 +20,13 @@ def _annotated(pairs):
 
 def test_pairs_from_annotated_rows_and_from_a_pairs_file():
     rows = _annotated(kit.site_pairs(3)) + [{"key": "k", "translation": "same", "translation_thick": "same"}]
-    pairs = pair_rows(rows)
+    splits = BuildSplits("build", frozenset(r["key"] for r in rows), frozenset())
+    pairs, stats = pair_rows(rows, splits)
     assert len(pairs) == 3   # identical chosen and rejected teach nothing
+    assert stats == {"rows": 4, "pairs": 3, "excluded.same_text": 1}
     assert pairs[0]["chosen"] == rows[0]["translation_thick"] and pairs[0]["rejected"] == rows[0]["translation"]
     assert pairs[0]["prompt"].startswith("Describe this image in ")
-    given = pair_rows([{"key": "k", "prompt": "Опиши.", "chosen": "a", "rejected": "b"}])
+    given, _ = pair_rows([{"key": "k", "prompt": "Опиши.", "chosen": "a", "rejected": "b"}], splits)
     assert given == [{"image": "k", "prompt": "Опиши.", "chosen": "a", "rejected": "b"}]
 
 
@@ -40,6 +42,8 @@ def test_a_dpo_step_moves_the_adapter(tmp_path, tiny_vlm, dataset, pairs):
     moved = [n for n, p in recipe.trainer.model.named_parameters() if "lora_B" in n and not (p == lora[n]).all()]
     assert moved
     result = recipe.save()
+    # the samples folder is the build: 2 of the 8 images are validation images
+    assert result["pairs"]["pairs"] == 6 and result["pairs"]["excluded.not_train"] == 2
     losses = result["losses"]["train"]
     # The first step's policy equals the reference (LoRA B starts at zero): the DPO loss is log 2.
     assert len(losses) == 2 and math.isclose(losses[0], math.log(2), abs_tol=1e-3)

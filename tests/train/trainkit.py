@@ -24,7 +24,8 @@ ROOT = Path(__file__).resolve().parents[2]
 SITES = ROOT / "examples" / "sites"
 ALT = re.compile(r"!\[([^\]]+)\]\((images/[^)]+)\)")
 MAX_PIXELS = 56 * 56   # 4 image tokens on the tiny Qwen2-VL: fast, and still one image per answer
-INSTRUCTION = {"ar": "صف الصورة.", "ko": "이미지를 설명하세요.", "ru": "Опиши изображение.", "sr": "Опиши слику."}
+INSTRUCTION = {"ar": "صف الصورة.", "ko": "이미지를 설명하세요.", "ru": "Опиши изображение.", "sr": "Опиши слику.",
+               "th": "อธิบายภาพนี้", "vi": "Mô tả hình ảnh này.", "cs": "Popiš obrázek.", "hu": "Írd le a képet."}
 
 
 def site_pairs(limit: int | None = None) -> list[dict]:

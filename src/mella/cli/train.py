@@ -49,3 +49,6 @@ def command(config: str, overrides: tuple[str, ...], preference_only: bool, chec
         first, last = (f"{train_losses[0]:.4f}", f"{train_losses[-1]:.4f}") if train_losses else ("-", "-")
         click.echo(f"{stage}: loss {first} -> {last} in {res['seconds']}s; "
                    + ", ".join(f"{k}: {v}" for k, v in res["outputs"].items()))
+        for what in ("data", "pairs"):   # what was trained on, and every row left out with its reason
+            if res.get(what):
+                click.echo(f"{stage} {what}: " + ", ".join(f"{k} {v}" for k, v in res[what].items()))

@@ -111,6 +111,7 @@ class PreferenceSection(_Section):
 
     enabled: bool = False
     pairs: str | None = None                  # annotated rows (fetch + annotation columns) or a pairs file/folder
+    build: str | None = None                  # build output whose train images pairs may use (default: data.samples)
     images: str | None = None                 # default: data.images
     instruction: str | None = None            # default: the language's caption instruction
     beta: float = Field(0.1, gt=0)
@@ -208,7 +209,7 @@ def _resolve(path: str | None, base: Path) -> str | None:
 
 def _fix_paths(parsed: dict[str, _Section], base: Path) -> None:
     """Paths in the file are relative to the file's folder."""
-    fields = {"data": ("samples", "images"), "output": ("dir",), "preference": ("pairs", "images"),
+    fields = {"data": ("samples", "images"), "output": ("dir",), "preference": ("pairs", "build", "images"),
               "ablation": ("eval_samples",)}
     for name, keys in fields.items():
         if name in parsed:
@@ -236,7 +237,8 @@ def _cross_problems(method: str, p: dict[str, _Section]) -> list[str]:
     if pref is not None and pref.enabled:
         if not pref.pairs:
             problems.append("preference.pairs: needed when preference.enabled is true")
-        problems += _exists(pref.pairs, "preference.pairs") + _exists(pref.images, "preference.images")
+        problems += (_exists(pref.pairs, "preference.pairs") + _exists(pref.build, "preference.build")
+                     + _exists(pref.images, "preference.images"))
     train = p.get("train")
     resume = getattr(train, "resume", None)
     if isinstance(resume, str) and resume != "auto":

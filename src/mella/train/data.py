@@ -41,24 +41,35 @@ def _parquet_files(path: Path) -> list[Path]:
                   if not any(part.startswith(("_", ".")) for part in f.relative_to(path).parts))
 
 
-def read_rows(path: str | Path) -> list[dict[str, Any]]:
-    """All rows of a parquet file, a folder of parquet parts, or a JSONL file (images not loaded)."""
+def read_rows(path: str | Path, columns: Iterable[str] | None = None) -> list[dict[str, Any]]:
+    """All rows of a parquet file, a folder of parquet parts, or a JSONL file (images not loaded).
+
+    ``columns``: read only these (those a file lacks are left out of its rows).
+    """
     p = Path(path)
+    wanted = list(columns) if columns is not None else None
     if p.suffix == ".jsonl":
         import json
 
-        return [json.loads(line) for line in p.read_text(encoding="utf-8").splitlines() if line.strip()]
+        rows = [json.loads(line) for line in p.read_text(encoding="utf-8").splitlines() if line.strip()]
+        return rows if wanted is None else [{k: r[k] for k in wanted if k in r} for r in rows]
     if is_hf_dataset(p):
         from datasets import load_from_disk
 
         ds = load_from_disk(str(p))
-        return ds.remove_columns([c for c in ("image", "images") if c in ds.column_names]).to_list()
+        drop = [c for c in ds.column_names if c in ("image", "images") or (wanted is not None and c not in wanted)]
+        return ds.remove_columns(drop).to_list()
     import pyarrow.parquet as pq
 
     files = _parquet_files(p)
     if not files:
         raise MellaError(f"no parquet files under {p}")
-    return [row for f in files for row in pq.read_table(f).to_pylist()]
+    out = []
+    for f in files:
+        names = pq.read_schema(f).names
+        cols = None if wanted is None else [c for c in wanted if c in names]
+        out += pq.read_table(f, columns=cols).to_pylist()
+    return out
 
 
 def select(rows: Iterable[dict[str, Any]], split: str | None, sources: Iterable[str] | None = None,

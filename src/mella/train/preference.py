@@ -6,12 +6,18 @@ translated ``plain`` caption (image only, column ``translation``). Pairs come fr
 plus annotation columns) or from a pairs file with ``key, prompt, chosen, rejected`` columns. The recipe
 starts from the SFT model (the merged one when SFT ran first) and trains a LoRA adapter with TRL's
 DPOTrainer, whose reference model is the same network with the adapter switched off.
+
+Pairs come only from images the build put in the train split (``preference.build``, default the build the
+SFT stage trains on): a thick caption was written with the alt-text in its prompt, and the alt-text of a
+held-out image is a test reference. Every row left out is counted with its reason.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,24 +40,68 @@ def _instruction(template: str, lang: str | None) -> str:
     return template.replace("{language}", name)
 
 
-def pair_rows(rows: list[dict[str, Any]], instruction: str | None = None) -> list[dict[str, Any]]:
-    """Preference pairs (``image`` = key, ``prompt``, ``chosen``, ``rejected``) from a pairs file or annotated rows.
+@dataclass(frozen=True)
+class BuildSplits:
+    """The image keys a build put in the train split, and those it held out (validation, test)."""
 
-    Annotated rows give chosen = ``translation_thick``, rejected = ``translation``; rows missing either, or
-    where both are the same text, teach nothing and are skipped.
+    source: str
+    train: frozenset[str]
+    held_out: frozenset[str]
+
+    def why_not(self, key: str) -> str | None:
+        """None for a train image; ``not_train`` for a held-out one; ``no_split`` for one the build has not."""
+        if key in self.held_out:   # held out anywhere wins: its alt-text is a reference there
+            return "not_train"
+        return None if key in self.train else "no_split"
+
+
+def build_splits(path: str | Path, train_split: str = "train") -> BuildSplits:
+    """The split of every image of a build output (parts with ``key`` and ``split``); refuses anything else."""
+    rows = D.read_rows(path, ["key", "split"])
+    if not rows or any(not r.get("key") or not r.get("split") for r in rows):
+        raise MellaError(f"preference.build: {path} is not a build output (every row needs key and split); "
+                         "give the build folder whose splits the pairs must respect")
+    train = {r["key"] for r in rows if r["split"] == train_split}
+    if not train:
+        raise MellaError(f"preference.build: {path} has no {train_split!r} samples to take pairs from")
+    return BuildSplits(str(path), frozenset(train), frozenset(r["key"] for r in rows if r["split"] != train_split))
+
+
+def pair_rows(rows: list[dict[str, Any]], splits: BuildSplits,
+              instruction: str | None = None) -> tuple[list[dict[str, Any]], Counter]:
+    """Preference pairs (``image`` = key, ``prompt``, ``chosen``, ``rejected``) of train images, and why rows left.
+
+    Annotated rows give chosen = ``translation_thick``, rejected = ``translation``; a pairs file gives them
+    as columns. Left out, counted under ``excluded.<reason>``: images outside the build's train split
+    (``not_train``, ``no_split``), rows without an image key (``no_key``) or without both texts (``no_pair``),
+    and rows whose two texts are the same (``same_text``: they teach nothing).
     """
-    out = []
+    out, stats = [], Counter(rows=len(rows))
     for r in rows:
         if "chosen" in r:
             chosen, rejected = r.get("chosen"), r.get("rejected")
         else:
             chosen, rejected = r.get("translation_thick"), r.get("translation")
-        if not r.get("key") or not chosen or not rejected or chosen.strip() == rejected.strip():
+        reason = _unusable(r, splits, chosen, rejected)
+        if reason:
+            stats[f"excluded.{reason}"] += 1
             continue
         lang = r.get("translation_lang") or r.get("lang")
         prompt = r.get("prompt") or r.get("instruction") or _instruction(instruction or DEFAULT_INSTRUCTION, lang)
         out.append({"image": r["key"], "prompt": prompt, "chosen": chosen, "rejected": rejected})
-    return out
+    stats["pairs"] = len(out)
+    return out, stats
+
+
+def _unusable(row: dict[str, Any], splits: BuildSplits, chosen: str | None, rejected: str | None) -> str | None:
+    if not row.get("key"):
+        return "no_key"
+    reason = splits.why_not(row["key"])
+    if reason:
+        return reason
+    if not chosen or not rejected:
+        return "no_pair"
+    return "same_text" if chosen.strip() == rejected.strip() else None
 
 
 class PreferenceRecipe:
@@ -73,15 +123,28 @@ class PreferenceRecipe:
         self.gpu = on_gpu(cfg)
         model, self.processor = M.load(cfg.model_copy(update={"model": cfg.model.model_copy(
             update={"name": self.base})}), self.gpu)
-        pairs = pair_rows(D.read_rows(pref.pairs), pref.instruction)[:pref.max_pairs]
-        if not pairs:
-            raise MellaError(f"no usable preference pairs in {pref.pairs} (need chosen != rejected)")
-        log.info("%d preference pairs", len(pairs))
+        pairs = self._pairs()
         opener = D.image_opener(pref.images or cfg.data.images, pref.pairs)
         collator = D.PreferenceCollator(self.processor, opener, cfg.data.min_pixels, cfg.data.max_pixels,
                                         cfg.data.system, cfg.data.max_length)
         self.trainer = self._trainer(model, Dataset.from_list(pairs), collator)
         return self
+
+    def _pairs(self) -> list[dict[str, Any]]:
+        """Pairs of train images only; ``result["pairs"]`` says how many rows were left out and why."""
+        pref = self.cfg.preference
+        splits = build_splits(pref.build or self.cfg.data.samples, self.cfg.data.train_split)
+        pairs, stats = pair_rows(D.read_rows(pref.pairs), splits, pref.instruction)
+        if pref.max_pairs and len(pairs) > pref.max_pairs:
+            stats["excluded.max_pairs"] = len(pairs) - pref.max_pairs
+            pairs = pairs[:pref.max_pairs]
+        stats["pairs"] = len(pairs)
+        self.result["pairs"] = {"build": splits.source, **dict(sorted(stats.items()))}
+        log.info("preference pairs: %s", ", ".join(f"{k} {v}" for k, v in sorted(stats.items())))
+        if not pairs:
+            raise MellaError(f"no usable preference pairs in {pref.pairs} of train images of {splits.source} "
+                             f"({', '.join(f'{k} {v}' for k, v in sorted(stats.items()))})")
+        return pairs
 
     def _trainer(self, model, dataset, collator):
         from trl import DPOConfig, DPOTrainer
@@ -103,9 +166,9 @@ class PreferenceRecipe:
         start = time.perf_counter()
         out = self.trainer.train(resume_from_checkpoint=resume_point(self.cfg, self.out))
         history = self.trainer.state.log_history
-        self.result = {"metrics": out.metrics, "seconds": round(time.perf_counter() - start, 2),
-                       "losses": losses(history),
-                       "reward_margins": [h["rewards/margins"] for h in history if "rewards/margins" in h]}
+        self.result.update({"metrics": out.metrics, "seconds": round(time.perf_counter() - start, 2),
+                            "losses": losses(history),
+                            "reward_margins": [h["rewards/margins"] for h in history if "rewards/margins" in h]})
         return self
 
     def save(self) -> dict[str, Any]:
