@@ -11,10 +11,12 @@ from mella.errors import MellaError
 from mella.models.tiny import TINY, is_tiny, make_tiny
 
 AUTO = {"qwen2-vl": "AutoModelForImageTextToText", "qwen2.5-vl": "AutoModelForImageTextToText",
-        "idefics3": "AutoModelForImageTextToText", "qwen2": "AutoModelForCausalLM",
+        "idefics3": "AutoModelForImageTextToText", "internvl": "AutoModelForImageTextToText",
+        "qwen2": "AutoModelForCausalLM",
         "nllb": "AutoModelForSeq2SeqLM", "clip": "AutoModel", "siglip": "AutoModel"}
 ARCH = {"qwen2-vl": "Qwen2VLForConditionalGeneration", "qwen2.5-vl": "Qwen2_5_VLForConditionalGeneration",
-        "idefics3": "Idefics3ForConditionalGeneration", "qwen2": "Qwen2ForCausalLM",
+        "idefics3": "Idefics3ForConditionalGeneration", "internvl": "InternVLForConditionalGeneration",
+        "qwen2": "Qwen2ForCausalLM",
         "nllb": "M2M100ForConditionalGeneration", "clip": "CLIPModel", "siglip": "SiglipModel"}
 
 

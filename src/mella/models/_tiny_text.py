@@ -49,11 +49,28 @@ IDEFICS3_TEMPLATE = (
     "{% if add_generation_prompt %}Assistant:{% endif %}"
 )
 
+# InternVL's -hf chat template (transformers' conversion script): no default system turn, the image as
+# <IMG_CONTEXT> which the processor expands to <img> + 256 context tokens per 448px tile + </img>.
+INTERNVL_TEMPLATE = (
+    "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n'}}"
+    "{% if message['content'] is string %}{{ message['content'] }}"
+    "{% else %}{% for content in message['content'] %}"
+    "{% if content['type'] == 'image' %}{{ '<IMG_CONTEXT>\\n' }}"
+    "{% elif content['type'] == 'video' %}{{ '<video>\\n' }}"
+    "{% elif content['type'] == 'text' %}{{ content['text'] }}{% endif %}"
+    "{% endfor %}{% endif %}{{'<|im_end|>\\n'}}{% endfor %}"
+    "{% if add_generation_prompt %}{{'<|im_start|>assistant\\n' }}{% endif %}"
+)
+
 QWEN_SPECIALS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|vision_start|>", "<|vision_end|>",
                  "<|image_pad|>", "<|video_pad|>"]
 IDEFICS3_SPECIALS = (["<|begin_of_text|>", "<|end_of_text|>", "<end_of_utterance>", "<fake_token_around_image>",
                       "<image>", "<global-img>"]
                      + [f"<row_{i}_col_{j}>" for i in range(1, 7) for j in range(1, 7)])
+INTERNVL_SPECIALS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<img>", "</img>", "<IMG_CONTEXT>", "<video>"]
+# The named image tokens InternVLProcessor reads from its tokenizer (tokenizer_config's extra_special_tokens).
+INTERNVL_NAMED = {"start_image_token": "<img>", "end_image_token": "</img>", "context_image_token": "<IMG_CONTEXT>",
+                  "video_token": "<video>"}
 CLIP_SPECIALS = ["<|startoftext|>", "<|endoftext|>"]
 SIGLIP_SPECIALS = ["<pad>", "</s>", "<unk>"]
 NLLB_SPECIALS = ["<s>", "<pad>", "</s>", "<unk>"]

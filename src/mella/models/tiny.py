@@ -113,6 +113,32 @@ def idefics3(folder: Path) -> Path:
     return _save(model, proc, folder)
 
 
+def internvl(folder: Path) -> Path:
+    """InternVL (transformers-native, the ``-hf`` checkpoints): InternViT, pixel shuffle, MLP projector, Qwen2 LM.
+
+    Real checkpoints cut images into up to 12 tiles of 448px (plus a thumbnail) at 256 tokens each; here
+    32px tiles of 8px patches give 16 patches, pixel-shuffled (downsample 0.5) to 4 tokens per tile.
+    """
+    import transformers as tf
+
+    tok = tt.fast_tokenizer(tt.byte_level_bpe(tt.INTERNVL_SPECIALS), eos_token="<|im_end|>",
+                            pad_token="<|endoftext|>", extra_special_tokens=dict(tt.INTERNVL_NAMED))
+    tok.chat_template = tt.INTERNVL_TEMPLATE
+    vision = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2,
+                  image_size=32, patch_size=8, initializer_range=INIT_RANGE)
+    text = dict(TEXT, model_type="qwen2", vocab_size=len(tok), eos_token_id=tok.eos_token_id,
+                pad_token_id=tok.pad_token_id)
+    config = tf.InternVLConfig(vision_config=vision, text_config=text, downsample_ratio=0.5, image_seq_length=4,
+                               image_token_id=tok.convert_tokens_to_ids("<IMG_CONTEXT>"))
+    model = tf.InternVLForConditionalGeneration(config)
+    _finish_generation_config(model, tok)
+    tiles = dict(size={"height": 32, "width": 32}, crop_to_patches=True, min_patches=1, max_patches=4)
+    proc = tf.InternVLProcessor(image_processor=tf.GotOcr2ImageProcessor(**tiles), tokenizer=tok,
+                                video_processor=tf.InternVLVideoProcessor(size={"height": 32, "width": 32}),
+                                image_seq_length=4, chat_template=tt.INTERNVL_TEMPLATE)
+    return _save(model, proc, folder)
+
+
 def qwen2(folder: Path) -> Path:
     """A text-only Qwen2 causal LM with a chat template (the LLM-prompt translation path)."""
     import transformers as tf
@@ -174,6 +200,7 @@ TINY: dict[str, Callable[[Path], Path]] = {
     "qwen2-vl": qwen2_vl,
     "qwen2.5-vl": qwen2_5_vl,
     "idefics3": idefics3,
+    "internvl": internvl,
     "qwen2": qwen2,
     "nllb": nllb,
     "clip": lambda folder: _dual_encoder(folder, "clip"),
