@@ -36,7 +36,7 @@ class VLLMOptions(BackendOptions):
     mm_processor_kwargs: dict[str, Any] = Field(default_factory=dict)
     seed: int = 0
     revision: str | None = None
-    trust_remote_code: bool = False
+    trust_remote_code: bool = Field(False, strict=True, description="run the Python code a model repository ships")
     enforce_eager: bool = False
     engine_args: dict[str, Any] = Field(default_factory=dict, description="any other vllm.LLM argument")
 
