@@ -60,6 +60,13 @@ ANNOTATIONS = pa.schema([
     ("translation_thick", pa.string()),
     ("translation_lang", pa.string()),
     ("translation_model", pa.string()),
+    # translate: the sentence alignment of each translation (one {source, target} per sentence, in order) and
+    # its quality estimate (translation_qe_method names the method and model, e.g. roundtrip-chrf:<model>)
+    ("translation_segments", pa.list_(pa.struct([("source", pa.string()), ("target", pa.string())]))),
+    ("translation_thick_segments", pa.list_(pa.struct([("source", pa.string()), ("target", pa.string())]))),
+    ("translation_qe", pa.float64()),
+    ("translation_thick_qe", pa.float64()),
+    ("translation_qe_method", pa.string()),
     ("relevance", pa.float64()),       # image vs translation (D_ling)
     ("relevance_alt", pa.float64()),   # image vs native alt-text (D_know)
     ("relevance_thick", pa.float64()), # image vs translation_thick (D_ling built with --ling-field translation_thick)
@@ -146,7 +153,9 @@ _WRITERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("filter", ("lang", "lang_confidence", "alt_norm")),
     ("fetch", tuple(IMAGES.names)),
     ("caption", ("caption", "caption_lang", "caption_mode", "caption_model", "prompt_hash", "caption_thick")),
-    ("translate", ("translation", "translation_thick", "translation_lang", "translation_model")),
+    ("translate", ("translation", "translation_thick", "translation_lang", "translation_model",
+                   "translation_segments", "translation_thick_segments", "translation_qe", "translation_thick_qe",
+                   "translation_qe_method")),
     ("score", ("relevance", "relevance_alt", "relevance_thick")),
     ("build", tuple(SAMPLES.names)),
     ("predict", tuple(PREDICTIONS.names)),

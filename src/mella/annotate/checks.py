@@ -17,6 +17,7 @@ REASONS = {"echo": "translation_echo", "copy": "translation_copy", "length": "tr
            "language": "translation_wrong_language"}
 _WORD = re.compile(r"\w+")
 _SENTENCE_END = re.compile(r"(?<=[.!?:])\s+|\n+")
+MIN_COPY_WORDS = 3  # a shorter sentence ("Apollo 11.") may stay the same in a correct translation
 MIN_FRAGMENT_CHARS = 15  # shorter pieces of an instruction ("Reply.") may occur in honest translations
 
 
@@ -131,4 +132,19 @@ class TranslationChecker:
         for name in self.checks:
             if not tests[name]():
                 return REASONS[name]
+        return None
+
+    def check_sentences(self, sources: list[str], outputs: list[str]) -> str | None:
+        """The per-sentence checks of a sample translated sentence by sentence: a sentence copied into the output
+        (``copy``, sentences of at least MIN_COPY_WORDS words, as names and numbers may stay as they are) or
+        translated to nothing (``length``). Echo, length ratio and language are judged on the whole sample: a
+        detector and a ratio are unreliable on a few words."""
+        if len(sources) < 2:
+            return None  # one sentence: the sample checks said it all
+        for source, output in zip(sources, outputs, strict=True):
+            if "length" in self.checks and visible_chars(output) == 0:
+                return REASONS["length"]
+            if ("copy" in self.checks and len(words(source)) >= MIN_COPY_WORDS
+                    and is_copy(source, output, self.max_overlap)):
+                return REASONS["copy"]
         return None
