@@ -10,7 +10,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from mella.dataset.export import export, image_ext, messages
+from mella.dataset.export import IMAGE_TAGS, content_messages, export, image_ext, messages
 from mella.errors import MellaError
 from mella.fetch.wds import ImageStore
 
@@ -23,10 +23,21 @@ def built(build, corpus):
     return folder, {r["id"]: r for r in rows}, ImageStore(corpus / "fetch")
 
 
-def _check_messages(msgs, sample):
-    assert msgs == messages(sample)
-    assert msgs[0]["content"].startswith("<image>\n") and sum("<image>" in m["content"] for m in msgs) == 1
+def _check_messages(msgs, sample, fmt):
+    """Text messages: the consumer's image tag once, straight before the first instruction."""
+    assert msgs == messages(sample, IMAGE_TAGS[fmt])
+    assert msgs[0]["content"] == IMAGE_TAGS[fmt] + sample["turns"][0]["instruction"]
+    assert sum("<image>" in m["content"] for m in msgs) == 1
     assert [m["role"] for m in msgs] == ["user", "assistant"] * len(sample["turns"])
+
+
+def _check_blocks(msgs, sample):
+    """Content-block messages (hf, wds): one image block opening the first user turn, no tag in any text."""
+    msgs = [{**m, "content": [{k: v for k, v in b.items() if v is not None} for b in m["content"]]} for m in msgs]
+    assert msgs == content_messages(sample)
+    blocks = [b for m in msgs for b in m["content"]]
+    assert blocks[0] == {"type": "image"} and sum(b["type"] == "image" for b in blocks) == 1
+    assert not any("<image>" in b.get("text", "") for b in blocks)
 
 
 def _card(out):
@@ -45,16 +56,18 @@ def test_hf_parquet_and_save_to_disk_load_with_datasets(built, tmp_path):
     hub = datasets.load_dataset(str(out), cache_dir=str(tmp_path / "cache"))
     disk = datasets.load_from_disk(str(out / "disk"))
     for dsd in (hub, disk):
-        assert isinstance(dsd["train"].features["image"], datasets.Image)
+        assert isinstance(dsd["train"].features["images"].feature, datasets.Image)
+        assert "image" not in dsd["train"].features  # one image column: TRL reads ``images``
         assert {s: len(d) for s, d in dsd.items()} == result["counts"]
         seen = 0
         for split, ds in dsd.items():
-            for row in ds.cast_column("image", datasets.Image(decode=False)):
+            for row in ds.cast_column("images", datasets.List(datasets.Image(decode=False))):
                 sample = by_id[row["id"]]
                 assert (row["split"], row["instruction"], row["response"]) == (split, sample["instruction"],
                                                                                sample["response"])
                 assert row["turns"] == sample["turns"]
-                assert row["image"]["bytes"] == store[sample["key"]]
+                assert [i["bytes"] for i in row["images"]] == [store[sample["key"]]]
+                _check_blocks(row["messages"], sample)
                 seen += 1
         assert seen == len(by_id)
     meta, body = _card(out)
@@ -77,7 +90,7 @@ def test_llava_json(built, tmp_path):
             roles = [t["from"] for t in rec["conversations"]]
             assert roles == ["human", "gpt"] * len(sample["turns"])
             _check_messages([{"role": "user" if t["from"] == "human" else "assistant", "content": t["value"]}
-                             for t in rec["conversations"]], sample)
+                             for t in rec["conversations"]], sample, "llava")
             seen += 1
     assert seen == len(by_id)
 
@@ -94,7 +107,7 @@ def test_sharegpt_with_llamafactory_dataset_info(built, tmp_path):
         assert entry["tags"]["user_tag"] == "user" and entry["tags"]["assistant_tag"] == "assistant"
         for rec in json.loads((out / entry["file_name"]).read_text(encoding="utf-8")):
             sample = by_id[rec["id"]]
-            _check_messages(rec["messages"], sample)
+            _check_messages(rec["messages"], sample, "sharegpt")
             # LLaMA-Factory resolves images against dataset_dir (= OUT); one <image> per image path
             assert len(rec["images"]) == 1 and (out / rec["images"][0]).read_bytes() == store[sample["key"]]
             seen += 1
@@ -110,10 +123,13 @@ def test_swift_jsonl(built, tmp_path):
         for line in (out / f"{split}.jsonl").read_text(encoding="utf-8").splitlines():
             rec = json.loads(line)
             sample = by_id[rec["id"]]
-            _check_messages(rec["messages"], sample)
-            assert rec["images"][0].startswith("/") and open(rec["images"][0], "rb").read() == store[sample["key"]]
+            _check_messages(rec["messages"], sample, "swift")
+            # relative to OUT (ms-swift: the working directory or $ROOT_IMAGE_DIR)
+            assert len(rec["images"]) == 1 and (out / rec["images"][0]).read_bytes() == store[sample["key"]]
             seen += 1
     assert seen == len(by_id)
+    _, body = _card(out)
+    assert "ROOT_IMAGE_DIR" in body and "## Loading" in body
 
 
 def test_webdataset_tars(built, tmp_path):
@@ -133,6 +149,7 @@ def test_webdataset_tars(built, tmp_path):
             image = store[sample["key"]]
             assert parts[image_ext(image)] == image and rec["split"] == tar_path.name.split("-")[0]
             assert rec["turns"] == sample["turns"] and rec["response"] == sample["response"]
+            _check_blocks(rec["messages"], sample)
             seen += 1
     assert seen == len(by_id)
 

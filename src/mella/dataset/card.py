@@ -19,6 +19,19 @@ from mella.languages import get_language
 
 SIZE_BOUNDS = [(1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M"),
                (10_000_000, "1M<n<10M"), (100_000_000, "10M<n<100M")]
+# How each format's consumer loads it (the card's "Loading" section).
+LOADING = {
+    "hf": "`datasets.load_dataset(DIR)` or `load_from_disk(DIR/disk)`. TRL's vision SFT reads it as is: `messages` "
+          "holds content blocks (`{\"type\": \"image\"}` then the text, no `<image>` tag) and `images` a list of "
+          "one image; `instruction`, `response` and `turns` are the same text in plain columns.",
+    "llava": "LLaVA: `--data_path DIR/train.json --image_folder DIR`; the human turn opens with `<image>\\n`.",
+    "sharegpt": "LLaMA-Factory: `dataset_dir: DIR` and `dataset: <name>_train` (`dataset_info.json`); the user "
+                "turn opens with `<image>`, image paths are relative to `DIR`.",
+    "swift": "ms-swift: `--dataset DIR/train.jsonl`; the user turn opens with `<image>`. Image paths are relative "
+             "to `DIR`: run from `DIR` or set `ROOT_IMAGE_DIR=DIR` (ms-swift joins a path it cannot open to it).",
+    "wds": "`webdataset.WebDataset(\"DIR/train-{000000..NNNNNN}.tar\")`: `<id>.jpg` + `<id>.json`; the json's "
+           "`messages` are content blocks (`{\"type\": \"image\"}` then the text), no model's image tag.",
+}
 LIMITATIONS = """\
 - **Alt-texts are what site authors wrote.** They are short, sometimes generic ("screenshot"), sometimes
   partly in another language; the filter removes much of this but not all.
@@ -139,6 +152,7 @@ def write_card(build_dir: str | Path, out: str | Path, fmt: str, result: dict[st
         "---\n" + yaml.safe_dump(meta, allow_unicode=True, sort_keys=False) + "---\n",
         f"# {meta['pretty_name']}\n",
         _intro(summary, fmt),
+        "## Loading\n\n" + LOADING.get(fmt, "") + "\n",
         "## Samples per language, source and split\n\n" + _count_table(counts),
         "## Filter funnel\n\n" + _funnel_table(funnel(build_dir)),
         "## Models\n\n" + _models(models),

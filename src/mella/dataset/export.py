@@ -25,7 +25,10 @@ FORMATS = {
     "wds": "mella.dataset.formats:write_wds",
 }
 SPLIT_ORDER = ("train", "validation", "test")
-USER_IMAGE = "<image>"  # the image placeholder LLaVA, LLaMA-Factory and ms-swift all expect in the user turn
+USER_IMAGE = "<image>"  # the image tag of LLaVA, LLaMA-Factory and ms-swift; hf and wds use content blocks
+# What each consumer puts before the first instruction: LLaVA's data writes "<image>\n"; LLaMA-Factory's
+# mllm_demo and ms-swift's custom-dataset docs write the tag straight before the text.
+IMAGE_TAGS = {"llava": USER_IMAGE + "\n", "sharegpt": USER_IMAGE, "swift": USER_IMAGE}
 
 
 def build_summary(build_dir: str | Path) -> dict[str, Any]:
@@ -80,13 +83,25 @@ def check_names(build_dir: str | Path) -> None:
     splits_of(build_dir)  # split names become file names too
 
 
-def messages(sample: dict[str, Any]) -> list[dict[str, str]]:
-    """Chat turns of a sample (role/content), the image placeholder at the start of the first user turn."""
+def messages(sample: dict[str, Any], tag: str) -> list[dict[str, str]]:
+    """Chat turns of a sample (role/content), ``tag`` (see ``IMAGE_TAGS``) at the start of the first user turn."""
     out = []
     for i, turn in enumerate(sample.get("turns") or [sample]):
-        prefix = USER_IMAGE + "\n" if i == 0 else ""
-        out.append({"role": "user", "content": prefix + turn["instruction"]})
+        out.append({"role": "user", "content": (tag if i == 0 else "") + turn["instruction"]})
         out.append({"role": "assistant", "content": turn["response"]})
+    return out
+
+
+def content_messages(sample: dict[str, Any]) -> list[dict[str, Any]]:
+    """Chat turns as transformers/TRL content blocks: an ``{"type": "image"}`` block opens the first user turn.
+
+    No tag in the text: a processor's chat template puts its own image tokens where the block is.
+    """
+    out = []
+    for i, turn in enumerate(sample.get("turns") or [sample]):
+        image = [{"type": "image"}] if i == 0 else []
+        out.append({"role": "user", "content": image + [{"type": "text", "text": turn["instruction"]}]})
+        out.append({"role": "assistant", "content": [{"type": "text", "text": turn["response"]}]})
     return out
 
 

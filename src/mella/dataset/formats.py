@@ -2,15 +2,19 @@
 
 Layouts (``OUT`` is ``--out``):
 
-- ``hf``: ``data/<split>-00000-of-00001.parquet`` (Hub layout, the image embedded as an ``Image`` feature)
-  and ``disk/`` (``DatasetDict.save_to_disk``); ``datasets.load_dataset("parquet", ...)``, ``load_dataset(OUT)``
-  and ``load_from_disk(OUT/disk)`` read them.
-- ``llava``: ``<split>.json`` (a list of ``{id, image, conversations: [{from: human|gpt, value}]}``) and
-  ``images/``; LLaVA's ``--image_folder`` is ``OUT``.
-- ``sharegpt``: ``mella_<split>.json`` (``{messages: [{role, content}], images: [path]}``), ``images/`` and
+- ``hf``: ``data/<split>-00000-of-00001.parquet`` (Hub layout) and ``disk/`` (``DatasetDict.save_to_disk``);
+  ``datasets.load_dataset("parquet", ...)``, ``load_dataset(OUT)`` and ``load_from_disk(OUT/disk)`` read them.
+  TRL's conversational vision columns: ``messages`` (content blocks, ``{"type": "image"}`` then the text) and
+  ``images`` (a list of one embedded ``Image``), next to ``instruction``, ``response`` and ``turns``.
+- ``llava``: ``<split>.json`` (a list of ``{id, image, conversations: [{from: human|gpt, value}]}``, the human
+  turn opening with ``<image>\n``) and ``images/``; LLaVA's ``--image_folder`` is ``OUT``.
+- ``sharegpt``: ``mella_<split>.json`` (``{messages: [{role, content}], images: [path]}``, ``<image>`` opening
+  the user turn), ``images/`` and
   ``dataset_info.json`` with one LLaMA-Factory entry per split; LLaMA-Factory's ``dataset_dir`` is ``OUT``.
-- ``swift``: ``<split>.jsonl`` (``{messages, images}``, image paths absolute, as ms-swift reads any path).
-- ``wds``: ``<split>-NNNNNN.tar`` shards of ``<id>.<ext>`` + ``<id>.json`` (the sample), 1000 samples each.
+- ``swift``: ``<split>.jsonl`` (``{messages, images}``, ``<image>`` opening the user turn) and ``images/``;
+  image paths are relative to ``OUT``: ms-swift opens them from the working directory or ``$ROOT_IMAGE_DIR``.
+- ``wds``: ``<split>-NNNNNN.tar`` shards of ``<id>.<ext>`` + ``<id>.json`` (the sample, ``messages`` as content
+  blocks like ``hf``: no model's tag in the text), 1000 samples each.
 """
 
 from __future__ import annotations
@@ -21,7 +25,15 @@ import tarfile
 from pathlib import Path
 from typing import Any
 
-from mella.dataset.export import Images, image_ext, iter_samples, messages, splits_of
+from mella.dataset.export import (
+    IMAGE_TAGS,
+    Images,
+    content_messages,
+    image_ext,
+    iter_samples,
+    messages,
+    splits_of,
+)
 from mella.errors import MissingExtraError
 from mella.paths import check_key
 
@@ -39,9 +51,13 @@ def hf_features():
     import datasets as hf
 
     turn = {"source": hf.Value("string"), "instruction": hf.Value("string"), "response": hf.Value("string")}
+    block = {"type": hf.Value("string"), "text": hf.Value("string")}  # an image block has text None
+    message = {"role": hf.Value("string"), "content": hf.List(block)}
     cols = {k: hf.Value("string") for k in META}
+    # One image column only: TRL reads ``images`` (a lone ``image`` column would win over it), and a second
+    # column would store every image twice.
     return hf.Features({**cols, "instruction": hf.Value("string"), "response": hf.Value("string"),
-                        "turns": hf.List(turn), "image": hf.Image()})
+                        "turns": hf.List(turn), "messages": hf.List(message), "images": hf.List(hf.Image())})
 
 
 def write_hf(build_dir: Path, out: Path, images: Images, name: str) -> dict[str, Any]:
@@ -73,19 +89,20 @@ def _hf_rows(build_dir: str, split: str, fetch_dir: str):
     for s in iter_samples(build_dir, split):
         data = images[s["key"]]
         yield {**_meta(s), "instruction": s["instruction"], "response": s["response"], "turns": s["turns"],
-               "image": {"bytes": data, "path": f"{s['key']}.{image_ext(data)}"}}
+               "messages": content_messages(s), "images": [{"bytes": data, "path": f"{s['key']}.{image_ext(data)}"}]}
 
 
 def write_llava(build_dir: Path, out: Path, images: Images, name: str) -> dict[str, Any]:
     def record(s, image):
-        conv = [{"from": "human" if m["role"] == "user" else "gpt", "value": m["content"]} for m in messages(s)]
+        conv = [{"from": "human" if m["role"] == "user" else "gpt", "value": m["content"]}
+                for m in messages(s, IMAGE_TAGS["llava"])]
         return {**_meta(s), "image": image, "conversations": conv}
 
     return _json_splits(build_dir, out, images, record, lambda split: f"{split}.json")
 
 
 def write_sharegpt(build_dir: Path, out: Path, images: Images, name: str) -> dict[str, Any]:
-    result = _json_splits(build_dir, out, images, lambda s, image: {**_meta(s), "messages": messages(s),
+    result = _json_splits(build_dir, out, images, lambda s, image: {**_meta(s), "messages": messages(s, IMAGE_TAGS["sharegpt"]),
                                                                     "images": [image]},
                           lambda split: f"{name}_{split}.json")
     info = {f"{name}_{split}": {
@@ -116,8 +133,8 @@ def write_swift(build_dir: Path, out: Path, images: Images, name: str) -> dict[s
         n = 0
         with open(path, "w", encoding="utf-8") as fh:
             for s in iter_samples(build_dir, split):
-                image = (out / images.save(s["key"], out / "images", out)).resolve()
-                fh.write(json.dumps({"messages": messages(s), "images": [str(image)], **_meta(s)},
+                image = images.save(s["key"], out / "images", out)  # relative: the folder can move
+                fh.write(json.dumps({"messages": messages(s, IMAGE_TAGS["swift"]), "images": [image], **_meta(s)},
                                     ensure_ascii=False) + "\n")
                 n += 1
         files.append(str(path))
@@ -140,7 +157,7 @@ def write_wds(build_dir: Path, out: Path, images: Images, name: str) -> dict[str
             data = images[s["key"]]
             check_key(s["id"], f"{build_dir}: sample id")  # ids become tar member names
             sample = {**_meta(s), "instruction": s["instruction"], "response": s["response"], "turns": s["turns"],
-                      "messages": messages(s)}
+                      "messages": content_messages(s)}
             # WebDataset keys end at the first dot: ids are dot-free (source-lang-hash).
             _add(tar, f"{s['id']}.{image_ext(data)}", data)
             _add(tar, f"{s['id']}.json", json.dumps(sample, ensure_ascii=False).encode())
