@@ -31,6 +31,7 @@ from mella.models.base import (
     fit_pixels,
     run_sorted,
 )
+from mella.models.hub import hub_errors
 from mella.models.tiny import is_tiny
 
 log = logging.getLogger("mella.models")
@@ -100,8 +101,9 @@ class HFBackend(Backend):
         if self._config is None:
             tf = require("transformers", "models", "the hf backend")
             check_model_ref(self.options.model)
-            self._config = tf.AutoConfig.from_pretrained(
-                self.options.model, revision=self.options.revision, trust_remote_code=self.options.trust_remote_code)
+            with hub_errors(self.options.model):
+                self._config = tf.AutoConfig.from_pretrained(self.options.model, revision=self.options.revision,
+                                                             trust_remote_code=self.options.trust_remote_code)
         return self._config
 
     @property
@@ -116,7 +118,8 @@ class HFBackend(Backend):
     @property
     def loaded(self) -> _Loaded:
         if self._loaded is None:
-            self._loaded = self._load()
+            with hub_errors(self.options.model):
+                self._loaded = self._load()
         return self._loaded
 
     def _load(self) -> _Loaded:

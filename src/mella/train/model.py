@@ -133,6 +133,7 @@ def torch_dtype(precision: str, on_gpu: bool):
 def load(cfg, on_gpu: bool):
     """Model and processor of ``cfg.model``; 4-bit weights for QLoRA."""
     from mella.models.hf import check_model_ref
+    from mella.models.hub import hub_errors
 
     tf = require("transformers", "train", "training")
     m = cfg.model
@@ -146,8 +147,10 @@ def load(cfg, on_gpu: bool):
         kwargs["quantization_config"] = tf.BitsAndBytesConfig(
             load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
             bnb_4bit_compute_dtype=torch.bfloat16)
-    model = tf.AutoModelForImageTextToText.from_pretrained(m.name, **kwargs)
-    processor = tf.AutoProcessor.from_pretrained(m.name, revision=m.revision, trust_remote_code=m.trust_remote_code)
+    with hub_errors(m.name):
+        model = tf.AutoModelForImageTextToText.from_pretrained(m.name, **kwargs)
+        processor = tf.AutoProcessor.from_pretrained(m.name, revision=m.revision,
+                                                     trust_remote_code=m.trust_remote_code)
     if processor.tokenizer.pad_token is None:
         processor.tokenizer.pad_token = processor.tokenizer.eos_token
     if cfg.method == "qlora":
