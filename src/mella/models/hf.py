@@ -21,6 +21,7 @@ from pydantic import Field
 
 from mella.errors import MellaError, require
 from mella.languages import get_language
+from mella.models import internvl
 from mella.models.base import (
     Backend,
     BackendOptions,
@@ -69,8 +70,35 @@ class HFOptions(BackendOptions):
     min_pixels: int | None = Field(None, ge=1, description="smaller images are upscaled to this many pixels")
     max_pixels: int | None = Field(1280 * 28 * 28, ge=1, description="larger images are downscaled to this many")
     max_input_tokens: int = Field(1024, ge=1, description="truncation of seq2seq and score text inputs")
+    max_tiles: int | None = Field(None, ge=1, description="InternVL: at most this many 448px tiles per image "
+                                                       "(dynamic tiling max_num; default the checkpoint's, 12)")
     revision: str | None = None
-    trust_remote_code: bool = False
+    trust_remote_code: bool = Field(False, strict=True, description=(
+        "run the Python code a model repository ships (InternVL2 remote-code checkpoints); "
+        "only for repositories you trust"))
+
+
+class RemoteCodeError(MellaError):
+    """A checkpoint that needs its repository's own Python code, asked for without ``trust_remote_code``."""
+
+    exit_code = 2
+
+
+def load_config(model: str, revision: str | None = None, trust_remote_code: bool = False, where: str = ""):
+    """The checkpoint's config; a repository with its own code is refused in one line without the opt-in."""
+    tf = require("transformers", "models", "the hf backend")
+    check_model_ref(model)
+    try:
+        with hub_errors(model):
+            return tf.AutoConfig.from_pretrained(model, revision=revision, trust_remote_code=trust_remote_code)
+    except ValueError as exc:
+        if "trust_remote_code" not in str(exc):
+            raise
+        option = where or "trust_remote_code: true in the hf backend options"
+        raise RemoteCodeError(
+            f"model {model} runs Python code from its own repository; mella runs it only with {option} "
+            f"(do so only for a repository you trust), or use a transformers-native checkpoint "
+            f"(InternVL: the -hf ids, see docs/models.md)") from None
 
 
 @dataclass
@@ -99,11 +127,7 @@ class HFBackend(Backend):
     def config(self):
         """The checkpoint's config (read without loading weights)."""
         if self._config is None:
-            tf = require("transformers", "models", "the hf backend")
-            check_model_ref(self.options.model)
-            with hub_errors(self.options.model):
-                self._config = tf.AutoConfig.from_pretrained(self.options.model, revision=self.options.revision,
-                                                             trust_remote_code=self.options.trust_remote_code)
+            self._config = load_config(self.options.model, self.options.revision, self.options.trust_remote_code)
         return self._config
 
     @property
@@ -127,6 +151,8 @@ class HFBackend(Backend):
         check_model_ref(self.options.model)
         task, opts = self.task, self.options
         common = dict(revision=opts.revision, trust_remote_code=opts.trust_remote_code)
+        if internvl.is_remote_internvl(self.config):
+            return self._load_remote_internvl(common)
         auto_model = {"vlm": tf.AutoModelForImageTextToText, "causal": tf.AutoModelForCausalLM,
                       "seq2seq": tf.AutoModelForSeq2SeqLM, "embed": tf.AutoModel}[task]
         log.info("loading %s model %s", task, opts.model)
@@ -143,7 +169,21 @@ class HFBackend(Backend):
         tokenizer.padding_side = "right" if task in ("seq2seq", "embed") else "left"
         if tokenizer.pad_token is None:
             tokenizer.pad_token = tokenizer.eos_token
+        if opts.max_tiles and hasattr(getattr(processor, "image_processor", None), "max_patches"):
+            processor.image_processor.max_patches = opts.max_tiles  # InternVL's dynamic tiling limit
         return _Loaded(task, model, processor, tokenizer, model.config)
+
+    def _load_remote_internvl(self, common: dict) -> _Loaded:
+        """InternVL2-style remote code: AutoModel and the tokenizer; images are tiled here (no processor)."""
+        tf = require("transformers", "models", "the hf backend")
+        log.info("loading remote-code InternVL model %s", self.options.model)
+        model = tf.AutoModel.from_pretrained(self.options.model, **common, **self._placement())
+        if self.options.device_map is None and not self._on_gpu():
+            model.to(self.device)
+        model.eval()
+        tokenizer = tf.AutoTokenizer.from_pretrained(self.options.model, use_fast=False, **common)
+        tokenizer.padding_side = "left"
+        return _Loaded("vlm", model, None, tokenizer, model.config)
 
     @property
     def device(self) -> str:
@@ -191,6 +231,8 @@ class HFBackend(Backend):
 
     def _generate_vlm(self, batch: list[GenRequest], options: GenOptions) -> list[str]:
         lo = self.loaded
+        if lo.processor is None:  # remote-code InternVL
+            return self._generate_remote_internvl(batch, options)
         texts = [lo.processor.apply_chat_template(chat_messages(r), add_generation_prompt=True, tokenize=False)
                  for r in batch]
         # One list per request: Idefics-style processors need the nesting, Qwen-style ones flatten it.
@@ -198,6 +240,24 @@ class HFBackend(Backend):
         inputs = lo.processor(text=texts, images=images, padding=True, return_tensors="pt")
         # Pixel values come as float32; cast them to the model's dtype (bf16 on GPU), ids stay integers.
         return self._decode_new(inputs.to(lo.model.device, dtype=lo.model.dtype), options)
+
+    def _generate_remote_internvl(self, batch: list[GenRequest], options: GenOptions) -> list[str]:
+        torch = require("torch", "models", "the hf backend")
+        lo = self.loaded
+        if any(r.image is None for r in batch):
+            raise UnsupportedTaskError(f"{self.model_id}: mella prompts remote-code InternVL with an image only")
+        if options.seed is not None:
+            torch.manual_seed(options.seed)
+        out: dict[int, str] = {}
+        # batch_chat takes one system turn per call: requests are grouped by theirs.
+        for system in dict.fromkeys(r.system for r in batch):
+            idx = [i for i, r in enumerate(batch) if r.system == system]
+            reqs = [GenRequest(prompt=batch[i].prompt, image=self._fit(batch[i].image), system=system) for i in idx]
+            with torch.inference_mode():
+                texts = internvl.generate(lo.model, lo.tokenizer, lo.config, reqs,
+                                          _generate_kwargs(options, lo.tokenizer), self.options.max_tiles)
+            out.update(zip(idx, texts, strict=True))
+        return [out[i] for i in range(len(batch))]
 
     def _generate_causal(self, batch: list[GenRequest], options: GenOptions) -> list[str]:
         tok = self.loaded.tokenizer
@@ -287,6 +347,8 @@ def detect_task(config) -> str:
     from transformers.models.auto.modeling_auto import MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES
 
     model_type = getattr(config, "model_type", "")
+    if internvl.is_remote_internvl(config):
+        return "vlm"
     if model_type in EMBED_TYPES:
         return "embed"
     if model_type in MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES:

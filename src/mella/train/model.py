@@ -1,9 +1,10 @@
 """The backbone for training: loading, its parts (vision tower, projector, language model), LoRA, saving.
 
 Vision-language models in transformers name their parts differently (Qwen2-VL: ``visual`` with the
-projector ``visual.merger`` inside; Idefics3: ``vision_model`` + ``connector``; LLaVA: ``vision_tower`` +
-``multi_modal_projector``). :func:`parts` finds them by those names, so LoRA targets and freezing are
-computed from the model's own structure rather than written per architecture.
+projector ``visual.merger`` inside; Idefics3: ``vision_model`` + ``connector``; LLaVA and InternVL (-hf):
+``vision_tower`` + ``multi_modal_projector``; InternVL2 remote code: ``vision_model`` + ``mlp1``).
+:func:`parts` finds them by those names, so LoRA targets and freezing are computed from the model's own
+structure rather than written per architecture.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from mella.errors import MellaError, require
 log = logging.getLogger("mella.train")
 
 VISION_NAMES = ("visual", "vision_tower", "vision_model", "vision_encoder")
-PROJECTOR_NAMES = ("merger", "multi_modal_projector", "connector", "mm_projector", "projector")
+PROJECTOR_NAMES = ("merger", "multi_modal_projector", "connector", "mm_projector", "projector", "mlp1")
 LANGUAGE_NAMES = ("language_model", "text_model")
 
 
@@ -132,12 +133,16 @@ def torch_dtype(precision: str, on_gpu: bool):
 
 def load(cfg, on_gpu: bool):
     """Model and processor of ``cfg.model``; 4-bit weights for QLoRA."""
-    from mella.models.hf import check_model_ref
+    from mella.models.hf import load_config
     from mella.models.hub import hub_errors
+    from mella.models.internvl import is_remote_internvl
 
     tf = require("transformers", "train", "training")
     m = cfg.model
-    check_model_ref(m.name)
+    config = load_config(m.name, m.revision, m.trust_remote_code, where="model.trust_remote_code: true")
+    if is_remote_internvl(config):
+        raise MellaError(f"model {m.name} is an InternVL remote-code checkpoint: mella trains the transformers-native "
+                         f"InternVL (the -hf ids, e.g. OpenGVLab/InternVL3-8B-hf; see docs/models.md)")
     kwargs: dict[str, Any] = dict(revision=m.revision, trust_remote_code=m.trust_remote_code,
                                   dtype=torch_dtype(cfg.train.precision, on_gpu))
     if m.attn_implementation:
