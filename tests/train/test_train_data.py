@@ -52,7 +52,9 @@ def test_select_and_lengths(processor, dataset):
     assert len(D.select(read, "validation")) == 8 and D.select(read, "train", ["ling"]) == []
     ds = D.sft_dataset(D.select(read, "train")[:3], D.image_opener(images), processor.tokenizer,
                        max_pixels=kit.MAX_PIXELS)
-    assert ds.column_names == ["id", "image", "instruction", "response", "length"] and min(ds["length"]) > 4
+    assert ds.column_names == ["id", "image", "instruction", "response", "turns", "length"]
+    assert min(ds["length"]) > 4 and ds["turns"][0] == [{"instruction": ds["instruction"][0],
+                                                         "response": ds["response"][0]}]
 
 
 def test_lora_targets_the_language_model_only(tiny_vlm):

@@ -24,15 +24,18 @@ ROOT = Path(__file__).resolve().parents[2]
 SITES = ROOT / "examples" / "sites"
 ALT = re.compile(r"!\[([^\]]+)\]\((images/[^)]+)\)")
 MAX_PIXELS = 56 * 56   # 4 image tokens on the tiny Qwen2-VL: fast, and still one image per answer
-INSTRUCTION = {"ar": "صف الصورة.", "ko": "이미지를 설명하세요.", "ru": "Опиши изображение.", "sr": "Опиши слику.",
-               "th": "อธิบายภาพนี้", "vi": "Mô tả hình ảnh này.", "cs": "Popiš obrázek.", "hu": "Írd le a képet."}
+INSTRUCTION = {"ar": "صف الصورة.", "ko": "이미지를 설명하세요.", "ru": "Опиши изображение.", "sr": "Опиши слику."}
+# The four sites the training tests (and their measured figures) were written for; examples/sites holds more.
+LANGS = ("ar", "ko", "ru", "sr")
 
 
 def site_pairs(limit: int | None = None) -> list[dict]:
     """(lang, alt, image path) of the example sites: one per distinct image and distinct alt-text."""
     seen_images, seen_alts, out = set(), set(), []
     for md in sorted(SITES.glob("*/*/*.md")):
-        lang = md.relative_to(SITES).parts[0][:2]
+        lang = md.relative_to(SITES).parts[0].split("__")[0]
+        if lang not in LANGS:
+            continue
         for alt, rel in ALT.findall(md.read_text(encoding="utf-8")):
             path = md.parent / rel
             if not path.exists() or alt in ("alt", "showcase"):

@@ -1,6 +1,6 @@
 """Ablations in one command: train each dataset variant with the same settings, predict, evaluate, compare.
 
-Variants (``ablation.variants``): ``mella`` (both sources of ``data.samples``), ``know-only`` and
+Variants (``ablation.variants``): ``mella`` (both sources of ``data.samples``, two-turn included), ``know-only`` and
 ``ling-only`` (one source of it), ``sdrrl`` and any other name (a samples folder given in
 ``ablation.datasets``). Every variant is scored on the same items: the ``ablation.eval_split`` rows of
 ``ablation.eval_samples`` (default ``data.samples``), so the table compares like with like.
@@ -18,7 +18,7 @@ from mella.train.common import write_json
 from mella.train.config import TrainConfig
 
 log = logging.getLogger("mella.train")
-DERIVED = {"mella": ["know", "ling"], "know-only": ["know"], "ling-only": ["ling"]}
+DERIVED = {"mella": ["know", "ling", "both"], "know-only": ["know"], "ling-only": ["ling"]}
 
 
 def variant_config(cfg: TrainConfig, name: str, out: Path) -> TrainConfig:

@@ -37,7 +37,8 @@ class DataSection(_Section):
     images: str | None = None                 # fetch output (parquet + tar) or a folder of <key>.<ext> files
     train_split: str = "train"
     eval_split: str | None = "validation"     # None: no evaluation during training
-    sources: list[Literal["know", "ling"]] = ["know", "ling"]
+    # both: a two-turn sample (build --conversation two_turn), trained as one chat on its `turns`
+    sources: list[Literal["know", "ling", "both"]] = ["know", "ling", "both"]
     langs: list[str] | None = None
     max_samples: int | None = Field(None, ge=1)
     min_pixels: int | None = Field(None, ge=1)

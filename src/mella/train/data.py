@@ -2,7 +2,8 @@
 
 A training example is a SAMPLES row (``id, key, lang, source, instruction, response, split``). Its
 prompt is built exactly as ``mella predict`` builds one (:func:`mella.models.base.chat_messages`), so the
-model is trained on the token sequence it later sees. Images are read by ``key`` from a fetch output
+model is trained on the token sequence it later sees. A two-turn sample (``source: both``, its ``turns``
+column) is one chat with the image in the first user turn; every answer is trained, no instruction is. Images are read by ``key`` from a fetch output
 (WebDataset tars), a folder of ``<key>.<ext>`` files, or the ``image`` column of a ``datasets`` export,
 and only when a batch is collated: datasets stay small and nothing is decoded up front.
 """
@@ -160,6 +161,44 @@ def answer_message(text: str) -> list[dict]:
     return [{"role": "assistant", "content": [{"type": "text", "text": text}]}]
 
 
+def turns_of(row: dict[str, Any]) -> list[dict[str, str]]:
+    """The ``{instruction, response}`` turns of a sample: its ``turns`` column, else the one turn it is."""
+    turns = row.get("turns") or [{"instruction": row.get("instruction"), "response": row.get("response")}]
+    return [{"instruction": t["instruction"], "response": t["response"]} for t in turns]
+
+
+def later_turns(turns: list[dict[str, str]]) -> list[dict]:
+    """The completion of a chat: the first answer, then each further instruction (text only) and answer."""
+    out = answer_message(turns[0]["response"])
+    for t in turns[1:]:
+        out += [{"role": "user", "content": [{"type": "text", "text": t["instruction"]}]},
+                *answer_message(t["response"])]
+    return out
+
+
+def instruction_spans(processor, prompt: list[dict], completion: list[dict]) -> tuple[str, list[tuple[int, int]]]:
+    """The completion text as TRL renders it, and its character spans that are user turns, not answers.
+
+    Each span runs from the end of an answer (its end-of-turn token included) to the start of the next
+    answer (the generation prompt included), found by rendering the chat up to each turn.
+    """
+    from trl.data_utils import apply_chat_template
+
+    full = apply_chat_template({"prompt": prompt, "completion": completion}, processor)
+    head, text = full["prompt"], full["completion"]
+    spans = []
+    for j, message in enumerate(completion):
+        if message["role"] != "user":
+            continue
+        start = len(apply_chat_template({"prompt": prompt, "completion": completion[:j]}, processor)["completion"])
+        upto = apply_chat_template({"prompt": prompt + completion[:j + 1]}, processor)["prompt"]
+        if not upto.startswith(head) or not text.startswith(upto[len(head):]) or len(upto) - len(head) < start:
+            raise MellaError("the model's chat template does not render a multi-turn chat as its turns in order; "
+                             "train without two-turn samples (data.sources: [know, ling])")
+        spans.append((start, len(upto) - len(head)))
+    return text, spans
+
+
 class ImageLoader:
     """Opens images by key and fits them into the pixel limits (as predict does)."""
 
@@ -184,17 +223,38 @@ class SFTCollator:
 
         self.load = ImageLoader(opener, min_pixels, max_pixels)
         self.system = system
+        self.processor = processor
         self.inner = DataCollatorForVisionLanguageModeling(processor=processor, max_length=max_length,
                                                            completion_only_loss=True)
 
     def example(self, row: dict[str, Any]) -> dict[str, Any]:
-        """One TRL prompt-completion example with its image loaded."""
+        """One TRL prompt-completion example with its image loaded (the image in the first user turn)."""
         image = self.load(row["image"])
-        return {"images": [image], "prompt": prompt_messages(row["instruction"], image, self.system),
-                "completion": answer_message(row["response"])}
+        turns = row.get("turns") or turns_of(row)
+        return {"images": [image], "prompt": prompt_messages(turns[0]["instruction"], image, self.system),
+                "completion": later_turns(turns)}
 
     def __call__(self, rows):
-        return self.inner(usable_examples(rows, self.example))
+        examples = usable_examples(rows, self.example)
+        # Rendered before TRL's collator, which fills the image placeholders in place.
+        chats = [instruction_spans(self.processor, e["prompt"], e["completion"]) if len(e["completion"]) > 1
+                 else None for e in examples]
+        batch = self.inner(examples)
+        for labels, chat in zip(batch["labels"], chats, strict=True):
+            if chat:
+                self._mask(labels, *chat)
+        return batch
+
+    def _mask(self, labels, text: str, spans: list[tuple[int, int]]) -> None:
+        """Label -100 on the tokens of the user turns inside a multi-turn completion ``text``."""
+        offsets = self.processor.tokenizer(text, add_special_tokens=False,
+                                           return_offsets_mapping=True)["offset_mapping"]
+        positions = (labels != IGNORE).nonzero().flatten().tolist()   # the completion's tokens, in order
+        if len(positions) > len(offsets):
+            raise MellaError("completion tokens do not match their rendering; cannot mask the user turns")
+        for t, (a, b) in enumerate(offsets[:len(positions)]):
+            if any(start <= a and b <= end for start, end in spans):
+                labels[positions[t]] = IGNORE
 
 
 class PreferenceCollator:
@@ -242,9 +302,10 @@ def sft_dataset(rows: list[dict[str, Any]], opener: ImageOpener, tokenizer, min_
     missing = [r["key"] for r in rows if not r.get("key")]
     if missing:
         raise MellaError(f"{len(missing)} samples have no image key")
+    turns = {id(r): checked_turns(r) for r in rows}
     sizes = usable_images(rows, opener)
     rows = [r for r in rows if r["key"] in sizes]
-    texts = [r["instruction"] + r["response"] for r in rows]
+    texts = ["".join(t["instruction"] + t["response"] for t in turns[id(r)]) for r in rows]
     text_lens = [len(ids) for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]]
     lengths = [t + image_tokens(sizes[r["key"]], min_pixels, max_pixels) for t, r in zip(text_lens, rows, strict=True)]
     return Dataset.from_dict({
@@ -252,8 +313,20 @@ def sft_dataset(rows: list[dict[str, Any]], opener: ImageOpener, tokenizer, min_
         "image": [r["key"] for r in rows],
         "instruction": [r["instruction"] for r in rows],
         "response": [r["response"] for r in rows],
+        "turns": [turns[id(r)] for r in rows],
         "length": lengths,
     })
+
+
+def checked_turns(row: dict[str, Any]) -> list[dict[str, str]]:
+    """A sample's turns; a two-turn sample (``source: both``) without its ``turns`` is refused, never cut."""
+    turns = turns_of(row)
+    if row.get("source") == "both" and len(turns) < 2:
+        raise MellaError(f"sample {row.get('id')!r} is two-turn (source both) but has no turns column with its "
+                         "turns; train on the build output (or an export that keeps turns)")
+    if any(not t["instruction"] or not t["response"] for t in turns):
+        raise MellaError(f"sample {row.get('id')!r} has a turn without instruction or response")
+    return turns
 
 
 def usable_images(rows: list[dict[str, Any]], opener: ImageOpener) -> dict[str, tuple[int, int]]:

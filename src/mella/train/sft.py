@@ -64,10 +64,14 @@ class SFTRecipe:
         d = self.cfg.data
         rows = D.read_rows(d.samples)
         train = D.select(rows, d.train_split, d.sources, d.langs, d.max_samples)
+        self.result["data"] = data_counts(rows, d)
         if not train:
-            raise MellaError(f"no {d.train_split!r} samples of sources {d.sources} in {d.samples}")
+            left = ", ".join(f"{k} {v}" for k, v in self.result["data"].items())
+            raise MellaError(f"no {d.train_split!r} samples of sources {d.sources} in {d.samples}"
+                             + (f" ({left})" if left else ""))
         evals = D.select(rows, d.eval_split, d.sources, d.langs, d.max_samples) if d.eval_split else []
-        log.info("%d training samples, %d validation samples", len(train), len(evals))
+        log.info("%d training samples, %d validation samples; %s", len(train), len(evals),
+                 ", ".join(f"{k} {v}" for k, v in self.result["data"].items()))
         tok = self.processor.tokenizer
         build = lambda rs: D.sft_dataset(rs, opener, tok, d.min_pixels, d.max_pixels)  # noqa: E731
         return build(train), (build(evals) if evals else None)
@@ -103,8 +107,8 @@ class SFTRecipe:
             self.setup()
         start = time.perf_counter()
         out = self.trainer.train(resume_from_checkpoint=resume_point(self.cfg, self.out))
-        self.result = {"metrics": out.metrics, "seconds": round(time.perf_counter() - start, 2),
-                       "losses": losses(self.trainer.state.log_history)}
+        self.result.update({"metrics": out.metrics, "seconds": round(time.perf_counter() - start, 2),
+                            "losses": losses(self.trainer.state.log_history)})
         if self.trainer.eval_dataset is not None:
             self.result["eval"] = self.trainer.evaluate()
         return self
@@ -124,6 +128,23 @@ class SFTRecipe:
         write_json(self.out / "train.json", {"stage": "sft", "config": self.cfg.resolved(), **self.result})
         log.info("saved %s", ", ".join(f"{k}: {v}" for k, v in written.items()))
         return self.result
+
+
+def data_counts(rows: list[dict[str, Any]], d) -> dict[str, int]:
+    """Training samples per source, and the samples of the split left out, by reason (never silently)."""
+    from collections import Counter
+
+    split = D.select(rows, d.train_split, None, d.langs)
+    wanted = D.select(split, d.train_split, d.sources, None)
+    counts = Counter(f"train.{r.get('source')}" for r in (wanted[:d.max_samples] if d.max_samples else wanted))
+    counts.update(f"excluded.source_{r.get('source')}" for r in split if r.get("source") not in d.sources)
+    if d.max_samples and len(wanted) > d.max_samples:
+        counts["excluded.max_samples"] = len(wanted) - d.max_samples
+    left_out = {k: v for k, v in counts.items() if k.startswith("excluded.source_")}
+    if left_out:
+        log.warning("samples left out by data.sources %s: %s", list(d.sources),
+                    ", ".join(f"{k.removeprefix('excluded.source_')} {v}" for k, v in sorted(left_out.items())))
+    return dict(sorted(counts.items()))
 
 
 def merge_adapter(cfg: TrainConfig, adapter: Path, folder: Path) -> Path:
