@@ -101,3 +101,19 @@ def test_two_turn_sample_without_its_turns_is_refused_not_cut(two_turn_build, ti
     with pytest.raises(MellaError, match="two-turn") as err:
         _recipe(tiny_model("qwen2-vl"), flat, images, tmp_path / "out").setup()
     assert "\n" not in str(err.value)
+
+
+def test_train_step_of_a_pipeline_reports_samples_per_source(two_turn_build, tiny_model, tmp_path):
+    import yaml
+
+    from mella.train.step import TrainStep
+    from train import trainkit as kit
+
+    build, images, built = two_turn_build
+    doc = kit.config(tiny_model("qwen2-vl"), build, images, tmp_path / "unused",
+                     train={"max_steps": 1, "batch_size": 4}, output={"save_merged": False})
+    (tmp_path / "train.yaml").write_text(yaml.safe_dump(doc))
+    counters = TrainStep(config=str(tmp_path / "train.yaml")).run_step([str(build)], tmp_path / "step", None)
+    for source in ("both", "know"):
+        assert counters[f"sft.data.train.{source}"] == sum(r["source"] == source and r["split"] == "train"
+                                                           for r in built)

@@ -44,6 +44,9 @@ class TrainStep(Step):
             counters[f"{stage}.steps"] = len(losses)
             if losses:
                 counters[f"{stage}.loss_first"], counters[f"{stage}.loss_last"] = losses[0], losses[-1]
+            for what in ("data", "pairs"):   # samples trained per source; rows left out and why
+                counters.update({f"{stage}.{what}.{k}": v for k, v in res.get(what, {}).items()
+                                 if isinstance(v, int)})
             model = res.get("outputs", {}).get("model")
             if model:
                 counters[f"{stage}.model"] = model
