@@ -18,20 +18,33 @@ REAL_MODELS = {"MELLA_CAPTION_MODEL": "Qwen/Qwen2.5-VL-3B-Instruct",
                "MELLA_MT_MODEL": "facebook/nllb-200-distilled-600M",
                "MELLA_SCORE_MODEL": "google/siglip-base-patch16-256-multilingual"}
 TINY_MODELS = {"MELLA_CAPTION_MODEL": "qwen2-vl", "MELLA_MT_MODEL": "nllb", "MELLA_SCORE_MODEL": "siglip"}
+# Tiny-model translations are noise in no language: only the prompt-echo check can mean anything. Real
+# translations get every check (the report lists the checks each translate stage ran).
+TINY_CHECKS = "echo"
+
+
+def real_settings() -> dict[str, str]:
+    """The pipeline variables of ``--real-models``: hub ids, every translation check, and LoRA training
+    (examples/train-real.yaml, whose merged model ``predict_tuned`` reads). Nothing is downloaded here."""
+    from mella.annotate.checks import CHECKS
+
+    return {**REAL_MODELS, "MELLA_MAX_NEW_TOKENS": "256", "MELLA_MT_CHECKS": ",".join(CHECKS),
+            "MELLA_TRAIN_CONFIG": "train-real.yaml", "MELLA_TUNED_DIR": "merged"}
 
 
 def _model_env(run_dir: Path, real: bool) -> dict[str, str]:
     """Model ids for the pipeline: real hub ids, or tiny random models made here (offline, meaningless)."""
     if real:
-        return {**REAL_MODELS, "MELLA_MAX_NEW_TOKENS": "256"}
+        return real_settings()
     from mella.models.tiny import make_tiny
 
     folder = run_dir / "_models"
     env = {name: str(make_tiny(kind, folder / kind)) for name, kind in TINY_MODELS.items()}
-    # Tiny-model translations are noise in no language: only the prompt-echo check can mean anything.
-    env["MELLA_MT_CHECKS"] = "echo"
+    env.update(MELLA_MT_CHECKS=TINY_CHECKS, MELLA_TRAIN_CONFIG="train-demo.yaml", MELLA_TUNED_DIR="model")
     print("models: TINY RANDOM test models (offline); their captions and translations are noise, "
           "labelled tiny-random on every row. Use --real-models with a model hub for real ones.")
+    print(f"translate checks: only {TINY_CHECKS} (the others judge the output language and length, "
+          "which tiny-model noise cannot pass); --real-models runs them all")
     return env
 
 

@@ -80,6 +80,17 @@ class RunData:
             raise InputError(_no_stages(self.path))
         return out
 
+    def translate_checks(self) -> list[dict[str, Any]]:
+        """Per translate stage in the run's config: the output checks it ran and those it left off."""
+        from mella.annotate.checks import CHECKS
+
+        out = []
+        for stage in (self.manifest.get("config") or {}).get("stages") or []:
+            if stage.get("stage") == "translate":
+                ran = list(stage.get("checks") or [])
+                out.append({"id": stage.get("id"), "ran": ran, "off": [c for c in CHECKS if c not in ran]})
+        return out
+
     def funnel(self) -> tuple[list[str], dict[str, list[int | None]]]:
         """Stage names and, per language, the rows each stage kept (None before language ID); "(all)": totals."""
         stages = [s for s in self.stages if s.parts]  # row stages; steps (report, evaluate) have no parts
