@@ -45,7 +45,8 @@ def run_corpus(run_dir: Path) -> Path:
 
     sites = load_sites(EXAMPLES / "sites")
     with SiteServer(sites) as server:
-        seeds = ", ".join(f'"{server.base_url}/{s.name}/"' for s in sites)
+        # The four sites these tests were written for (the demo serves more languages; see examples/sites).
+        seeds = ", ".join(f'"{server.base_url}/{s.name}/"' for s in sites if s.lang in ("ar", "ko", "ru", "sr"))
         config = run_dir.parent / "pipeline.yaml"
         config.write_text(PIPELINE.format(seeds=seeds, host=server.host_port))
         assert main(["run", str(config), "--run-dir", str(run_dir)]) == 0

@@ -2,8 +2,9 @@
 
 The sources use their generators' link conventions, resolved here so the pages link where the built
 sites did: Pelican's `{filename}/...` (the site root), wiki-style root-relative paths (`/algo/...`),
-Jekyll's development origin `http://localhost:4000`, and the Raspberry Pi Foundation's `--- task ---`
-block markers (dropped; the text they carry stays).
+Jekyll's development origin `http://localhost:4000`, the Raspberry Pi Foundation's `--- task ---`
+block markers (dropped; the text they carry stays), and react.dev's MDX `<Illustration alt=... src=...>`
+(served as the `<img>` the built site renders; other MDX component lines are dropped).
 """
 
 from __future__ import annotations
@@ -20,6 +21,9 @@ _MD_LINK = re.compile(r"""(\shref=["'])(?![a-z][a-z0-9+.-]*:|//)([^"'#?]+)\.md([
 _JEKYLL_DEV = re.compile(r"http://localhost:4000/?")
 _HEADING = re.compile(r"^#{1,6}[ \t]+(.+?)[ \t#]*$", re.M)
 _MD_MARKUP = re.compile(r"[*_`\[\]]|\{:[^}]*\}|\([^)]*\)")
+_MDX_ILLUSTRATION = re.compile(r"<Illustration(?=\s)([^>]*?)\s*/?>")
+_MDX_TAG_LINE = re.compile(r"[ \t]*</?[A-Z][A-Za-z]*(?:\s[^>]*)?/?>[ \t]*")
+_FENCE = re.compile(r"([ \t]*(?:```|~~~)+)[ \t]*([\w+#-]*).*")
 
 
 @dataclass(frozen=True)
@@ -40,10 +44,29 @@ def render_markdown(text: str, fallback_title: str) -> Rendered:
     import markdown
 
     text = _PELICAN_LINK.sub("/", strip_rpi_markers(text.lstrip("\ufeff")))
+    text = resolve_mdx(text)
     md = markdown.Markdown(extensions=["tables", "fenced_code", "attr_list", "meta"])
     body = md.convert(text)
     meta_title = (md.Meta.get("title") or [""])[0].strip()  # type: ignore[attr-defined]
     return Rendered(title=meta_title or _first_heading(text) or fallback_title, body=body)
+
+
+def resolve_mdx(text: str) -> str:
+    """MDX (react.dev) as the Markdown library reads it: `<Illustration>` becomes the `<img>` the built site
+    shows, other component lines (`<Sandpack>`, `</IllustrationBlock>`) go, and fence info such as
+    ```` ```js src/App.js active ```` is cut to the language, so the code inside stays code (not live HTML)."""
+    out, in_fence = [], False
+    for line in text.split("\n"):
+        fence = _FENCE.fullmatch(line)
+        if fence:
+            line = fence.group(1) + ("" if in_fence else fence.group(2))
+            in_fence = not in_fence
+        elif not in_fence:
+            if _MDX_TAG_LINE.fullmatch(line) and not line.lstrip().startswith("<Illustration "):
+                continue
+            line = _MDX_ILLUSTRATION.sub(r"<img\1>", line)
+        out.append(line)
+    return "\n".join(out)
 
 
 def _first_heading(text: str) -> str:

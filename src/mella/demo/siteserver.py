@@ -179,6 +179,9 @@ class SiteServer:
             return ("page", path) if path.suffix.lower() in PAGE_SUFFIXES else ("file", path)
         if rel.endswith(".html") and path.with_suffix(".md").is_file():
             return "page", path.with_suffix(".md")
+        public = (root / "public" / rel).resolve()
+        if rel and public.is_file() and public.is_relative_to(root):
+            return "file", public  # a Next.js site (react.dev) serves its public/ folder at the root
         if path.with_name(path.name + ".md").is_file():
             # Wiki links leave the extension off; the page lives at .html, as on the built site.
             return "redirect", rel + ".html"
