@@ -36,12 +36,14 @@ TYPES = {
     "int64": pa.int64(), "int32": pa.int32(), "float64": pa.float64(), "bool": pa.bool_(), "null": pa.null(),
     "binary": pa.binary(), "list_string": pa.list_(pa.string()), "list_int": pa.list_(pa.int64()),
     "struct": pa.struct([("a", pa.string())]),
+    "list_segments": pa.list_(pa.struct([("source", pa.string()), ("target", pa.string())])),
 }
 ACCEPTS = {
     "string": {"string", "large_string", "dict_string", "null"},
     "int": {"int64", "int32", "null"},
     "float": {"float64", "int64", "int32", "null"},
     "list_string": {"list_string", "null"},
+    "list_segments": {"list_segments", "null"},
 }
 SAMPLE = {
     "string": ["ru", "", "http://127.0.0.1/x.png", "Ракета над Землёй", None],
@@ -49,6 +51,7 @@ SAMPLE = {
     "int64": [0, -1, 2**40, None], "int32": [1, 7, None], "float64": [0.5, -3.0, None], "bool": [True, None],
     "null": [None], "binary": [b"\x00\xff", None], "list_string": [["a", "b"], [], None], "list_int": [[1], None],
     "struct": [{"a": "x"}, None],
+    "list_segments": [[{"source": "A cat.", "target": "Мачка."}], [], None],
 }
 OPTIONS = {"caption": {"model": "m"}, "translate": {"model": "m"}, "score": {"model": "m"},
            "predict": {"model": "m"}, "train": {"config": "train.yaml"}}
@@ -61,8 +64,11 @@ def family(t: pa.DataType) -> str:
         return "int"
     if pa.types.is_floating(t):
         return "float"
-    assert pa.types.is_list(t) and pa.types.is_string(t.value_type), t
-    return "list_string"
+    assert pa.types.is_list(t), t
+    if pa.types.is_string(t.value_type):
+        return "list_string"
+    assert t.value_type.equals(TYPES["list_segments"].value_type), t  # translation segments (source, target)
+    return "list_segments"
 
 
 def make_stage(name: str, rng: random.Random):
@@ -82,7 +88,7 @@ def random_table(stage, rng: random.Random) -> tuple[pa.Table, dict[str, str]]:
         declared = COLUMN_TYPES.get(name)
         if declared is not None and rng.random() < 0.75:
             labels[name] = {"string": "string", "int": "int64", "float": "float64",
-                            "list_string": "list_string"}[family(declared)]
+                            "list_string": "list_string", "list_segments": "list_segments"}[family(declared)]
         else:
             labels[name] = rng.choice(sorted(TYPES))
     n = rng.randint(0, 3)
