@@ -12,6 +12,7 @@ from typing import Any
 
 from mella.report import charts
 from mella.report.data import RunData
+from mella.report.state import run_state
 
 TEMPLATE = "report.html.j2"
 METRIC_ORDER = ["keyword_accuracy", "keyword_accuracy_micro", "bleu", "chrf", "chrf++", "rougeL", "meteor",
@@ -86,6 +87,7 @@ def build_context(run_dir: str | Path, compare: list[str | Path] = (), per_lang:
     return {
         "run": run,
         "manifest": run.manifest,
+        "state": run_state(run.manifest, run.path),
         "stages": run.stages,
         "funnel": {"stages": stages, "per_lang": per_lang_counts,
                    "chart": charts.funnel_chart(stages, per_lang_counts) if stages else ""},
