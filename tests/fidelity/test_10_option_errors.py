@@ -7,24 +7,14 @@ real CLI (``mella.cli.main``) on real input files; nothing may be written.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from mella.cli import main
+from clikit import refused
 from mella.records import PAIRS
 
 VALID = "bleu, chrf, rougeL, meteor, keyword_accuracy, output_lang_rate"
-
-
-def _refused(capsys, argv: list[str], out: Path) -> list[str]:
-    """Run ``mella ARGV``; assert exit 2, no traceback, nothing written; return the listed problems."""
-    assert main(argv) == 2
-    err = capsys.readouterr().err
-    assert "Traceback" not in err and "internal error" not in err
-    assert not out.exists()
-    return [line.strip()[2:] for line in err.splitlines() if line.strip().startswith("- ")]
 
 
 def test_10_evaluate_metrics_blue_names_blue_and_the_valid_metrics(tmp_path, capsys):
@@ -32,14 +22,14 @@ def test_10_evaluate_metrics_blue_names_blue_and_the_valid_metrics(tmp_path, cap
     row = {"id": "1", "lang": "cs", "source": "know", "prediction": "Praha", "references": ["Praha"]}
     preds.write_text(json.dumps(row) + "\n", encoding="utf-8")
     out = tmp_path / "scores"
-    problems = _refused(capsys, ["evaluate", str(preds), "--out", str(out), "--metrics", "blue"], out)
+    problems = refused(capsys, ["evaluate", str(preds), "--out", str(out), "--metrics", "blue"], out)
     assert problems == [f"metrics: unknown 'blue'; valid: {VALID}"]
 
 
 def test_10_evaluate_metrics_checked_before_reading_predictions(tmp_path, capsys):
     # A valid name beside the typo does not let the run start.
     out = tmp_path / "scores"
-    problems = _refused(capsys, ["evaluate", str(tmp_path / "missing.jsonl"), "--out", str(out),
+    problems = refused(capsys, ["evaluate", str(tmp_path / "missing.jsonl"), "--out", str(out),
                                  "--metrics", "bleu,blue"], out)
     assert problems == [f"metrics: unknown 'blue'; valid: {VALID}"]
 
@@ -52,7 +42,7 @@ def test_10_filter_unknown_language_and_confidence_above_one_reported_together(t
     pairs.mkdir()
     pq.write_table(pa.Table.from_pylist([row], schema=PAIRS), pairs / "part-00000.parquet")
     out = tmp_path / "f"
-    problems = _refused(capsys, ["filter", str(pairs), "--out", str(out), "--langs", "xx", "--min-confidence", "2"],
+    problems = refused(capsys, ["filter", str(pairs), "--out", str(out), "--langs", "xx", "--min-confidence", "2"],
                         out)
     assert len(problems) == 2
     assert any(p.startswith("min_confidence: Input should be less than or equal to 1") for p in problems)

@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 from pydantic import ValidationError
 
-from mella.cli import main
+from clikit import refused
 from mella.records import PAIRS
 
 REGISTRY = "ar, cs, en, hu, ko, ru, sr, th, vi"
@@ -31,15 +31,6 @@ def pairs(tmp_path) -> Path:
     folder.mkdir()
     pq.write_table(pa.Table.from_pylist([row], schema=PAIRS), folder / "part-00000.parquet")
     return folder
-
-
-def refused(capsys, argv: list[str], out: Path) -> list[str]:
-    """Run ``mella ARGV``; assert exit 2, no traceback, nothing written; return the listed problems."""
-    assert main(argv) == 2
-    err = capsys.readouterr().err
-    assert "Traceback" not in err and "internal error" not in err
-    assert not out.exists()
-    return [line.strip()[2:] for line in err.splitlines() if line.strip().startswith("- ")]
 
 
 def test_11_min_words_above_max_words_and_min_chars_above_max_chars_in_one_message(pairs, tmp_path, capsys):
