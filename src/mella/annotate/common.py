@@ -125,17 +125,11 @@ class ModelStage(Stage):
     @property
     def model_label(self) -> str:
         """The model column's value: the model id, or ``tiny-random:<model type>`` for a tiny random model."""
-        if not self.backend.tiny:
-            return self.backend.model_id
-        kind = getattr(getattr(self.backend, "config", None), "model_type", None) or Path(self.backend.model_id).name
-        return f"tiny-random:{kind}"
+        return backend_label(self.backend)
 
     def model_signature(self) -> str:
         """Backend, model and every backend option that changes results (a cache-key part)."""
-        opts = {k: v for k, v in self.backend.options.model_dump(mode="json").items()
-                if k not in RUNTIME_BACKEND_OPTIONS}
-        blob = json.dumps([self.backend.name, opts], sort_keys=True)
-        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+        return backend_signature(self.backend)
 
     def image_store(self):
         """The ImageStore of the current input (the ``images`` option, else found from the shard)."""
@@ -163,3 +157,18 @@ class ModelStage(Stage):
         """Count rows written by a tiny random model, so stats.json says so too."""
         if self.backend.tiny:
             out.count("rows_from_tiny_model", n)
+
+
+def backend_label(backend) -> str:
+    """A loaded backend's model label: the model id, or ``tiny-random:<model type>`` for a tiny random model."""
+    if not backend.tiny:
+        return backend.model_id
+    kind = getattr(getattr(backend, "config", None), "model_type", None) or Path(backend.model_id).name
+    return f"tiny-random:{kind}"
+
+
+def backend_signature(backend) -> str:
+    """Backend, model and every backend option that changes results (a cache-key part)."""
+    opts = {k: v for k, v in backend.options.model_dump(mode="json").items() if k not in RUNTIME_BACKEND_OPTIONS}
+    blob = json.dumps([backend.name, opts], sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]

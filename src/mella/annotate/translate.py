@@ -11,8 +11,6 @@ languages, model, options), so a rerun translates nothing twice; the checks run 
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections import defaultdict
 from typing import Any, Literal
 
@@ -21,7 +19,13 @@ from pydantic import Field, model_validator
 
 from mella.annotate.cache import cache_key
 from mella.annotate.checks import CHECKS, TranslationChecker, instruction_fragments, to_target_script
-from mella.annotate.common import RUNTIME_BACKEND_OPTIONS, GenerationOptions, ModelOptions, ModelStage
+from mella.annotate.common import (
+    GenerationOptions,
+    ModelOptions,
+    ModelStage,
+    backend_label,
+    backend_signature,
+)
 from mella.annotate.qe import COMET_EXAMPLE, CometKiwiQE, Job, RoundTripQE
 from mella.annotate.sentences import Sentence, join_sentences, split_sentences
 from mella.errors import MellaError
@@ -101,7 +105,7 @@ class TranslateStage(ModelStage):
                 from mella.models.base import load_backend
 
                 backend = self.qe_backend = load_backend(o.backend, {"model": o.qe_model, "batch_size": o.batch_size})
-                sig, label = _signature(backend), _label(backend)
+                sig, label = backend_signature(backend), backend_label(backend)
             return RoundTripQE(lambda items: self._sentences(items, backend, sig, self._qe_out), label)
         return None
 
@@ -224,14 +228,3 @@ class _Prefixed:
     def count(self, name: str, n: int = 1) -> None:
         self.out.count(self.prefix + name, n)
 
-
-def _signature(backend) -> str:
-    # As ModelStage.model_signature, for a second backend (the roundtrip qe_model).
-    opts = {k: v for k, v in backend.options.model_dump(mode="json").items() if k not in RUNTIME_BACKEND_OPTIONS}
-    return hashlib.sha256(json.dumps([backend.name, opts], sort_keys=True).encode()).hexdigest()[:16]
-
-
-def _label(backend) -> str:
-    if not backend.tiny:
-        return backend.model_id
-    return f"tiny-random:{getattr(backend.config, 'model_type', None) or backend.model_id}"

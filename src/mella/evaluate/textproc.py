@@ -163,7 +163,9 @@ class TextProcessor:
 
     def normalize(self, text: str) -> str:
         """NFC, then the language's script folding (Serbian Cyrillic -> Latin)."""
-        text = unicodedata.normalize("NFC", text or "")
+        return self._fold(unicodedata.normalize("NFC", text or ""))
+
+    def _fold(self, text: str) -> str:
         return text.translate(self._table) if self._table else text
 
     def process(self, text: str | None) -> Text:
@@ -177,7 +179,8 @@ class TextProcessor:
         return cached
 
     def _process(self, text: str) -> Text:
-        norm = self.normalize(text)
+        raw = unicodedata.normalize("NFC", text)
+        norm = self._fold(raw)
         pieces = self._segment(norm)
         if self.lang.tokenizer == "thai":
             spaced = " ".join(pieces)
@@ -187,7 +190,6 @@ class TextProcessor:
             words = pieces if self.lang.tokenizer != "korean" else _word_pieces(pieces)
         tokens = [w.lower() for w in words]
         keys = self.stemmer(tokens) if self.stemmer else tokens
-        raw = unicodedata.normalize("NFC", text)
         return Text(norm=norm, spaced=spaced, tokens=tokens, keys=keys, raw=raw)
 
     def is_content_word(self, token: str) -> bool:
