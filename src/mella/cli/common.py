@@ -17,17 +17,7 @@ def print_report(report) -> None:
 
 def run_standalone(stage, inputs: list[str], out: str, workers=None, executor="local", overwrite=False,
                    ray_address=None) -> None:
-    from mella.locks import locked
-    from mella.overwrite import clear_output
-    from mella.pipeline.inputs import check_input_columns
     from mella.pipeline.runner import make_executor, run_stage
-    from mella.pipeline.shards import resolve_inputs
 
-    shards = resolve_inputs(inputs, stage.reads)  # check inputs before touching --out
-    check_input_columns(stage, shards)
-    out_path = Path(out)
-    with locked(out_path):  # a second process on the same --out is refused, before anything is deleted
-        if overwrite:
-            clear_output(out_path, [*inputs, *(s.uri for s in shards)], stage.name)
-        report = run_stage(stage, inputs, out_path, make_executor(executor, workers, ray_address))
-    print_report(report)
+    print_report(run_stage(stage, inputs, Path(out), make_executor(executor, workers, ray_address),
+                           overwrite=overwrite))

@@ -29,8 +29,11 @@ def command(baseline: str, candidate: str, out: str | None, n_bootstrap: int, se
     from mella.evaluate.compare import compare_predictions
     from mella.evaluate.io import read_predictions
     from mella.evaluate.report import format_score
+    from mella.evaluate.step import EvaluateStep
+    from mella.pipeline.inputs import check_input_columns
 
     chosen = [m.strip() for m in metrics.split(",")] if metrics else None
+    check_input_columns(EvaluateStep, [baseline, candidate])  # predictions, as evaluate reads them
     rows = compare_predictions(read_predictions(baseline), read_predictions(candidate), n_bootstrap=n_bootstrap,
                                seed=seed, alpha=alpha, metrics=chosen)
     lines = ["| lang | source | metric | baseline | candidate | delta | CI | p | n |",

@@ -23,10 +23,12 @@ def command(predictions: tuple[str, ...], out: str, metrics: str | None) -> None
     from mella.evaluate.io import read_predictions, write_results
     from mella.evaluate.runner import run_evaluation
     from mella.evaluate.step import EvaluateStep
+    from mella.pipeline.inputs import check_input_columns
 
     # The pipeline step's options check the names: an unknown metric is one line and exit 2, before reading.
     chosen = [m.strip() for m in metrics.split(",")] if metrics else []
     options = build_options(EvaluateStep, {"metrics": chosen})
+    check_input_columns(EvaluateStep, list(predictions))  # rows without predictions would score 0
     rows = [row for p in predictions for row in read_predictions(p)]
     evaluation = run_evaluation(rows, options.metrics or None)
     paths = write_results(evaluation, out)

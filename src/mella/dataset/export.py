@@ -118,11 +118,9 @@ def _clear(out: Path, inputs: list[str], overwrite: bool) -> None:
     """An export goes into an empty folder; ``overwrite`` removes an earlier export's files, nothing else."""
     from mella.overwrite import clear_output, other_stage_problem
 
-    problem = other_stage_problem(out, "export")
+    problem = other_stage_problem(out, "export")  # (a file as --out was refused when it was locked)
     if problem:
         raise MellaError(problem)
-    if out.exists() and not out.is_dir():
-        raise MellaError(f"--out {out} is a file, not a folder")
     if out.exists() and any(p.name != LOCK_NAME for p in out.iterdir()):
         if not overwrite:
             raise MellaError(f"{out} is not empty; use another --out or --overwrite")
@@ -169,21 +167,35 @@ class Images:
 def export(build_dir: str | Path, fmt: str, out: str | Path, images: str | Path | None = None,
            overwrite: bool = False, name: str = "mella") -> dict[str, Any]:
     """Write the build in format ``fmt`` to ``out`` with a dataset card; returns what was written."""
-    if fmt not in FORMATS:
-        raise MellaError(f"unknown export format {fmt!r}; valid formats: {', '.join(FORMATS)}")
     from mella.pipeline.inputs import check_input_columns
     from mella.pipeline.stage import get_stage
 
+    if fmt not in FORMATS:
+        raise MellaError(f"unknown export format {fmt!r}; valid formats: {', '.join(FORMATS)}")
     check_input_columns(get_stage("export"), [str(build_dir)])  # a build, before anything is created
+    fetch_dir = check_export(build_dir, images, name)
+    return write_export(build_dir, fmt, out, fetch_dir, overwrite, name)
+
+
+def check_export(build_dir: str | Path, images: str | Path | None, name: str) -> str | Path:
+    """What every format of an export needs, checked once before anything is written: a safe dataset name,
+    the images folder (returned), and keys, sample ids and splits that can be file names."""
     from mella.paths import name_problem
 
-    if name_problem("--name", name):
-        raise MellaError(name_problem("--name", name))
-    build_dir, out = Path(build_dir), Path(out)
+    problem = name_problem("--name", name)
+    if problem:
+        raise MellaError(problem)
     fetch_dir = images or build_summary(build_dir).get("images_dir")
     if not fetch_dir or not Path(fetch_dir).is_dir():
         raise MellaError(f"cannot find the images of {build_dir}; pass the fetch folder with --images")
     check_names(build_dir)
+    return fetch_dir
+
+
+def write_export(build_dir: str | Path, fmt: str, out: str | Path, fetch_dir: str | Path, overwrite: bool,
+                 name: str) -> dict[str, Any]:
+    """Write one format of a build that :func:`check_export` accepted, into ``out`` (locked while it writes)."""
+    build_dir, out = Path(build_dir), Path(out)
     with locked(out):
         _clear(out, [str(build_dir), str(fetch_dir)], overwrite)
         return _write(build_dir, fmt, out, fetch_dir, name)

@@ -34,15 +34,13 @@ class ExportStep(Step):
     Options = ExportOptions
 
     def run_step(self, inputs: list[str], out: Path, run_dir: Path | None) -> dict[str, Any]:
-        from mella.dataset.export import FORMATS, export
-        from mella.errors import MellaError
+        from mella.dataset.export import check_export, write_export
 
-        unknown = [f for f in self.options.formats if f not in FORMATS]
-        if unknown:
-            raise MellaError(f"unknown export format(s) {', '.join(unknown)}; valid formats: {', '.join(FORMATS)}")
+        # The options validated the formats; the build is checked once for all of them.
+        fetch_dir = check_export(inputs[0], self.options.images, self.options.name)
         counters: dict[str, Any] = {}
         for fmt in self.options.formats:
-            written = export(inputs[0], fmt, out / fmt, self.options.images, overwrite=True, name=self.options.name)
+            written = write_export(inputs[0], fmt, out / fmt, fetch_dir, overwrite=True, name=self.options.name)
             counters[f"formats.{fmt}"] = 1
             counts = written.get("counts") or {}
             total = sum(v for v in counts.values() if isinstance(v, int)) if isinstance(counts, dict) else 0

@@ -22,7 +22,6 @@ from typing import Any
 import pyarrow as pa
 
 from mella.errors import MellaError
-from mella.pipeline.inputs import check_input_columns
 from mella.pipeline.shards import Shard, input_schema
 from mella.pipeline.stage import Stage
 from mella.runstore import PartWriter, StageDir, now_iso, source_record
@@ -81,7 +80,6 @@ def run_part(stage: Stage, shard: Shard, index: int, out_dir: str, progress=None
 
 def plan_parts(stage: Stage, shards: list[Shard], stage_dir: StageDir) -> tuple[list[tuple[int, Shard]], int]:
     """The driver's global steps, the same under every executor: the parts still to run, and how many are done."""
-    check_input_columns(stage, shards)  # before any work: the columns the stage reads are there
     fp = stage.fingerprint()
     stage.before_run(shards, stage_dir)
     stage_dir.check_part_count(len(shards))

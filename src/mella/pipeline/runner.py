@@ -32,23 +32,28 @@ def make_executor(name: str, workers: int | None = None, address: str | None = N
     raise MellaError(f"unknown executor {name!r}; valid executors: local, ray")
 
 
-def run_stage(stage, inputs: list[str], out: str | Path, executor, run_dir: str | Path | None = None) -> StageReport:
-    """Run one stage (or step) standalone: ``inputs`` (files, globs, folders, URLs) into the folder ``out``.
+def run_stage(stage, inputs: list[str], out: str | Path, executor, run_dir: str | Path | None = None,
+              overwrite: bool = False) -> StageReport:
+    """Run one stage (or step): ``inputs`` (files, globs, folders, URLs) into the folder ``out``.
 
-    The output folder is locked for the run (a second process is refused), and a folder another stage
-    wrote is never written into.
+    The one entry point of stage commands and pipelines, so every check happens here once, before ``out``
+    is touched: the inputs resolve and hold the columns the stage reads, and ``out`` is not another stage's
+    folder. Then ``out`` is locked for the run (a second process is refused) and, with ``overwrite``, cleared
+    of what mella wrote there (:func:`mella.overwrite.clear_output`).
     """
-    from mella.overwrite import other_stage_problem
+    from mella.overwrite import clear_output, other_stage_problem
     from mella.pipeline.step import Step
 
-    problem = other_stage_problem(out, stage.name)
+    problem = None if overwrite else other_stage_problem(out, stage.name)  # clear_output names it otherwise
     if problem:
         raise MellaError(problem)
     shards = None if isinstance(stage, Step) else resolve_inputs(inputs, stage.reads)
-    check_input_columns(stage, shards if shards is not None else inputs)  # a wrong input creates no --out
+    check_input_columns(stage, inputs if shards is None else shards)  # a wrong input creates no --out
     with locked(out):
+        if overwrite:
+            clear_output(out, [*inputs, *(s.uri for s in shards or ())], stage.name)
         if shards is None:
-            return stage.execute(inputs, out, run_dir)
+            return stage.execute_checked(inputs, out, run_dir)
         return executor.run(stage, shards, out)
 
 

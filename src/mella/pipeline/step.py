@@ -34,8 +34,13 @@ class Step(Stage):
         raise TypeError(f"{self.name} is a step: run it with run_step(), not over batches")
 
     def execute(self, inputs: list[str], out: str | Path, run_dir: str | Path | None = None) -> StageReport:
-        """Run the step unless its marker says it is already done with these inputs and options."""
-        check_input_columns(self, inputs)  # before any work: the columns the step reads are there
+        """Check the inputs (before ``out`` is created), then :meth:`execute_checked`."""
+        check_input_columns(self, inputs)
+        return self.execute_checked(inputs, out, run_dir)
+
+    def execute_checked(self, inputs: list[str], out: str | Path, run_dir: str | Path | None = None) -> StageReport:
+        """Run the step unless its marker says it is already done with these inputs and options
+        (``mella.pipeline.runner.run_stage`` checks the inputs itself, before it locks ``out``)."""
         from mella.overwrite import owned_files, record_files
         from mella.paths import portable
 
