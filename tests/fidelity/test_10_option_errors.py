@@ -8,11 +8,7 @@ from __future__ import annotations
 
 import json
 
-import pyarrow as pa
-import pyarrow.parquet as pq
-
-from clikit import refused
-from mella.records import PAIRS
+from clikit import pairs_folder, refused
 
 VALID = "bleu, chrf, rougeL, meteor, keyword_accuracy, output_lang_rate"
 
@@ -35,12 +31,7 @@ def test_10_evaluate_metrics_checked_before_reading_predictions(tmp_path, capsys
 
 
 def test_10_filter_unknown_language_and_confidence_above_one_reported_together(tmp_path, capsys):
-    row = dict.fromkeys(PAIRS.names)
-    row.update(page_url="http://127.0.0.1/ru/index.html", image_url="http://127.0.0.1/ru/a.png",
-               alt="Космический корабль летит среди звёзд", domain="127.0.0.1", source="test", source_offset=0)
-    pairs = tmp_path / "collect"
-    pairs.mkdir()
-    pq.write_table(pa.Table.from_pylist([row], schema=PAIRS), pairs / "part-00000.parquet")
+    pairs = pairs_folder(tmp_path)
     out = tmp_path / "f"
     problems = refused(capsys, ["filter", str(pairs), "--out", str(out), "--langs", "xx", "--min-confidence", "2"],
                         out)

@@ -10,27 +10,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 from pydantic import ValidationError
 
-from clikit import refused
-from mella.records import PAIRS
+from clikit import pairs_folder, refused
 
 REGISTRY = "ar, cs, en, hu, ko, ru, sr, th, vi"
 
 
 @pytest.fixture
 def pairs(tmp_path) -> Path:
-    """A real pairs folder (what collect writes) with one Russian alt-text."""
-    row = dict.fromkeys(PAIRS.names)
-    row.update(page_url="http://127.0.0.1/ru/index.html", image_url="http://127.0.0.1/ru/a.png",
-               alt="Космический корабль летит среди звёзд", domain="127.0.0.1", source="test", source_offset=0)
-    folder = tmp_path / "collect"
-    folder.mkdir()
-    pq.write_table(pa.Table.from_pylist([row], schema=PAIRS), folder / "part-00000.parquet")
-    return folder
+    return pairs_folder(tmp_path)
 
 
 def test_11_min_words_above_max_words_and_min_chars_above_max_chars_in_one_message(pairs, tmp_path, capsys):
