@@ -12,6 +12,8 @@ import hashlib
 import io
 import logging
 import struct
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
@@ -100,20 +102,27 @@ def open_stored_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS):
     Every later reader (annotation stages, predict, training, the report) opens images through this, so a
     hostile tar member (a 10^10-pixel PNG, garbage) is a counted skip there, never a crash.
     """
-    from PIL import Image
-
     try:
         img, _ = _open(data, max_pixels)
     except _Refused as exc:
         reason = "image_too_large" if exc.status == "decompression_bomb" else "image_unreadable"
         raise StoredImageError(reason, exc.detail) from None
-    try:
+    with stored_image_errors():  # a later frame of an animated image may still be a bomb
         img.load()
-    except Image.DecompressionBombError as exc:  # a later frame of an animated image
+    return img
+
+
+@contextmanager
+def stored_image_errors() -> Iterator[None]:
+    """Turn what a Pillow decode raises in the block into StoredImageError (image_too_large, image_unreadable)."""
+    from PIL import Image
+
+    try:
+        yield
+    except Image.DecompressionBombError as exc:
         raise StoredImageError("image_too_large", str(exc)) from None
     except DECODE_ERRORS as exc:
         raise StoredImageError("image_unreadable", f"{type(exc).__name__}: {exc}") from None
-    return img
 
 
 def check_pixels(img, max_pixels: int = DEFAULT_MAX_PIXELS):

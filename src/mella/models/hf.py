@@ -148,8 +148,7 @@ class HFBackend(Backend):
 
     def _load(self) -> _Loaded:
         tf = require("transformers", "models", "the hf backend")
-        check_model_ref(self.options.model)
-        task, opts = self.task, self.options
+        task, opts = self.task, self.options  # reads the config: load_config has checked the model ref
         common = dict(revision=opts.revision, trust_remote_code=opts.trust_remote_code)
         if internvl.is_remote_internvl(self.config):
             return self._load_remote_internvl(common)

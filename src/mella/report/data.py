@@ -59,8 +59,6 @@ class RunData:
         manifest = self.path / "run.json"
         self.manifest = json.loads(manifest.read_text(encoding="utf-8")) if manifest.exists() else {}
         self.stages = self._stages()
-        # Gallery images left out, by reason (image_missing, image_too_large, image_unreadable): shown in the report.
-        self.skipped_images: Counter = Counter()
 
     @property
     def name(self) -> str:
@@ -129,12 +127,16 @@ class RunData:
                 return dict(sorted(out.items()))
         return {}
 
-    def gallery(self, per_lang: int = 6, thumb: int = 240) -> dict[str, list[dict[str, Any]]]:
-        """Up to ``per_lang`` images per language with their texts, as inline thumbnails."""
+    def gallery(self, per_lang: int = 6, thumb: int = 240) -> tuple[dict[str, list[dict[str, Any]]], Counter]:
+        """Up to ``per_lang`` images per language with their texts, as inline thumbnails; and the images left out.
+
+        Left out, counted by reason: ``image_missing``, ``image_too_large``, ``image_unreadable``.
+        """
+        skipped: Counter = Counter()
         image_stage = next((s for s in self.stages if s.has_images), None)
         last = next((s for s in reversed(self.stages) if {"key", "lang", "alt"} <= set(s.columns)), None)
         if image_stage is None or last is None:
-            return {}
+            return {}, skipped
         from mella.fetch.images import StoredImageError
         from mella.fetch.wds import ImageStore
 
@@ -150,13 +152,13 @@ class RunData:
             try:
                 row["thumb"] = _thumbnail(store.open(row["key"]), thumb)
             except KeyError:
-                self.skipped_images["image_missing"] += 1
+                skipped["image_missing"] += 1
                 continue
             except StoredImageError as exc:  # a hostile or broken tar member: counted, shown, never fatal
-                self.skipped_images[exc.reason] += 1
+                skipped[exc.reason] += 1
                 continue
             items.append(row)
-        return dict(sorted(out.items()))
+        return dict(sorted(out.items())), skipped
 
     def evaluations(self) -> dict[str, list[dict[str, Any]]]:
         """Every ``scores.json`` under the run folder, by its folder's path relative to the run."""

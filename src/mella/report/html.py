@@ -83,7 +83,7 @@ def build_context(run_dir: str | Path, compare: list[str | Path] = (), per_lang:
         for name, rows in other.evaluations().items():
             evaluations_all[f"{other.name}:{name}"] = rows
     models = _models(run)
-    gallery = run.gallery(per_lang)  # counts run.skipped_images as it goes
+    gallery, skipped_images = run.gallery(per_lang)
     return {
         "run": run,
         "manifest": run.manifest,
@@ -94,7 +94,7 @@ def build_context(run_dir: str | Path, compare: list[str | Path] = (), per_lang:
         "reasons": [{"stage": s, "table": t, "chart": charts.reasons_chart(s, t)} for s, t in reasons.items()],
         "distributions": dists,
         "gallery": gallery,
-        "skipped_images": dict(sorted(run.skipped_images.items())),
+        "skipped_images": dict(sorted(skipped_images.items())),
         "metrics": _metric_views(evaluations_all) if evaluations_all else [],
         "evaluations": evaluations_all,
         "models": models,

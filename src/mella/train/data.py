@@ -3,9 +3,11 @@
 A training example is a SAMPLES row (``id, key, lang, source, instruction, response, split``). Its
 prompt is built exactly as ``mella predict`` builds one (:func:`mella.models.base.chat_messages`), so the
 model is trained on the token sequence it later sees. A two-turn sample (``source: both``, its ``turns``
-column) is one chat with the image in the first user turn; every answer is trained, no instruction is. Images are read by ``key`` from a fetch output
-(WebDataset tars), a folder of ``<key>.<ext>`` files, or the ``image`` column of a ``datasets`` export,
-and only when a batch is collated: datasets stay small and nothing is decoded up front.
+column) is one chat with the image in the first user turn; every answer is trained, no instruction is.
+Images are read by ``key`` from a fetch output (WebDataset tars), a folder of ``<key>.<ext>`` files, or
+the ``image`` column of a ``datasets`` export. The SFT dataset holds keys, not pixels: each image is
+decoded once when the dataset is built (its size, and a bad one left out), then again when its batch
+is collated.
 """
 
 from __future__ import annotations
@@ -123,17 +125,11 @@ def _hf_images(path: str | Path) -> ImageOpener:
     rows = {key: i for i, key in enumerate(ds["key"])}
 
     def open_key(key: str):
-        from PIL import Image
-
-        from mella.fetch.images import DECODE_ERRORS, StoredImageError, check_pixels
+        from mella.fetch.images import check_pixels, stored_image_errors
 
         index = rows[key]
-        try:
+        with stored_image_errors():
             value = ds[index][column]  # datasets decodes with Pillow here
-        except Image.DecompressionBombError as exc:
-            raise StoredImageError("image_too_large", str(exc)) from None
-        except DECODE_ERRORS as exc:
-            raise StoredImageError("image_unreadable", f"{type(exc).__name__}: {exc}") from None
         return check_pixels(value[0] if isinstance(value, list) else value)
 
     return open_key
@@ -230,7 +226,7 @@ class SFTCollator:
     def example(self, row: dict[str, Any]) -> dict[str, Any]:
         """One TRL prompt-completion example with its image loaded (the image in the first user turn)."""
         image = self.load(row["image"])
-        turns = row.get("turns") or turns_of(row)
+        turns = turns_of(row)
         return {"images": [image], "prompt": prompt_messages(turns[0]["instruction"], image, self.system),
                 "completion": later_turns(turns)}
 

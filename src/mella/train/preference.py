@@ -140,10 +140,11 @@ class PreferenceRecipe:
             pairs = pairs[:pref.max_pairs]
         stats["pairs"] = len(pairs)
         self.result["pairs"] = {"build": splits.source, **dict(sorted(stats.items()))}
-        log.info("preference pairs: %s", ", ".join(f"{k} {v}" for k, v in sorted(stats.items())))
+        summary = ", ".join(f"{k} {v}" for k, v in sorted(stats.items()))
+        log.info("preference pairs: %s", summary)
         if not pairs:
             raise MellaError(f"no usable preference pairs in {pref.pairs} of train images of {splits.source} "
-                             f"({', '.join(f'{k} {v}' for k, v in sorted(stats.items()))})")
+                             f"({summary})")
         return pairs
 
     def _trainer(self, model, dataset, collator):

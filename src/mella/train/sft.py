@@ -65,13 +65,12 @@ class SFTRecipe:
         rows = D.read_rows(d.samples)
         train = D.select(rows, d.train_split, d.sources, d.langs, d.max_samples)
         self.result["data"] = data_counts(rows, d)
+        left = ", ".join(f"{k} {v}" for k, v in self.result["data"].items())
         if not train:
-            left = ", ".join(f"{k} {v}" for k, v in self.result["data"].items())
             raise MellaError(f"no {d.train_split!r} samples of sources {d.sources} in {d.samples}"
                              + (f" ({left})" if left else ""))
         evals = D.select(rows, d.eval_split, d.sources, d.langs, d.max_samples) if d.eval_split else []
-        log.info("%d training samples, %d validation samples; %s", len(train), len(evals),
-                 ", ".join(f"{k} {v}" for k, v in self.result["data"].items()))
+        log.info("%d training samples, %d validation samples; %s", len(train), len(evals), left)
         tok = self.processor.tokenizer
         build = lambda rs: D.sft_dataset(rs, opener, tok, d.min_pixels, d.max_pixels)  # noqa: E731
         return build(train), (build(evals) if evals else None)
