@@ -88,3 +88,20 @@ def locked(folder: str | os.PathLike) -> Iterator[None]:
 def is_held_here(folder: str | os.PathLike) -> bool:
     """Whether this process holds the lock of ``folder``."""
     return str(Path(folder).resolve()) in _HELD
+
+
+def held_elsewhere(folder: str | os.PathLike) -> bool:
+    """Whether another process holds the lock of ``folder`` (a shared, non-blocking probe; nothing is written)."""
+    import fcntl
+
+    lock = Path(folder) / LOCK_NAME
+    if is_held_here(folder) or not lock.exists():
+        return False
+    fd = os.open(lock, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # also releases the probe's own shared lock
+    return False

@@ -17,7 +17,7 @@ from pydantic import Field, model_validator
 
 from mella.annotate.cache import cache_key
 from mella.annotate.common import GenerationOptions, ModelOptions, ModelStage
-from mella.annotate.images import check_images, load_images
+from mella.annotate.images import DecodedOnce, check_images, load_images
 from mella.errors import MellaError
 from mella.languages import get_language
 from mella.pipeline.stage import Emitter, runtime_option
@@ -65,7 +65,7 @@ class CaptionStage(ModelStage):
         self.prompt_hash = prompt_hash(self.options, self.prompts)
 
     def process(self, rows: list[dict[str, Any]], out: Emitter) -> None:
-        store = self.image_store()
+        store = DecodedOnce(self.image_store())  # checked and captioned with one decode per image
         modes = ["plain", "thick"] if self.options.mode == "both" else [self.options.mode]
         inputs: dict[str, tuple[str, str]] = {}  # cache key -> (image key, rendered prompt)
         wanted: list[dict[str, str] | str] = []  # per row: cache keys by mode, or why its image is unusable

@@ -106,6 +106,27 @@ def check_images(rows: list[dict[str, Any]], store) -> list[tuple[str | None, st
     return out
 
 
+class DecodedOnce:
+    """One batch's view of an image store: each image is decoded (under the fetch stage's limits) at most
+    once, so checking a batch's images (:func:`check_images`) and handing them to the model
+    (:func:`load_images`) do not decode them twice. Lives as long as the batch."""
+
+    def __init__(self, store):
+        self.store = store
+        self._decoded: dict[str, Any] = {}
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.store
+
+    def __getitem__(self, key: str) -> bytes:
+        return self.store[key]
+
+    def open(self, key: str):
+        if key not in self._decoded:  # a bad image raises every time and is never kept
+            self._decoded[key] = self.store.open(key)
+        return self._decoded[key]
+
+
 def load_images(keys: list[str], store) -> dict[str, Any]:
     """Decoded RGB images of ``keys`` (each decoded once, under the fetch stage's limits)."""
     return {k: store.open(k).convert("RGB") for k in dict.fromkeys(keys)}

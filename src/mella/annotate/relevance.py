@@ -16,7 +16,7 @@ from pydantic import Field
 
 from mella.annotate.cache import cache_key
 from mella.annotate.common import ModelOptions, ModelStage
-from mella.annotate.images import check_images, load_images
+from mella.annotate.images import DecodedOnce, check_images, load_images
 from mella.pipeline.stage import Emitter, runtime_option
 from mella.records import ANNOTATIONS, PAIRS, SCORE_READS, extend
 
@@ -49,7 +49,7 @@ class ScoreStage(ModelStage):
         return extend(input_schema or PAIRS, *(ANNOTATIONS.field(c) for c in TEXTS), *EXTRA_COLUMNS)
 
     def process(self, rows: list[dict[str, Any]], out: Emitter) -> None:
-        store = self.image_store()
+        store = DecodedOnce(self.image_store())  # checked and scored with one decode per image
         inputs: dict[str, tuple[str, str]] = {}  # cache key -> (image key, text)
         plans: list[dict[str, str] | str] = []  # per row: cache keys by column, or why its image is unusable
         for row, (sha, problem) in zip(rows, check_images(rows, store), strict=True):

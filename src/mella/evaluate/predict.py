@@ -14,7 +14,7 @@ from pydantic import Field, field_validator
 
 from mella.annotate.cache import cache_key
 from mella.annotate.common import GenerationOptions, ModelOptions, ModelStage
-from mella.annotate.images import check_images, load_images
+from mella.annotate.images import DecodedOnce, check_images, load_images
 from mella.pipeline.stage import Emitter, runtime_option
 from mella.records import PREDICT_IMAGE_READS, PREDICT_READS, PREDICT_SPLIT_READS, PREDICTIONS
 
@@ -56,7 +56,7 @@ class PredictStage(ModelStage):
         out.count("skipped_other_split", len(rows) - len(chosen))
         if not chosen:
             return
-        store = self.image_store() if o.with_images else None
+        store = DecodedOnce(self.image_store()) if o.with_images else None  # one decode per image
         gen = o.gen_options().signature()
         inputs: dict[str, tuple[str | None, str]] = {}  # cache key -> (image key, instruction)
         keys: list[str | None] = []

@@ -8,28 +8,10 @@ without finishing (killed) and a rerun resumes.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
-from mella.locks import LOCK_NAME, is_held_here
-
-
-def _held_elsewhere(run_dir: Path) -> bool:
-    """Whether another process holds the run folder's lock (a shared, non-blocking probe; nothing is written)."""
-    import fcntl
-
-    lock = run_dir / LOCK_NAME
-    if not lock.exists():
-        return False
-    fd = os.open(lock, os.O_RDONLY)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    finally:
-        os.close(fd)  # also releases the probe's own shared lock
-    return False
+from mella.locks import held_elsewhere, is_held_here
 
 
 def run_state(manifest: dict[str, Any], run_dir: str | Path) -> dict[str, Any]:
@@ -47,7 +29,7 @@ def run_state(manifest: dict[str, Any], run_dir: str | Path) -> dict[str, Any]:
         current = left[0] if left else None
         state.update(current=current, pending=left[1:],
                      label=f"in progress (this report is its step {current}; {count})")
-    elif _held_elsewhere(run_dir):
+    elif held_elsewhere(run_dir):
         state.update(current=left[0] if left else None, pending=left[1:],
                      label=f"in progress in another process ({count})")
     else:
