@@ -141,7 +141,7 @@ def floor_native(path: Path) -> tuple[int, int]:
 def mella(path: Path, context_chars: int = 300, engine: str | None = None) -> tuple[int, int]:
     import os
 
-    from mella.collect.stage import CollectStage
+    from mella.collect.collect import CollectStage
     from mella.pipeline.shards import Shard
 
     if engine:

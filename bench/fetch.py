@@ -37,7 +37,7 @@ SERVER = textwrap.dedent("""
 
 MELLA = textwrap.dedent("""
     import sys
-    from mella.fetch.stage import FetchStage
+    from mella.fetch.fetch import FetchStage
     from mella.pipeline.local import LocalExecutor
     from mella.pipeline.runner import run_stage
     inputs, out, host, workers = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])

@@ -49,8 +49,8 @@ def whole_filter(cands, stage):
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from mella.filter import dedup
-    from mella.filter.stage import FILTERED
+    from mella.filter import dedup_index as dedup
+    from mella.filter.filter import FILTERED
     from mella.pipeline.stage import Emitter
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -109,7 +109,7 @@ def accuracy(rows, preds) -> tuple[float, dict]:
 # Peak RSS from /proc (VmHWM, kB): ru_maxrss of a child can carry the parent's peak across exec.
 MEM_SCRIPT = """
 import sys, time
-from mella.filter import dedup
+from mella.filter import dedup_index as dedup
 def hwm():
     return next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM"))
 parts, work, buckets = sys.argv[3:], sys.argv[1], int(sys.argv[2])
@@ -125,7 +125,7 @@ def synthetic_parts(folder: Path, n: int, size: int = 50_000) -> list[str]:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from mella.filter.stage import FILTERED
+    from mella.filter.filter import FILTERED
 
     parts = []
     for p in range(0, n, size):
@@ -159,7 +159,7 @@ def main() -> None:
     ap.add_argument("--rows-per-bucket", type=int, default=100_000)
     args = ap.parse_args()
     from mella.filter import gold
-    from mella.filter.stage import FilterStage
+    from mella.filter.filter import FilterStage
 
     gold_rows = gold.candidate_rows(LABELS)
     rows = [{**r, "page_url": f"{r['page_url']}#{k}", "image_url": f"{r['image_url']}?{k}"}

@@ -110,8 +110,8 @@ def start_executor(mode: str):
 
 def child(mode: str, inputs: str, out: str, host: str) -> None:
     """Run filter then fetch under ``mode``; print one JSON line of timings and counts."""
-    from mella.fetch.stage import FetchStage
-    from mella.filter.stage import FilterStage
+    from mella.fetch.fetch import FetchStage
+    from mella.filter.filter import FilterStage
     from mella.pipeline.runner import run_stage
 
     executor, cluster, startup = start_executor(mode)

@@ -22,8 +22,10 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 LAYERS: list[tuple[str, set[str]]] = [
     ("base", {"errors", "paths", "locks", "languages", "records", "net"}),
     ("run folder", {"runstore", "overwrite"}),
-    ("pipeline core", {"pipeline", "models"}),
-    ("stages", {"collect", "filter", "fetch", "annotate", "dataset", "evaluate", "train"}),
+    ("pipeline core", {"pipeline"}),
+    ("data stages", {"collect", "filter", "fetch"}),
+    ("models", {"models"}),
+    ("model and dataset stages", {"annotate", "evaluate", "dataset", "train"}),
     ("pipeline files", {"config"}),
     ("output", {"report"}),
     ("entry points", {"cli", "demo", "__init__"}),

@@ -173,7 +173,7 @@ def _first_writers() -> dict[str, str]:
 
 
 def _declared_types() -> dict[str, pa.DataType]:
-    found = {"alt_norm": pa.string()}  # filter's normalised alt (mella.filter.stage.FILTERED)
+    found = {"alt_norm": pa.string()}  # filter's normalised alt (mella.filter.filter.FILTERED)
     for schema in SCHEMAS.values():
         for f in schema:
             found.setdefault(f.name, f.type)

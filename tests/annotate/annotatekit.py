@@ -8,7 +8,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from mella.demo.siteserver import SiteServer, load_sites
-from mella.fetch.stage import FetchStage
+from mella.fetch.fetch import FetchStage
 from mella.pipeline.local import LocalExecutor
 from mella.pipeline.runner import run_stage
 from mella.records import PAIRS

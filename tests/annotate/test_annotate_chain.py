@@ -10,9 +10,9 @@ from annotatekit import read_rows, run
 
 from mella.annotate.caption import CaptionStage
 from mella.annotate.checks import TranslationChecker
-from mella.annotate.images import find_image_folder
-from mella.annotate.relevance import ScoreStage
+from mella.annotate.score import ScoreStage
 from mella.annotate.translate import TranslateStage
+from mella.models.images import find_image_folder
 from mella.records import ANNOTATIONS
 
 CYRILLIC = re.compile(r"[\u0400-\u04FF]")

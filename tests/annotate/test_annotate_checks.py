@@ -6,7 +6,6 @@ from __future__ import annotations
 import pytest
 from annotatekit import read_rows, run, write_rows
 
-from mella.annotate.cache import ResultCache, cache_key
 from mella.annotate.checks import (
     LanguageCheck,
     TranslationChecker,
@@ -18,6 +17,7 @@ from mella.annotate.checks import (
 )
 from mella.annotate.translate import TranslateStage
 from mella.models.base import DEFAULT_TRANSLATE_PROMPT
+from mella.models.cache import ResultCache, cache_key
 
 EN = "A red boat lies on the sand next to a wooden house."
 RU = "Красная лодка лежит на песке рядом с деревянным домом."

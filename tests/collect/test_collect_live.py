@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from mella.cli import main
-from mella.collect.stage import CollectStage
+from mella.collect.collect import CollectStage
 from mella.demo.siteserver import SiteServer, load_sites
 from mella.pipeline.local import LocalExecutor
 from mella.pipeline.runner import run_stage

@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 from collectkit import DATA, build_warc, page_bytes, page_files
 
-from mella.collect.stage import CollectOptions, CollectStage, detect_format
+from mella.collect.collect import CollectOptions, CollectStage, detect_format
 from mella.errors import MellaError
 from mella.pipeline.shards import Shard, resolve_inputs
 from mella.records import CANDIDATES, with_drop_reason

@@ -9,7 +9,7 @@ from collections import Counter
 import pytest
 from collectkit import DATA, build_warc, expected_images, norm, page_bytes, page_files
 
-from mella.collect.stage import CollectStage
+from mella.collect.collect import CollectStage
 from mella.collect.warc import find_next_record, warc_pages
 from mella.errors import InputError, MellaError
 from mella.pipeline.shards import Shard

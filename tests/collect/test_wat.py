@@ -10,7 +10,7 @@ from collections import Counter
 import pytest
 from collectkit import build_wat, expected_images, norm, page_bytes, page_files, wat_json
 
-from mella.collect.stage import CollectStage, detect_format
+from mella.collect.collect import CollectStage, detect_format
 from mella.collect.wat import wat_rows
 from mella.pipeline.shards import Shard
 

@@ -14,7 +14,7 @@ pytest.importorskip("transformers", reason="the models extra is not installed")
 
 from mella.demo.siteserver import SiteServer, load_sites  # noqa: E402
 from mella.evaluate.predict import PredictStage  # noqa: E402
-from mella.fetch.stage import FetchStage, image_key  # noqa: E402
+from mella.fetch.fetch import FetchStage, image_key  # noqa: E402
 from mella.pipeline.local import LocalExecutor  # noqa: E402
 from mella.pipeline.runner import run_stage  # noqa: E402
 from mella.records import PAIRS, PREDICTIONS, SAMPLES  # noqa: E402

@@ -16,7 +16,7 @@ from PIL import Image
 from mella.demo.siteserver import SiteServer, SiteSpec
 
 SCRIPT = textwrap.dedent("""
-    from mella.fetch.stage import FetchStage
+    from mella.fetch.fetch import FetchStage
     from mella.pipeline.local import LocalExecutor
     from mella.pipeline.runner import run_stage
     stage = FetchStage(allow_hosts=[{host!r}], near_duplicate_distance=-1, per_host_delay={delay})

@@ -11,8 +11,8 @@ from fetchkit import REAL_SITE, pair, real_images, tar_members, write_pairs
 from PIL import Image
 
 from mella.demo.siteserver import SiteServer
+from mella.fetch.fetch import FetchStage, image_key
 from mella.fetch.images import sha256_hex
-from mella.fetch.stage import FetchStage, image_key
 from mella.fetch.wds import ImageStore, iter_images, open_image
 from mella.pipeline.local import LocalExecutor
 from mella.pipeline.runner import run_stage

@@ -9,10 +9,10 @@ import pytest
 from fetchkit import flatten, jpeg, png_bomb, real_images
 from PIL import Image
 
-from mella.fetch.dedup import HashIndex, bands
 from mella.fetch.downloader import is_transient, refuses_ai
+from mella.fetch.fetch import image_key, normalize_url
+from mella.fetch.hashindex import HashIndex, bands
 from mella.fetch.images import ImageOptions, hamming, phash, process_image
-from mella.fetch.stage import image_key, normalize_url
 from mella.fetch.wds import TarWriter, read_at
 
 

@@ -106,7 +106,7 @@ def test_two_turn_sample_without_its_turns_is_refused_not_cut(two_turn_build, ti
 def test_train_step_of_a_pipeline_reports_samples_per_source(two_turn_build, tiny_model, tmp_path):
     import yaml
 
-    from mella.train.step import TrainStep
+    from mella.train.train import TrainStep
     from train import trainkit as kit
 
     build, images, built = two_turn_build

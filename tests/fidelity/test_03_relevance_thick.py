@@ -6,7 +6,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from mella.annotate.relevance import ScoreStage
+from mella.annotate.score import ScoreStage
 from mella.dataset.build import BuildStage
 from mella.errors import MellaError
 from mella.pipeline.local import LocalExecutor

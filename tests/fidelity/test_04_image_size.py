@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 from PIL import Image
 
 from mella.demo.siteserver import SiteServer, SiteSpec
-from mella.fetch.stage import FetchStage
+from mella.fetch.fetch import FetchStage
 from mella.pipeline.local import LocalExecutor
 from mella.pipeline.runner import run_stage
 from mella.records import PAIRS

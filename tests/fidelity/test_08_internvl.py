@@ -24,7 +24,7 @@ from mella.cli import main  # noqa: E402
 from mella.demo.siteserver import SiteServer, load_sites  # noqa: E402
 from mella.errors import MellaError  # noqa: E402
 from mella.evaluate.predict import PredictStage  # noqa: E402
-from mella.fetch.stage import FetchStage, image_key  # noqa: E402
+from mella.fetch.fetch import FetchStage, image_key  # noqa: E402
 from mella.models import internvl  # noqa: E402
 from mella.models.base import GenOptions, GenRequest  # noqa: E402
 from mella.models.hf import HFBackend, RemoteCodeError  # noqa: E402

@@ -18,7 +18,7 @@ def gold_rows():
 
 @pytest.fixture(scope="session")
 def filter_stage():
-    from mella.filter.stage import FilterStage
+    from mella.filter.filter import FilterStage
 
     stage = FilterStage()
     stage.ensure_setup()

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from mella.filter import dedup
-from mella.filter.stage import FILTERED
+from mella.filter import dedup_index as dedup
+from mella.filter.filter import FILTERED
 
 
 def row(page, image, alt, domain="example.rs"):

@@ -10,7 +10,8 @@ import pytest
 from pydantic import ValidationError
 
 from mella.filter import gold
-from mella.filter.stage import DedupStage, FilterStage
+from mella.filter.dedup import DedupStage
+from mella.filter.filter import FilterStage
 from mella.pipeline.local import LocalExecutor
 from mella.pipeline.runner import run_stage
 from mella.records import CANDIDATES

@@ -55,7 +55,7 @@ def test_global_step_on_the_cluster_equals_local(tmp_path, cluster):
 
 
 def test_real_filter_stage_on_the_cluster_equals_local(tmp_path, cluster, gold_shards):
-    from mella.filter.stage import FilterStage
+    from mella.filter.filter import FilterStage
 
     run_stage(FilterStage(), [str(gold_shards)], tmp_path / "local", LocalExecutor(1, progress=False))
     report = run_stage(FilterStage(), [str(gold_shards)], tmp_path / "ray", RayExecutor(progress=False))

@@ -39,7 +39,7 @@ def make_outputs(root: Path) -> dict[str, Path]:
 
 
 def _collect(root: Path) -> Path:
-    from mella.collect.stage import CollectStage
+    from mella.collect.collect import CollectStage
 
     run(CollectStage(), [str(PAGE)], root / "collect")
     return root / "collect"
@@ -48,7 +48,7 @@ def _collect(root: Path) -> Path:
 def _fetch_and_build(root: Path) -> dict[str, Path]:
     from mella.dataset.build import BuildStage
     from mella.demo.siteserver import SiteServer, load_sites
-    from mella.fetch.stage import FetchStage
+    from mella.fetch.fetch import FetchStage
 
     images = sorted((SITES / SITE).rglob("*.png"), key=lambda p: (-p.stat().st_size, p.as_posix()))[:3]
     with SiteServer(load_sites(SITES)) as server:

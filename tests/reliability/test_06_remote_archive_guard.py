@@ -24,7 +24,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from mella.cli import main
-from mella.collect.stage import CollectStage
+from mella.collect.collect import CollectStage
 from mella.collect.warc import open_input
 from mella.errors import MellaError
 from mella.net.guard import Allowlist, check_url, is_public_ip

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from mella.collect.stage import CollectStage
+from mella.collect.collect import CollectStage
 from mella.pipeline.shards import Shard
 
 PAGE = Path(__file__).parents[1] / "data" / "web" / "cs" / "TeamHG-Memex__autopager__page-100.html"
@@ -76,7 +76,7 @@ def collect(path: Path) -> tuple[list[dict], list[dict]]:
 
 MEASURE = """
 import json, resource, sys
-from mella.collect.stage import CollectStage
+from mella.collect.collect import CollectStage
 from mella.pipeline.shards import Shard
 
 def collect(path):

@@ -16,8 +16,8 @@ from PIL import Image, ImageCms, PngImagePlugin
 
 from fetch.fetchkit import pair, tar_members, write_pairs
 from mella.demo.siteserver import SiteServer, SiteSpec
+from mella.fetch.fetch import FetchStage
 from mella.fetch.images import open_stored_image, strip_payloads
-from mella.fetch.stage import FetchStage
 from mella.pipeline.local import LocalExecutor
 from mella.pipeline.runner import run_stage
 

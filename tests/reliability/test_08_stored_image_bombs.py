@@ -20,7 +20,7 @@ import pytest
 
 from mella.cli import main
 from mella.demo.siteserver import SiteServer, load_sites
-from mella.fetch.stage import FetchStage
+from mella.fetch.fetch import FetchStage
 from mella.fetch.wds import TarWriter
 from mella.pipeline.local import LocalExecutor
 from mella.pipeline.runner import run_stage

@@ -124,7 +124,7 @@ stages:
 
 def test_11_library_construction_is_refused_too():
     from mella.dataset.build import BuildOptions
-    from mella.filter.stage import FilterOptions
+    from mella.filter.filter import FilterOptions
 
     with pytest.raises(ValidationError, match=r"min_words \(10\) is greater than max_words \(2\)"):
         FilterOptions(min_words=10, max_words=2)

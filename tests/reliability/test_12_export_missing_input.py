@@ -21,7 +21,7 @@ def test_12_export_missing_build_creates_no_out(tmp_path, capsys):
 
 
 def test_12_export_step_missing_build_creates_no_out(tmp_path):
-    from mella.dataset.step import ExportStep
+    from mella.dataset.export import ExportStep
     from mella.errors import MellaError
 
     out = tmp_path / "export"

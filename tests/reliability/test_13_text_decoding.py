@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 
 from mella.collect.accel import native
+from mella.collect.collect import CollectStage
 from mella.collect.decode import looks_binary
 from mella.collect.html import available_engines, extract_page
-from mella.collect.stage import CollectStage
 from mella.collect.wat import wat_rows
 from mella.pipeline.shards import Shard
 

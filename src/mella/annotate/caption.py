@@ -15,11 +15,11 @@ from typing import Any, Literal
 import pyarrow as pa
 from pydantic import Field, model_validator
 
-from mella.annotate.cache import cache_key
-from mella.annotate.common import GenerationOptions, ModelOptions, ModelStage
-from mella.annotate.images import DecodedOnce, check_images, load_images
 from mella.errors import MellaError
 from mella.languages import get_language
+from mella.models.cache import cache_key
+from mella.models.images import DecodedOnce, check_images, load_images
+from mella.models.stage import GenerationOptions, ModelOptions, ModelStage
 from mella.pipeline.stage import Emitter, runtime_option
 from mella.records import ANNOTATIONS, CAPTION_READS, PAIRS, extend
 

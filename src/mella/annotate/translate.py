@@ -17,19 +17,19 @@ from typing import Any, Literal
 import pyarrow as pa
 from pydantic import Field, model_validator
 
-from mella.annotate.cache import cache_key
 from mella.annotate.checks import CHECKS, TranslationChecker, instruction_fragments, to_target_script
-from mella.annotate.common import (
+from mella.annotate.qe import COMET_EXAMPLE, CometKiwiQE, Job, RoundTripQE
+from mella.annotate.sentences import Sentence, join_sentences, split_sentences
+from mella.errors import MellaError
+from mella.languages import get_language
+from mella.models.cache import cache_key
+from mella.models.stage import (
     GenerationOptions,
     ModelOptions,
     ModelStage,
     backend_label,
     backend_signature,
 )
-from mella.annotate.qe import COMET_EXAMPLE, CometKiwiQE, Job, RoundTripQE
-from mella.annotate.sentences import Sentence, join_sentences, split_sentences
-from mella.errors import MellaError
-from mella.languages import get_language
 from mella.pipeline.checks import languages, ordered, raise_problems
 from mella.pipeline.stage import Emitter
 from mella.records import ANNOTATIONS, PAIRS, TRANSLATE_READS, extend

@@ -77,7 +77,7 @@ def stage_command(name: str) -> click.Command:
         raise RuntimeError(f"stage {name} defines reserved option names: {sorted(clash)}")
 
     def callback(inputs, out, workers, executor, overwrite, ray_address, **values):
-        from mella.cli.common import run_standalone
+        from mella.cli.standalone import run_standalone
 
         try:
             options = build_options(stage_cls, {k: v for k, v in values.items() if v is not None})

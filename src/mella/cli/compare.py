@@ -27,9 +27,9 @@ def command(baseline: str, candidate: str, out: str | None, n_bootstrap: int, se
     Items are paired by `id`; the confidence interval comes from a paired bootstrap over items.
     """
     from mella.evaluate.compare import compare_predictions
+    from mella.evaluate.evaluate import EvaluateStep
     from mella.evaluate.io import read_predictions
     from mella.evaluate.report import format_score
-    from mella.evaluate.step import EvaluateStep
     from mella.pipeline.inputs import check_input_columns
 
     chosen = [m.strip() for m in metrics.split(",")] if metrics else None

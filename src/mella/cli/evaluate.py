@@ -20,9 +20,9 @@ def command(predictions: tuple[str, ...], out: str, metrics: str | None) -> None
     Rows need `id, lang, source, prediction, references` (a list of strings) and optionally `keywords`.
     """
     from mella.cli._stage import build_options
+    from mella.evaluate.evaluate import EvaluateStep
     from mella.evaluate.io import read_predictions, write_results
-    from mella.evaluate.runner import run_evaluation
-    from mella.evaluate.step import EvaluateStep
+    from mella.evaluate.scoring import run_evaluation
     from mella.pipeline.inputs import check_input_columns
 
     # The pipeline step's options check the names: an unknown metric is one line and exit 2, before reading.

@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from mella.dataset.export import build_summary, iter_samples
+from mella.dataset.builddir import build_summary, iter_samples
 from mella.languages import get_language
 
 SIZE_BOUNDS = [(1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M"),

@@ -1,4 +1,5 @@
-"""``mella export BUILD_DIR --format hf|llava|sharegpt|swift|wds --out DIR``: samples in the formats trainers read.
+"""The ``export`` step (``mella export BUILD_DIR --format hf|llava|sharegpt|swift|wds --out DIR``): samples in
+the formats trainers read.
 
 The samples come from the build stage's committed parts; the images from the fetch folder the build
 recorded (``_global/build/summary.json``), read by key with :class:`mella.fetch.wds.ImageStore`. Every
@@ -8,12 +9,18 @@ export writes a dataset card (``README.md``, :mod:`mella.dataset.card`) next to 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from pydantic import Field, model_validator
+
+from mella.dataset.builddir import build_summary, check_names
 from mella.errors import MellaError
 from mella.locks import LOCK_NAME, locked
+from mella.pipeline.checks import one_of, raise_problems
+from mella.pipeline.stage import StageOptions
+from mella.pipeline.step import Step
+from mella.records import EXPORT_READS
 
 log = logging.getLogger("mella")
 
@@ -24,63 +31,10 @@ FORMATS = {
     "swift": "mella.dataset.formats:write_swift",
     "wds": "mella.dataset.formats:write_wds",
 }
-SPLIT_ORDER = ("train", "validation", "test")
 USER_IMAGE = "<image>"  # the image tag of LLaVA, LLaMA-Factory and ms-swift; hf and wds use content blocks
 # What each consumer puts before the first instruction: LLaVA's data writes "<image>\n"; LLaMA-Factory's
 # mllm_demo and ms-swift's custom-dataset docs write the tag straight before the text.
 IMAGE_TAGS = {"llava": USER_IMAGE + "\n", "sharegpt": USER_IMAGE, "swift": USER_IMAGE}
-
-
-def build_summary(build_dir: str | Path) -> dict[str, Any]:
-    """The build's plan summary (counts, options, the fetch folder), or {} for a build made elsewhere."""
-    import json
-
-    path = Path(build_dir) / "_global" / "build" / "summary.json"
-    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
-
-
-def iter_samples(build_dir: str | Path, split: str | None = None) -> Iterator[dict[str, Any]]:
-    """The kept samples of a build folder, part by part (optionally one split)."""
-    import pyarrow.compute as pc
-
-    from mella.pipeline.shards import read_parquet
-    from mella.runstore import StageDir
-
-    for part in StageDir(build_dir).committed_part_files(strict=True):
-        table = read_parquet(part)
-        if split is not None:
-            table = table.filter(pc.equal(table["split"], split))
-        yield from table.to_pylist()
-
-
-def splits_of(build_dir: str | Path) -> list[str]:
-    """The splits a build holds, in train / validation / test order."""
-    from mella.paths import name_problem
-    from mella.pipeline.shards import read_parquet
-    from mella.runstore import StageDir
-
-    found = set()
-    for part in StageDir(build_dir).committed_part_files(strict=True):
-        for split in set(read_parquet(part, columns=["split"])["split"].to_pylist()) - {None}:
-            problem = name_problem("split", split)  # split names become file names
-            if problem:
-                raise MellaError(f"{part}: {problem}")
-            found.add(split)
-    return [s for s in SPLIT_ORDER if s in found] + sorted(found - set(SPLIT_ORDER) - {None})
-
-
-def check_names(build_dir: str | Path) -> None:
-    """Refuse, before anything is written, a build whose keys or sample ids could not be file names."""
-    from mella.paths import check_key
-    from mella.pipeline.shards import read_parquet
-    from mella.runstore import StageDir
-
-    for part in StageDir(build_dir).committed_part_files(strict=True):
-        table = read_parquet(part, columns=["key", "id"])
-        for column in ("key", "id"):
-            for value in set(table[column].to_pylist()):
-                check_key(value, f"{part}: column {column}")
-    splits_of(build_dir)  # split names become file names too
 
 
 def messages(sample: dict[str, Any], tag: str) -> list[dict[str, str]]:
@@ -216,3 +170,34 @@ def _write(build_dir: Path, fmt: str, out: Path, fetch_dir: str | Path, name: st
     write_json_atomic(out / "_SUCCESS", {"stage": "export", "format": fmt, "files": record_files(out)})
     log.info("export %s: %s -> %s", fmt, result.get("counts"), out)
     return result
+
+
+class ExportOptions(StageOptions):
+    formats: list[str] = Field(default_factory=lambda: ["hf"], description="Export formats: hf, llava, sharegpt, swift, wds.")
+    name: str = Field("mella", description="Dataset name (file names, LLaMA-Factory entries).")
+    images: str | None = Field(None, description="Fetch folder with the image tars (default: the one the build recorded).")
+
+    @model_validator(mode="after")
+    def _check(self):
+        raise_problems(one_of(self, "formats", list(FORMATS), required=True))
+        return self
+
+
+class ExportStep(Step):
+    """Export a build in the formats trainers read, each with a dataset card."""
+
+    name = "export"
+    requires = EXPORT_READS
+    Options = ExportOptions
+
+    def run_step(self, inputs: list[str], out: Path, run_dir: Path | None) -> dict[str, Any]:
+        # The options validated the formats; the build is checked once for all of them.
+        fetch_dir = check_export(inputs[0], self.options.images, self.options.name)
+        counters: dict[str, Any] = {}
+        for fmt in self.options.formats:
+            written = write_export(inputs[0], fmt, out / fmt, fetch_dir, overwrite=True, name=self.options.name)
+            counters[f"formats.{fmt}"] = 1
+            counts = written.get("counts") or {}
+            total = sum(v for v in counts.values() if isinstance(v, int)) if isinstance(counts, dict) else 0
+            counters["rows"] = max(counters.get("rows", 0), total)
+        return counters

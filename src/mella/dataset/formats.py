@@ -25,15 +25,8 @@ import tarfile
 from pathlib import Path
 from typing import Any
 
-from mella.dataset.export import (
-    IMAGE_TAGS,
-    Images,
-    content_messages,
-    image_ext,
-    iter_samples,
-    messages,
-    splits_of,
-)
+from mella.dataset.builddir import iter_samples, splits_of
+from mella.dataset.export import IMAGE_TAGS, Images, content_messages, image_ext, messages
 from mella.errors import MissingExtraError
 from mella.paths import check_key
 

@@ -1,7 +1,7 @@
 """Trustworthy multilingual metrics: BLEU, chrF, chrF++, ROUGE-L, METEOR, keyword accuracy, output language.
 
 Every score carries a sacrebleu-style signature; see docs/metrics.md for the definitions. The names below
-are imported on first use, so ``mella.evaluate.predict`` and ``mella.evaluate.step`` load without the
+are imported on first use, so ``mella.evaluate.predict`` and ``mella.evaluate.evaluate`` load without the
 ``eval`` extra; using a metric without it raises an error naming the extra.
 """
 
@@ -11,12 +11,12 @@ import importlib
 from typing import Any
 
 _EXPORTS = {
-    "Evaluation": "mella.evaluate.runner",
+    "Evaluation": "mella.evaluate.scoring",
     "compare_predictions": "mella.evaluate.compare",
-    "evaluate_predictions": "mella.evaluate.runner",
+    "evaluate_predictions": "mella.evaluate.scoring",
     "read_predictions": "mella.evaluate.io",
     "render_markdown": "mella.evaluate.report",
-    "run_evaluation": "mella.evaluate.runner",
+    "run_evaluation": "mella.evaluate.scoring",
     "write_results": "mella.evaluate.io",
 }
 

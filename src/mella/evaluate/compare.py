@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from mella.evaluate.runner import Group, as_rows, score_groups
+from mella.evaluate.scoring import Group, as_rows, score_groups
 
 
 def _align(a: Group, b: Group) -> tuple[np.ndarray, np.ndarray]:

@@ -9,7 +9,7 @@ from typing import Any
 
 from mella.errors import MellaError
 from mella.evaluate.report import render_markdown
-from mella.evaluate.runner import Evaluation
+from mella.evaluate.scoring import Evaluation
 
 
 def read_predictions(path: str | Path) -> list[dict[str, Any]]:

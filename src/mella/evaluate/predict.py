@@ -12,9 +12,9 @@ from typing import Any
 
 from pydantic import Field, field_validator
 
-from mella.annotate.cache import cache_key
-from mella.annotate.common import GenerationOptions, ModelOptions, ModelStage
-from mella.annotate.images import DecodedOnce, check_images, load_images
+from mella.models.cache import cache_key
+from mella.models.images import DecodedOnce, check_images, load_images
+from mella.models.stage import GenerationOptions, ModelOptions, ModelStage
 from mella.pipeline.stage import Emitter, runtime_option
 from mella.records import PREDICT_IMAGE_READS, PREDICT_READS, PREDICT_SPLIT_READS, PREDICTIONS
 

@@ -203,20 +203,20 @@ class Stage:
 
 # Registry: plain dict from names to "module:Class", resolved on use so `import mella` stays light.
 STAGES: dict[str, str] = {
-    "collect": "mella.collect.stage:CollectStage",
-    "filter": "mella.filter.stage:FilterStage",
-    "dedup": "mella.filter.stage:DedupStage",
-    "fetch": "mella.fetch.stage:FetchStage",
+    "collect": "mella.collect.collect:CollectStage",
+    "filter": "mella.filter.filter:FilterStage",
+    "dedup": "mella.filter.dedup:DedupStage",
+    "fetch": "mella.fetch.fetch:FetchStage",
     "caption": "mella.annotate.caption:CaptionStage",
     "translate": "mella.annotate.translate:TranslateStage",
-    "score": "mella.annotate.relevance:ScoreStage",
+    "score": "mella.annotate.score:ScoreStage",
     "predict": "mella.evaluate.predict:PredictStage",
     "build": "mella.dataset.build:BuildStage",
     # steps: whole-folder entries of a pipeline (mella.pipeline.step)
-    "evaluate": "mella.evaluate.step:EvaluateStep",
-    "report": "mella.report.step:ReportStep",
-    "export": "mella.dataset.step:ExportStep",
-    "train": "mella.train.step:TrainStep",
+    "evaluate": "mella.evaluate.evaluate:EvaluateStep",
+    "report": "mella.report.report:ReportStep",
+    "export": "mella.dataset.export:ExportStep",
+    "train": "mella.train.train:TrainStep",
 }
 
 

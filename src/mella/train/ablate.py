@@ -14,8 +14,8 @@ from typing import Any
 
 from mella.errors import ConfigError, MellaError
 from mella.train import data as D
-from mella.train.common import write_json
 from mella.train.config import TrainConfig
+from mella.train.recipe import write_json
 
 log = logging.getLogger("mella.train")
 DERIVED = {"mella": ["know", "ling", "both"], "know-only": ["know"], "ling-only": ["ling"]}

@@ -25,8 +25,8 @@ from mella.errors import MellaError, require
 from mella.languages import get_language, is_known
 from mella.train import data as D
 from mella.train import model as M
-from mella.train.common import losses, on_gpu, resume_point, trainer_kwargs, write_json
 from mella.train.config import TrainConfig
+from mella.train.recipe import losses, on_gpu, resume_point, trainer_kwargs, write_json
 
 log = logging.getLogger("mella.train")
 DEFAULT_INSTRUCTION = "Describe this image in {language}."

@@ -15,7 +15,8 @@ from typing import Any
 from mella.errors import MellaError, require
 from mella.train import data as D
 from mella.train import model as M
-from mella.train.common import (
+from mella.train.config import TrainConfig
+from mella.train.recipe import (
     PartLearningRates,
     losses,
     on_gpu,
@@ -23,7 +24,6 @@ from mella.train.common import (
     trainer_kwargs,
     write_json,
 )
-from mella.train.config import TrainConfig
 
 log = logging.getLogger("mella.train")
 

@@ -154,7 +154,7 @@ class FetchStage(Stage):
 
     def prepare(self, shards: list, stage_dir) -> None:
         """Open the run-wide duplicate index and forget claims of parts that never committed."""
-        from mella.fetch.dedup import HashIndex
+        from mella.fetch.hashindex import HashIndex
         from mella.fetch.resume import clear_retry
 
         folder = stage_dir.path / "_global"
@@ -168,8 +168,8 @@ class FetchStage(Stage):
 
     # -- worker side ------------------------------------------------------------------------
     def setup(self) -> None:
-        from mella.fetch.dedup import HashIndex
         from mella.fetch.downloader import Downloader
+        from mella.fetch.hashindex import HashIndex
 
         self._images = self.image_options()
         self._downloader = Downloader(self.net_options(), self.options.honour_noai,

@@ -14,9 +14,9 @@ from typing import Any
 import pyarrow as pa
 from pydantic import Field
 
-from mella.annotate.cache import cache_key
-from mella.annotate.common import ModelOptions, ModelStage
-from mella.annotate.images import DecodedOnce, check_images, load_images
+from mella.models.cache import cache_key
+from mella.models.images import DecodedOnce, check_images, load_images
+from mella.models.stage import ModelOptions, ModelStage
 from mella.pipeline.stage import Emitter, runtime_option
 from mella.records import ANNOTATIONS, PAIRS, SCORE_READS, extend
 

@@ -33,7 +33,7 @@ class EvaluateStep(Step):
 
     def run_step(self, inputs: list[str], out: Path, run_dir: Path | None) -> dict[str, Any]:
         from mella.evaluate.io import read_predictions, write_results
-        from mella.evaluate.runner import run_evaluation
+        from mella.evaluate.scoring import run_evaluation
 
         rows = [row for p in inputs for row in read_predictions(p)]
         evaluation = run_evaluation(rows, self.options.metrics or None)

@@ -104,13 +104,13 @@ class ModelStage(Stage):
         default = os.environ.get(CACHE_ENV) or str(Path(stage_dir.path).resolve().parent / "_cache")
         self._cache_path = self.options.cache_dir or default
         if self.options.cache:  # create the cache file here, before several workers open it at once
-            from mella.annotate.cache import ResultCache
+            from mella.models.cache import ResultCache
 
             ResultCache(self._cache_path).close()
 
     def setup(self) -> None:
-        from mella.annotate.cache import ResultCache
         from mella.models.base import load_backend
+        from mella.models.cache import ResultCache
 
         o = self.options
         self.backend = load_backend(o.backend, {"model": o.model, "batch_size": o.batch_size, **o.model_options})
@@ -133,7 +133,7 @@ class ModelStage(Stage):
 
     def image_store(self):
         """The ImageStore of the current input (the ``images`` option, else found from the shard)."""
-        from mella.annotate.images import ImageSource
+        from mella.models.images import ImageSource
 
         if self._images is None:
             self._images = ImageSource(getattr(self.options, "images", None))
