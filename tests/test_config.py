@@ -7,7 +7,7 @@ import pytest
 from mella.cli import main
 from mella.config import load_pipeline, parse_pipeline
 from mella.errors import ConfigError
-from mella.pipeline import stage as stage_mod
+from mella.pipeline import registry as stage_mod
 from sample_stages import make_inputs
 
 

@@ -20,8 +20,8 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 
 #: Lowest first. A room imports only from its own layer or below.
 LAYERS: list[tuple[str, set[str]]] = [
-    ("base", {"errors", "paths", "locks", "languages", "records", "net"}),
-    ("run folder", {"runstore", "overwrite"}),
+    ("base", {"errors", "paths", "languages", "records", "net", "options"}),
+    ("run folder", {"runstore", "locks", "overwrite"}),
     ("pipeline core", {"pipeline"}),
     ("data stages", {"collect", "filter", "fetch"}),
     ("models", {"models"}),

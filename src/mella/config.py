@@ -18,6 +18,7 @@ from __future__ import annotations
 import difflib
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,8 +28,9 @@ from pydantic import ValidationError
 from mella.errors import ConfigError, MellaError
 from mella.paths import name_problem
 from mella.pipeline.checks import problems_of
+from mella.pipeline.entry import Entry, StageOptions
+from mella.pipeline.registry import get_stage
 from mella.pipeline.shards import REMOTE_PREFIXES, check_inputs
-from mella.pipeline.stage import Stage, StageOptions, get_stage
 
 EXECUTORS = ("local", "ray")
 TOP_KEYS = {"name": str, "executor": str, "workers": int, "ray_address": str, "stages": list}
@@ -46,8 +48,15 @@ class StageConfig:
     inputs: list[str] | None = None
     after: str | None = None   # the id of the stage whose output it reads, when inputs are not given
 
-    def build(self) -> Stage:
+    def build(self) -> Entry:
         return get_stage(self.stage)(self.options)
+
+    def input_paths(self, stage_dir: Callable[[str], Path]) -> list[str]:
+        """What the entry reads: its inputs, with ``stage:<id>`` made that entry's folder (``stage_dir(id)``),
+        or the folder of the entry before it."""
+        if self.inputs is None:
+            return [str(stage_dir(str(self.after)))]
+        return [str(stage_dir(i[len(STAGE_REF):])) if i.startswith(STAGE_REF) else i for i in self.inputs]
 
 
 @dataclass
@@ -90,7 +99,7 @@ def _error_lines(where: str, err: dict[str, Any], fields) -> list[str]:
     return [f"{where}.{loc}: {err['msg']}{got}"]
 
 
-def option_problems(where: str, cls: type[Stage], raw: dict[str, Any]) -> tuple[StageOptions | None, list[str]]:
+def option_problems(where: str, cls: type[Entry], raw: dict[str, Any]) -> tuple[StageOptions | None, list[str]]:
     """The stage's Options from ``raw``, or every problem: each field's, then the checks across fields."""
     fields = cls.Options.model_fields
     try:

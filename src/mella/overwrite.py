@@ -24,7 +24,7 @@ import shutil
 from pathlib import Path
 
 from mella.errors import MellaError
-from mella.paths import contains
+from mella.paths import REMOTE_PREFIXES, contains
 
 log = logging.getLogger("mella")
 
@@ -50,8 +50,6 @@ def _stage_of(folder: Path) -> str | None:
 
 
 def _local_inputs(inputs: list[str]) -> list[Path]:
-    from mella.pipeline.shards import REMOTE_PREFIXES
-
     out = []
     for item in inputs:
         if item.startswith(REMOTE_PREFIXES):

@@ -14,6 +14,8 @@ from pathlib import Path
 
 from mella.errors import MellaError
 
+#: Inputs that are addresses, not paths: kept as they are in markers, read through mella.net or fsspec.
+REMOTE_PREFIXES = ("http://", "https://", "s3://", "gs://", "gcs://", "az://", "abfs://", "hf://")
 # A stage id or pipeline name: starts with a letter or digit; no separators, no "..".
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
 # An image or sample key: also a WebDataset key, which ends at the first dot, so no dots at all.
@@ -58,8 +60,6 @@ def contains(outer: Path, inner: Path) -> bool:
 def portable(path: str, base: str | os.PathLike) -> str:
     """How a marker records the input ``path``: relative to ``base`` (a stage folder) when both lie in
     the same run folder, so the run folder can move; else absolute. URLs are kept as they are."""
-    from mella.pipeline.shards import REMOTE_PREFIXES
-
     if path.startswith(REMOTE_PREFIXES):
         return path
     target, here = Path(path).resolve(), Path(base).resolve()
@@ -71,8 +71,6 @@ def portable(path: str, base: str | os.PathLike) -> str:
 def from_marker(recorded: str, base: str | os.PathLike) -> str:
     """The path a marker in folder ``base`` recorded: relative ones are relative to ``base``, never to the
     working directory."""
-    from mella.pipeline.shards import REMOTE_PREFIXES
-
     if recorded.startswith(REMOTE_PREFIXES) or os.path.isabs(recorded):
         return recorded
     return str((Path(base) / recorded).resolve())

@@ -76,12 +76,26 @@ def source_record(uri: str, stage_dir: StageDir) -> dict[str, str]:
     return record
 
 
+class ArtifactSink:
+    """Temporary paths for one part's side outputs (a stage's ``out.artifact("tar")``); committed with the part."""
+
+    def __init__(self, directory: Path, part_name: str, token: str):
+        self.directory, self.part_name, self.token = directory, part_name, token
+        self.paths: dict[str, Path] = {}
+
+    def path(self, suffix: str) -> Path:
+        if suffix not in self.paths:
+            self.paths[suffix] = self.directory / f".{self.part_name}.{suffix}.{self.token}.tmp"
+        return self.paths[suffix]
+
+    def final(self, suffix: str) -> Path:
+        return self.directory / f"{self.part_name}.{suffix}"
+
+
 class PartWriter:
     """Streams one part's kept and dropped rows to temporary files; :meth:`commit` makes them final."""
 
     def __init__(self, stage_dir: StageDir, index: int, schema: pa.Schema):
-        from mella.pipeline.stage import ArtifactSink
-
         self.stage_dir, self.index, self.schema = stage_dir, index, schema
         self.name = part_name(index)
         self.token = uuid.uuid4().hex[:8]

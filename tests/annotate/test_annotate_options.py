@@ -9,7 +9,7 @@ from annotatekit import read_rows
 from click.testing import CliRunner
 from pydantic import ValidationError
 
-import mella.pipeline.stage
+import mella.pipeline.registry
 from mella.annotate.caption import CaptionStage, caption_prompts, context_block
 from mella.annotate.score import ScoreStage
 from mella.annotate.translate import TranslateStage
@@ -60,7 +60,7 @@ def test_a_set_up_stage_pickles_without_its_model(tiny_models):
 def test_score_command_with_a_threshold(tiny_models, fetched, tmp_path, monkeypatch):
     from mella.cli._stage import stage_command
 
-    monkeypatch.setitem(mella.pipeline.stage.STAGES, "score", "mella.annotate.score:ScoreStage")
+    monkeypatch.setitem(mella.pipeline.registry.STAGES, "score", "mella.annotate.score:ScoreStage")
     out = tmp_path / "score"
     result = CliRunner().invoke(stage_command("score"), [
         str(fetched), "--out", str(out), "--workers", "1", "--model", tiny_models("siglip"),

@@ -8,7 +8,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from mella.cli import main
-from mella.pipeline import stage as stage_mod
+from mella.pipeline import registry as stage_mod
 from sample_stages import make_inputs
 
 

@@ -12,7 +12,7 @@ TESTS = Path(__file__).resolve().parents[1]
 BOOT = textwrap.dedent("""
     import sys
     sys.path.insert(0, {tests!r})  # the tests folder, where sample_stages lives
-    from mella.pipeline import stage
+    from mella.pipeline import registry as stage
     stage.STAGES["lines"] = "sample_stages:LinesStage"
     stage.STAGES["length"] = "sample_stages:LengthStage"
     from mella.cli import main

@@ -15,7 +15,7 @@ import pytest
 
 from mella.cli import main
 from mella.errors import ConfigError, MellaError
-from mella.pipeline import stage as stage_mod
+from mella.pipeline import registry as stage_mod
 from sample_stages import make_inputs
 
 

@@ -21,8 +21,8 @@ from inputkit import make_outputs, parts
 from mella.cli import main
 from mella.errors import InputError, MellaError
 from mella.pipeline.inputs import check_input_columns
+from mella.pipeline.registry import STAGES, get_stage
 from mella.pipeline.shards import resolve_inputs
-from mella.pipeline.stage import STAGES, get_stage
 from mella.records import COLUMN_TYPES
 
 # `make fuzz` raises the counts with MELLA_FUZZ_EXAMPLES; MELLA_FUZZ_SEED replays another seed's cases.

@@ -134,7 +134,7 @@ def test_11_library_construction_is_refused_too():
 
 def test_11_consistent_options_are_still_accepted():
     from mella.cli._stage import build_options
-    from mella.pipeline.stage import get_stage
+    from mella.pipeline.registry import get_stage
 
     assert build_options(get_stage("filter"), {"min_words": 2, "max_words": 2, "langs": ("ru", "sr-Latn")})
     build = get_stage("build")

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from mella.cli._stage import _unwrap_optional, build_options
 from mella.errors import ConfigError
-from mella.pipeline.stage import get_stage, stage_names
+from mella.pipeline.registry import get_stage, stage_names
 
 EXAMPLES = int(os.environ.get("MELLA_FUZZ_EXAMPLES", "25"))
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize="MELLA_FUZZ_EXAMPLES" not in os.environ,

@@ -48,7 +48,7 @@ def test_fuzz_safe_names_stay_one_level_under_their_root(tmp_path_factory, name)
 @given(ids=st.lists(hostile, min_size=1, max_size=3), name=hostile)
 def test_fuzz_pipeline_ids_and_names(tmp_path_factory, ids, name):
     from mella.config import parse_pipeline
-    from mella.pipeline import stage as stage_mod
+    from mella.pipeline import registry as stage_mod
 
     stage_mod.STAGES.setdefault("lines", "sample_stages:LinesStage")
     folder = tmp_path_factory.getbasetemp() / "fuzz-in"

@@ -7,11 +7,11 @@ Library errors become one line on stderr and a non-zero exit; ``--verbose`` adds
 from __future__ import annotations
 
 import importlib
-import logging
 import sys
 
 import click
 
+from mella.cli.verbose import setup_logging, verbose_option
 from mella.errors import MellaError
 
 # name -> module under mella.cli; each module exposes `command`. Every registered stage also gets
@@ -31,12 +31,12 @@ COMMANDS: dict[str, str] = {
 
 class LazyGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
-        from mella.pipeline.stage import stage_names
+        from mella.pipeline.registry import stage_names
 
         return sorted(set(COMMANDS) | set(stage_names()))
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
-        from mella.pipeline.stage import STAGES
+        from mella.pipeline.registry import STAGES
 
         if name in COMMANDS:
             return importlib.import_module(f"mella.cli.{COMMANDS[name]}").command
@@ -45,39 +45,6 @@ class LazyGroup(click.Group):
 
             return stage_command(name)
         return None
-
-
-class _StderrHandler(logging.StreamHandler):
-    """Writes to whatever ``sys.stderr`` is now (test runners and notebooks swap it), not the one at setup."""
-
-    @property
-    def stream(self):
-        return sys.stderr
-
-    @stream.setter
-    def stream(self, _value) -> None:
-        pass
-
-
-def setup_logging(verbose: bool) -> None:
-    logger = logging.getLogger("mella")
-    if not logger.handlers:
-        handler = _StderrHandler()
-        handler.setFormatter(logging.Formatter("%(levelname)s %(message)s" if verbose else "%(message)s"))
-        logger.addHandler(handler)
-    logger.setLevel(logging.DEBUG if verbose else logging.INFO)
-
-
-def _set_verbose(ctx: click.Context, _param, value: bool) -> bool:
-    if value:
-        ctx.ensure_object(dict)["verbose"] = True
-        ctx.find_root().ensure_object(dict)["verbose"] = True
-        setup_logging(True)
-    return value
-
-
-verbose_option = click.option("--verbose", "-v", is_flag=True, expose_value=False, is_eager=True,
-                              callback=_set_verbose, help="Debug logging and full tracebacks.")
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})

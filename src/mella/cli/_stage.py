@@ -68,8 +68,8 @@ def build_options(stage_cls, values: dict[str, Any]):
 
 def stage_command(name: str) -> click.Command:
     """The ``mella <name>`` command for the registered stage ``name``."""
-    from mella.cli import verbose_option
-    from mella.pipeline.stage import get_stage
+    from mella.cli.verbose import verbose_option
+    from mella.pipeline.registry import get_stage
 
     stage_cls = get_stage(name)
     clash = RESERVED & set(stage_cls.Options.model_fields)

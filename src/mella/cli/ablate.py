@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from mella.cli import verbose_option
 from mella.cli.train import parse_overrides
+from mella.cli.verbose import verbose_option
 
 
 @click.command("ablate")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from mella.cli import verbose_option
+from mella.cli.verbose import verbose_option
 
 
 @click.command("compare")

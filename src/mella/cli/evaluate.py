@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from mella.cli import verbose_option
+from mella.cli.verbose import verbose_option
 
 
 @click.command("evaluate")

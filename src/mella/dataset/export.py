@@ -122,7 +122,7 @@ def export(build_dir: str | Path, fmt: str, out: str | Path, images: str | Path 
            overwrite: bool = False, name: str = "mella") -> dict[str, Any]:
     """Write the build in format ``fmt`` to ``out`` with a dataset card; returns what was written."""
     from mella.pipeline.inputs import check_input_columns
-    from mella.pipeline.stage import get_stage
+    from mella.pipeline.registry import get_stage
 
     if fmt not in FORMATS:
         raise MellaError(f"unknown export format {fmt!r}; valid formats: {', '.join(FORMATS)}")

@@ -4,7 +4,7 @@ A stage's Options runs them in one pydantic model validator and hands the result
 
     @model_validator(mode="after")
     def _check(self):
-        raise_problems(ordered(self, "min_words", "max_words") + languages(self, "langs"))
+        raise_problems(ordered(self, "min_words", "max_words") + languages(self, "langs", detected=known_code))
         return self
 
 Each check returns problems as ``(fields, message)``. They are raised together as one pydantic error whose
@@ -14,6 +14,7 @@ problems of single fields.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from pydantic_core import PydanticCustomError
@@ -65,17 +66,18 @@ def no_controls(opts: Any, *names: str) -> list[Problem]:
     return problems
 
 
-def languages(opts: Any, name: str, required: bool = False, detectors: bool = True) -> list[Problem]:
+def languages(opts: Any, name: str, required: bool = False,
+              detected: Callable[[str], bool] | None = None) -> list[Problem]:
     """Language tags (a list, or one tag; None is unset): no empty entries, every tag known; the message lists
-    the registry's codes. ``detectors``: also any code the language detectors know (rows carry what ``filter``
-    detected); otherwise the registry only (a model needs its codes)."""
-    from mella.filter.langid import known_code
+    the registry's codes. ``detected``: whether the language detectors know a code outside the registry (rows
+    carry what ``filter`` detected: ``mella.filter.langid.known_code``); None accepts the registry's codes only
+    (a model needs its codes)."""
     from mella.languages import tag_list_problem
 
     value = getattr(opts, name)
     tags = [value] if isinstance(value, str) else list(value or ())
-    also = "or any ISO 639-1 code the language detectors know" if detectors else ""
-    problem = tag_list_problem(tags, required=required, known=known_code if detectors else None, also=also)
+    also = "or any ISO 639-1 code the language detectors know" if detected else ""
+    problem = tag_list_problem(tags, required=required, known=detected, also=also)
     return [((name,), f"{name}: {problem}")] if problem else []
 
 

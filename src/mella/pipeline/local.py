@@ -16,35 +16,17 @@ import threading
 import time
 from collections import Counter
 from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
-from dataclasses import dataclass, field
 from typing import Any
 
 import pyarrow as pa
 
 from mella.errors import MellaError
+from mella.pipeline.entry import StageReport
 from mella.pipeline.shards import Shard, input_schema
 from mella.pipeline.stage import Stage
 from mella.runstore import PartWriter, StageDir, now_iso, source_record
 
 log = logging.getLogger("mella")
-
-
-@dataclass
-class StageReport:
-    """What one stage run did: parts run and skipped, rows out, merged counters, seconds."""
-
-    stage: str
-    out: str
-    parts_total: int
-    parts_run: int
-    parts_skipped: int
-    rows: int
-    dropped: int
-    seconds: float
-    counters: dict[str, int] = field(default_factory=dict)
-
-    def as_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
 
 
 def run_part(stage: Stage, shard: Shard, index: int, out_dir: str, progress=None) -> dict[str, Any]:

@@ -20,7 +20,8 @@ from collections import Counter
 from typing import Any
 
 from mella.errors import MellaError
-from mella.pipeline.local import StageReport, finish_stage, plan_parts, run_part
+from mella.pipeline.entry import StageReport
+from mella.pipeline.local import finish_stage, plan_parts, run_part
 from mella.pipeline.shards import Shard
 from mella.pipeline.stage import Stage
 from mella.runstore import StageDir, now_iso

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import logging
-import os
 import time
 from pathlib import Path
 from typing import Any
 
-from mella.config import PipelineConfig
 from mella.errors import MellaError
 from mella.locks import locked
+from mella.pipeline.entry import Entry, StageReport
 from mella.pipeline.inputs import check_input_columns
-from mella.pipeline.local import LocalExecutor, StageReport
-from mella.pipeline.shards import resolve_inputs
+from mella.pipeline.local import LocalExecutor
 from mella.runstore import RunStore
 
 log = logging.getLogger("mella")
@@ -32,7 +30,7 @@ def make_executor(name: str, workers: int | None = None, address: str | None = N
     raise MellaError(f"unknown executor {name!r}; valid executors: local, ray")
 
 
-def run_stage(stage, inputs: list[str], out: str | Path, executor, run_dir: str | Path | None = None,
+def run_stage(stage: Entry, inputs: list[str], out: str | Path, executor, run_dir: str | Path | None = None,
               overwrite: bool = False) -> StageReport:
     """Run one stage (or step): ``inputs`` (files, globs, folders, URLs) into the folder ``out``.
 
@@ -42,39 +40,29 @@ def run_stage(stage, inputs: list[str], out: str | Path, executor, run_dir: str 
     of what mella wrote there (:func:`mella.overwrite.clear_output`).
     """
     from mella.overwrite import clear_output, other_stage_problem
-    from mella.pipeline.step import Step
 
     problem = None if overwrite else other_stage_problem(out, stage.name)  # clear_output names it otherwise
     if problem:
         raise MellaError(problem)
-    shards = None if isinstance(stage, Step) else resolve_inputs(inputs, stage.reads)
-    check_input_columns(stage, inputs if shards is None else shards)  # a wrong input creates no --out
+    shards = stage.resolve(inputs)
+    check_input_columns(stage, shards)  # a wrong input creates no --out
     with locked(out):
         if overwrite:
-            clear_output(out, [*inputs, *(s.uri for s in shards or ())], stage.name)
-        if shards is None:
-            return stage.execute_checked(inputs, out, run_dir)
-        return executor.run(stage, shards, out)
+            clear_output(out, [*inputs, *(s.uri for s in shards)], stage.name)
+        return stage.run(shards, Path(out), executor, Path(run_dir) if run_dir is not None else None)
 
 
-def _resolve(inputs: list[str], store: RunStore) -> list[str]:
-    """``stage:<id>`` inputs become that stage's folder in this run."""
-    from mella.config import STAGE_REF
-
-    return [str(store.stage_dir(i[len(STAGE_REF):]).path) if i.startswith(STAGE_REF) else i for i in inputs]
-
-
-def run_pipeline(config: PipelineConfig, run_dir: str | Path, executor=None, progress: bool = True) -> dict[str, Any]:
-    """Run every stage of ``config`` into ``run_dir/<stage id>``; returns the per-stage summary."""
+def run_pipeline(config: Any, run_dir: str | Path, executor=None, progress: bool = True) -> dict[str, Any]:
+    """Run every entry of ``config`` (a validated :class:`mella.config.PipelineConfig`) into
+    ``run_dir/<stage id>``; returns the per-stage summary. The run folder is passed to each entry, never
+    through the environment."""
     store = RunStore(run_dir)
-    # Config files that steps read themselves (a training config) may name the run folder too.
-    os.environ["MELLA_RUN_DIR"] = str(Path(run_dir).resolve())
     executor = executor or make_executor(config.executor, config.workers, config.ray_address, progress)
     with locked(store.path):  # one `mella run` per run folder at a time
         return _run_stages(config, store, executor)
 
 
-def _run_stages(config: PipelineConfig, store: RunStore, executor) -> dict[str, Any]:
+def _run_stages(config: Any, store: RunStore, executor) -> dict[str, Any]:
     run_dir = store.path
     store.start(config.resolved())
     summary: dict[str, Any] = {}
@@ -82,7 +70,7 @@ def _run_stages(config: PipelineConfig, store: RunStore, executor) -> dict[str, 
     t0 = time.time()
     try:
         for sc in config.stages:
-            inputs = _resolve(sc.inputs, store) if sc.inputs is not None else [str(store.stage_dir(sc.after).path)]
+            inputs = sc.input_paths(lambda stage_id: store.stage_dir(stage_id).path)
             report = run_stage(sc.build(), inputs, store.stage_dir(sc.id).path, executor, run_dir)
             summary[sc.id] = report.as_dict()
             store.update(stages=summary)

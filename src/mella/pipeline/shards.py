@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from mella.errors import InputError, MellaError
+from mella.paths import REMOTE_PREFIXES
 
 ROW_SUFFIXES = (".parquet", ".jsonl", ".jsonl.gz", ".ndjson", ".json")
-REMOTE_PREFIXES = ("http://", "https://", "s3://", "gs://", "gcs://", "az://", "abfs://", "hf://")
 
 
 @dataclass(frozen=True, order=True)

@@ -20,30 +20,23 @@ and override :meth:`Stage.read` to turn one input shard into batches of raw reco
 
 from __future__ import annotations
 
-import hashlib
-import importlib
-import json
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import pyarrow as pa
-from pydantic import BaseModel, ConfigDict, Field
 
 from mella.errors import MellaError
+from mella.pipeline.entry import Entry, StageOptions, StageReport, runtime_option
 
+if TYPE_CHECKING:
+    from mella.pipeline.shards import Shard
+    from mella.runstore import ArtifactSink
 
-def runtime_option(default: Any = ..., **kwargs: Any) -> Any:
-    """A pydantic Field for an option that changes how a stage runs but not what it outputs."""
-    return Field(default, json_schema_extra={"runtime": True}, **kwargs)
-
-
-class StageOptions(BaseModel):
-    """Base of every stage's options. Field names are the YAML keys; CLI flags are the same in kebab-case."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
+# What a stage module imports from here: the Stage base, its Options base and runtime_option.
+__all__ = ["BatchResult", "Emitter", "Stage", "StageOptions", "runtime_option"]
 
 
 @dataclass
@@ -94,44 +87,27 @@ class Emitter:
         return self._artifacts.path(suffix)
 
 
-class ArtifactSink:
-    """Temporary paths for one part's side outputs; committed together with the part."""
+class Stage(Entry):
+    """Base class of every stage. Subclasses set ``name``, ``Options`` and ``schema`` and write :meth:`process`.
 
-    def __init__(self, directory: Path, part_name: str, token: str):
-        self.directory, self.part_name, self.token = directory, part_name, token
-        self.paths: dict[str, Path] = {}
+    ``reads`` is "rows" (the parquet/JSONL rows of a previous stage) or "files" (raw inputs, turned into
+    batches by :meth:`read`)."""
 
-    def path(self, suffix: str) -> Path:
-        if suffix not in self.paths:
-            self.paths[suffix] = self.directory / f".{self.part_name}.{suffix}.{self.token}.tmp"
-        return self.paths[suffix]
-
-    def final(self, suffix: str) -> Path:
-        return self.directory / f"{self.part_name}.{suffix}"
-
-
-class Stage:
-    """Base class of every stage. Subclasses set ``name``, ``Options`` and ``schema`` and write :meth:`process`."""
-
-    name: ClassVar[str] = ""
-    Options: ClassVar[type[StageOptions]] = StageOptions
-    #: "rows": reads the parquet/JSONL rows of a previous stage; "files": reads raw inputs via :meth:`read`.
-    reads: ClassVar[str] = "rows"
-    #: Columns this stage reads from its input (lists in mella.records); an input without them is refused.
-    requires: ClassVar[tuple[str, ...]] = ()
     #: Output schema (from mella.records); ``None`` keeps the input schema (a pure filter).
     schema: ClassVar[pa.Schema | None] = None
     #: Rows per batch handed to :meth:`process`.
     batch_size: ClassVar[int] = 1000
-    #: The pip extra this stage needs, named in errors when it is missing.
-    extra: ClassVar[str | None] = None
     #: What one worker of this stage needs under the Ray executor (``{"num_gpus": 1}`` for a model stage);
     #: empty means one CPU. A property may compute it from the options.
     resources: ClassVar[dict[str, Any]] = {}
 
     def __init__(self, options: StageOptions | None = None, **kwargs: Any):
-        self.options = options if options is not None else self.Options(**kwargs)
+        super().__init__(options, **kwargs)
         self._ready = False
+
+    def run(self, shards: list[Shard], out: Path, executor: Any, run_dir: Path | None) -> StageReport:
+        """An executor runs the stage over the shards, one part per shard."""
+        return executor.run(self, shards, out)
 
     # -- what subclasses write ------------------------------------------------------------
     def setup(self) -> None:
@@ -180,18 +156,6 @@ class Stage:
         out.result.counters["rows_out"] += len(out.result.kept)
         return out.result
 
-    def fingerprint(self) -> str:
-        """Identifies the stage and every option that changes its output (recorded in part markers).
-
-        Options declared with :func:`runtime_option` (concurrency, delays, ...) are left out, so
-        changing them does not invalidate committed parts.
-        """
-        fields = type(self.options).model_fields
-        opts = {k: v for k, v in self.options.model_dump(mode="json").items()
-                if not (fields[k].json_schema_extra or {}).get("runtime")}
-        blob = json.dumps({"stage": self.name, "options": opts}, sort_keys=True)
-        return hashlib.sha256(blob.encode()).hexdigest()[:16]
-
     def __getstate__(self) -> dict[str, Any]:
         # Loaded models never travel to workers: each worker runs setup() itself.
         state = dict(self.__dict__)
@@ -199,42 +163,3 @@ class Stage:
         for key in getattr(self, "_unpicklable", ()):
             state.pop(key, None)
         return state
-
-
-# Registry: plain dict from names to "module:Class", resolved on use so `import mella` stays light.
-STAGES: dict[str, str] = {
-    "collect": "mella.collect.collect:CollectStage",
-    "filter": "mella.filter.filter:FilterStage",
-    "dedup": "mella.filter.dedup:DedupStage",
-    "fetch": "mella.fetch.fetch:FetchStage",
-    "caption": "mella.annotate.caption:CaptionStage",
-    "translate": "mella.annotate.translate:TranslateStage",
-    "score": "mella.annotate.score:ScoreStage",
-    "predict": "mella.evaluate.predict:PredictStage",
-    "build": "mella.dataset.build:BuildStage",
-    # steps: whole-folder entries of a pipeline (mella.pipeline.step)
-    "evaluate": "mella.evaluate.evaluate:EvaluateStep",
-    "report": "mella.report.report:ReportStep",
-    "export": "mella.dataset.export:ExportStep",
-    "train": "mella.train.train:TrainStep",
-}
-
-
-def register_stage(name: str, target: str) -> None:
-    STAGES[name] = target
-
-
-def stage_names() -> list[str]:
-    return sorted(STAGES)
-
-
-def get_stage(name: str) -> type[Stage]:
-    """The Stage class registered as ``name``; an unknown name lists the valid ones."""
-    if name not in STAGES:
-        import difflib
-
-        close = difflib.get_close_matches(name, STAGES, n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise MellaError(f"unknown stage {name!r}{hint}; valid stages: {', '.join(stage_names()) or 'none'}")
-    module, _, attr = STAGES[name].partition(":")
-    return getattr(importlib.import_module(module), attr)

@@ -8,18 +8,17 @@ fingerprint and inputs; a rerun skips it then, so ``mella run`` resumes across s
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Any, ClassVar
 
+from mella.pipeline.entry import Entry, StageReport
 from mella.pipeline.inputs import check_input_columns
-from mella.pipeline.local import StageReport
-from mella.pipeline.stage import Stage
+from mella.pipeline.shards import Shard
 from mella.runstore import now_iso, read_json, write_json_atomic
 
 
-class Step(Stage):
+class Step(Entry):
     """Base class of steps. Subclasses write :meth:`run_step`; ``reads`` is "folder"."""
 
     reads: ClassVar[str] = "folder"
@@ -30,8 +29,12 @@ class Step(Stage):
         """Do the work; return counters for the summary (``rows`` if it makes sense)."""
         raise NotImplementedError(f"step {type(self).__name__} must implement run_step()")
 
-    def process(self, rows, out) -> None:  # a step has no batches
-        raise TypeError(f"{self.name} is a step: run it with run_step(), not over batches")
+    def resolve(self, inputs: list[str]) -> list[Shard]:
+        """A step reads its inputs as they are: folders and files, not expanded into parts."""
+        return [Shard(str(i)) for i in inputs]
+
+    def run(self, shards: list[Shard], out: Path, executor: Any, run_dir: Path | None) -> StageReport:
+        return self.execute_checked([s.uri for s in shards], out, run_dir)
 
     def execute(self, inputs: list[str], out: str | Path, run_dir: str | Path | None = None) -> StageReport:
         """Check the inputs (before ``out`` is created), then :meth:`execute_checked`."""
@@ -70,11 +73,3 @@ class Step(Stage):
         return StageReport(stage=self.name, out=str(out), parts_total=1, parts_run=int(ran),
                            parts_skipped=int(not ran), rows=int(counters.get("rows", 0)), dropped=0,
                            seconds=seconds, counters={k: v for k, v in counters.items() if isinstance(v, int)})
-
-
-def is_step(cls: type) -> bool:
-    return isinstance(cls, type) and issubclass(cls, Step)
-
-
-def dumps(data: Any) -> str:
-    return json.dumps(data, ensure_ascii=False, sort_keys=True)

@@ -1,0 +1,90 @@
+"""What every pipeline entry shares, stage or step: a name, Options, the columns it reads, a fingerprint,
+and the report of one run.
+
+A **stage** (:class:`mella.pipeline.stage.Stage`) turns batches of rows into rows; an executor runs it over the
+shards of its input, one part per shard. A **step** (:class:`mella.pipeline.step.Step`) works on whole folders
+(evaluate, report, export, train). Both are entries: the runner (:func:`mella.pipeline.runner.run_stage`) resolves
+an entry's inputs, checks them, locks its folder and calls :meth:`Entry.run`, without asking which kind it has.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+if TYPE_CHECKING:
+    from mella.pipeline.shards import Shard
+
+
+def runtime_option(default: Any = ..., **kwargs: Any) -> Any:
+    """A pydantic Field for an option that changes how an entry runs but not what it outputs."""
+    return Field(default, json_schema_extra={"runtime": True}, **kwargs)
+
+
+class StageOptions(BaseModel):
+    """Base of every stage's and step's options. Field names are the YAML keys; CLI flags are the same in
+    kebab-case."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+@dataclass
+class StageReport:
+    """What one run of a stage or step did: parts run and skipped, rows out, merged counters, seconds."""
+
+    stage: str
+    out: str
+    parts_total: int
+    parts_run: int
+    parts_skipped: int
+    rows: int
+    dropped: int
+    seconds: float
+    counters: dict[str, int] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+class Entry:
+    """Base of stages and steps. Subclasses set ``name``, ``Options``, ``reads`` and ``requires``."""
+
+    name: ClassVar[str] = ""
+    Options: ClassVar[type[StageOptions]] = StageOptions
+    #: "rows": the parquet/JSONL rows of a previous stage; "files": raw inputs (collect); "folder": whole
+    #: folders as they are (steps).
+    reads: ClassVar[str] = "rows"
+    #: Columns this entry reads from its input (lists in mella.records); an input without them is refused.
+    requires: ClassVar[tuple[str, ...]] = ()
+    #: The pip extra this entry needs, named in errors when it is missing.
+    extra: ClassVar[str | None] = None
+
+    def __init__(self, options: StageOptions | None = None, **kwargs: Any):
+        self.options = options if options is not None else self.Options(**kwargs)
+
+    def resolve(self, inputs: list[str]) -> list[Shard]:
+        """The inputs as the runner checks them, clears around them and hands them to :meth:`run`."""
+        from mella.pipeline.shards import resolve_inputs
+
+        return resolve_inputs(inputs, self.reads)
+
+    def run(self, shards: list[Shard], out: Path, executor: Any, run_dir: Path | None) -> StageReport:
+        """Do the work into ``out`` (already checked and locked by the runner)."""
+        raise NotImplementedError(f"{type(self).__name__} must implement run()")
+
+    def fingerprint(self) -> str:
+        """Identifies the entry and every option that changes its output (recorded in markers).
+
+        Options declared with :func:`runtime_option` (concurrency, delays, ...) are left out, so
+        changing them does not invalidate committed parts.
+        """
+        fields = type(self.options).model_fields
+        opts = {k: v for k, v in self.options.model_dump(mode="json").items()
+                if not (fields[k].json_schema_extra or {}).get("runtime")}
+        blob = json.dumps({"stage": self.name, "options": opts}, sort_keys=True)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
