@@ -35,7 +35,7 @@ $(STAMP): pyproject.toml setup.py tools/lexbor_source.py
 	@rm -f $(VENV)/.installed-*
 	@touch $@ $(NATIVE)
 
-$(NATIVE): src/mella/collect/_native.c $(STAMP)
+$(NATIVE): $(wildcard src/mella/collect/*.c src/mella/collect/*.h) $(STAMP)
 	$(BIN)/python setup.py --quiet build_ext --inplace
 	@touch $@
 

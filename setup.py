@@ -43,9 +43,12 @@ def native_extensions():
             return str(path)
 
     files = sorted(rel(p) for m in MODULES for p in (source / "lexbor" / m).rglob("*.c"))
+    # One module from two files of mella's own: _native.c (module definition, HTML walk) and _charset.c
+    # (decode.py's byte scans and transcoding); depends makes a change to their header rebuild it too.
     return [Extension(
         "mella.collect._native",
-        ["src/mella/collect/_native.c", *files],
+        ["src/mella/collect/_native.c", "src/mella/collect/_charset.c", *files],
+        depends=["src/mella/collect/_native.h"],
         include_dirs=[rel(source)],
         define_macros=[("LEXBOR_STATIC", None)],
         # The flags selectolax builds lexbor with (-O3, C99); hidden symbols so that this copy of
