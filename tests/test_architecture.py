@@ -87,3 +87,15 @@ def test_a_pipeline_run_leaves_the_environment_as_it_was(tmp_path, monkeypatch):
     summary = run_pipeline(load_pipeline(str(pipeline), str(tmp_path / "run")), tmp_path / "run", progress=False)
     assert summary["lines"]["rows"] == 2
     assert "MELLA_RUN_DIR" not in os.environ
+
+
+def test_the_train_step_names_the_run_folder_to_its_config_without_the_environment(tmp_path, monkeypatch):
+    from mella.train.config import load_config
+
+    monkeypatch.delenv("MELLA_RUN_DIR", raising=False)
+    (tmp_path / "build").mkdir()
+    env = {"MELLA_RUN_DIR": str(tmp_path), "MELLA_CAPTION_MODEL": "/models/qwen2-vl"}
+    config = load_config(ROOT / "examples" / "train-demo.yaml", env=env)
+    assert str(config.data.samples) == str(tmp_path / "build")
+    assert str(config.output.dir) == str(tmp_path / "train")
+    assert "MELLA_RUN_DIR" not in os.environ

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
+from formatskit import assert_columns_documented
 from mella.demo.__main__ import main
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
@@ -59,6 +60,7 @@ def test_every_stage_of_the_demo(demo_run):
     html = (demo_run / "report" / "report.html").read_text(encoding="utf-8")
     assert "eval_base" in html and "eval_tuned" in html
     assert "Tiny random models" in html and 'id="gallery"' in html
+    assert_columns_documented(demo_run)  # every column of every part: in mella.records, with its type
 
 
 def test_demo_rerun_resumes(demo_run, capsys):

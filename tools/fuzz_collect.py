@@ -12,7 +12,7 @@ For memory errors, build the extension with AddressSanitizer and load that build
 
     gcc -shared -fPIC -O1 -g -fsanitize=address,undefined -DLEXBOR_STATIC -std=gnu99 \\
         -Ithird_party/lexbor/source -I"$(python -c 'import sysconfig; print(sysconfig.get_paths()["include"])')" \\
-        third_party/lexbor/source/lexbor/{core,dom,html,tag,ns,ports/posix}/**/*.c src/mella/collect/_native.c \\
+        third_party/lexbor/source/lexbor/{core,dom,html,tag,ns,ports/posix}/**/*.c src/mella/collect/_native.c src/mella/collect/_charset.c \\
         -o /tmp/asan/_native.so    # (bash: shopt -s globstar)
     LD_PRELOAD="$(gcc -print-file-name=libasan.so):$(gcc -print-file-name=libubsan.so)" \\
         ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 .venv/bin/python tools/fuzz_collect.py --native-so /tmp/asan/_native.so

@@ -1,115 +1,245 @@
-"""Row schemas of every stage, defined once. Stages add columns; they never reshape silently.
+"""Row schemas of every stage and step, defined once: each column's Arrow type and its meaning.
 
-Each schema is an Arrow schema; ``DROP_REASON`` is appended to a stage's schema for its
-``_dropped/`` output. See docs/formats.md for the meaning of every column.
+Stages add columns; they never reshape silently. Every stage imports its output schema from here, and the tables
+of docs/formats.md are generated from this module (``python tools/gen_formats.py``). A column's meaning is kept in
+:data:`MEANINGS`, beside the schemas and not in Arrow field metadata: field metadata would be written into every
+parquet footer and change the files mella writes. ``with_drop_reason`` gives a stage's ``_dropped/`` schema.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import pyarrow as pa
 
-DROP_REASON = pa.field("drop_reason", pa.string())
+#: One column: name, Arrow type, meaning (one line).
+Column = tuple[str, pa.DataType, str]
 
-CANDIDATES = pa.schema([
-    ("page_url", pa.string()),
-    ("image_url", pa.string()),
-    ("alt", pa.string()),
-    ("img_title", pa.string()),
-    ("figcaption", pa.string()),
-    ("context", pa.string()),          # bounded window of text around the <img>
-    ("page_title", pa.string()),
-    ("html_lang", pa.string()),        # <html lang>
-    ("content_language", pa.string()), # HTTP Content-Language
-    ("og_locale", pa.string()),
-    ("domain", pa.string()),           # registered domain of the page
-    ("source", pa.string()),           # input file (or URL) the row came from
-    ("source_offset", pa.int64()),     # byte offset of the WARC/WAT record (or -1)
+#: Every schema below by its name in docs/formats.md.
+SCHEMAS: dict[str, pa.Schema] = {}
+#: schema name -> column -> meaning.
+MEANINGS: dict[str, dict[str, str]] = {}
+#: schema name -> the schema whose columns it starts with (the docs list only the columns it adds).
+BASES: dict[str, str] = {}
+
+
+def _schema(name: str, columns: Iterable[Column], base: str | None = None) -> pa.Schema:
+    """Schema ``name``: ``base``'s columns (when given), then ``columns``; registered with its meanings."""
+    fields = list(SCHEMAS[base]) if base else []
+    meanings = dict(MEANINGS[base]) if base else {}
+    for column, type_, meaning in columns:
+        if column in meanings:
+            raise ValueError(f"records: schema {name} defines column {column} twice")
+        fields.append(pa.field(column, type_))  # no metadata: the parquet footers stay as they were
+        meanings[column] = meaning
+    SCHEMAS[name], MEANINGS[name] = pa.schema(fields), meanings
+    if base:
+        BASES[name] = base
+    return SCHEMAS[name]
+
+
+def _like(schema: str, column: str) -> Column:
+    """``column`` as ``schema`` defines it (type and meaning), for a schema that carries it over unchanged."""
+    return column, SCHEMAS[schema].field(column).type, MEANINGS[schema][column]
+
+
+# -- collect, filter, dedup ----------------------------------------------------------------------
+CANDIDATES = _schema("candidates", [
+    ("page_url", pa.string(), "address of the page the image is on"),
+    ("image_url", pa.string(), "address of the image, resolved against the page"),
+    ("alt", pa.string(), "the image's alt-text as the page gives it (D_know's native text)"),
+    ("img_title", pa.string(), "the `<img>`'s `title` attribute"),
+    ("figcaption", pa.string(), "the `<figcaption>` of the `<figure>` around the `<img>`"),
+    ("context", pa.string(), "bounded window of text around the `<img>`"),
+    ("page_title", pa.string(), "the page's `<title>`"),
+    ("html_lang", pa.string(), "`<html lang>`"),
+    ("content_language", pa.string(), "HTTP `Content-Language`"),
+    ("og_locale", pa.string(), "`<meta property=\"og:locale\">`"),
+    ("domain", pa.string(), "registered domain of the page"),
+    ("source", pa.string(), "input file (or URL) the row came from"),
+    ("source_offset", pa.int64(), "byte offset of the WARC/WAT record in source (-1 for saved pages)"),
 ])
 
-PAIRS = pa.schema(list(CANDIDATES) + [
-    ("lang", pa.string()),             # ISO 639-1; Serbian as sr-Cyrl / sr-Latn
-    ("lang_confidence", pa.float64()),
+PAIRS = _schema("pairs", [
+    ("lang", pa.string(), "language of the alt-text: ISO 639-1; Serbian as sr-Cyrl / sr-Latn"),
+    ("lang_confidence", pa.float64(), "the language-ID cascade's confidence in lang (0 to 1)"),
+], base="candidates")
+
+#: What ``filter`` (and ``dedup``, which keeps its input's columns) writes.
+FILTERED = _schema("filtered", [
+    ("alt_norm", pa.string(), "alt case-, width- and space-folded: the form dedup and equality rules compare"),
+], base="pairs")
+
+# -- fetch -----------------------------------------------------------------------------------------
+#: The image columns mella's readers know; fetch writes them and :data:`FETCHED`'s.
+IMAGES = _schema("images", [
+    ("key", pa.string(), "20 hex digits of sha256 of the normalised image URL: the image's id in the tars"),
+    _like("candidates", "image_url"),
+    ("status", pa.string(), "ok, or the reason (http_404, robots_disallowed, duplicate, ...)"),
+    ("error", pa.string(), "the status in words (empty when ok)"),
+    ("http_status", pa.int32(), "HTTP status of the last response (after redirects)"),
+    ("sha256", pa.string(), "sha256 of the original downloaded bytes"),
+    ("phash", pa.string(), "64-bit perceptual hash, 16 hex digits"),
+    ("width", pa.int32(), "width of the stored (resized) image"),
+    ("height", pa.int32(), "height of the stored (resized) image"),
+    ("bytes", pa.int64(), "size of the original download"),
 ])
 
-IMAGES = pa.schema([
-    ("key", pa.string()),
-    ("image_url", pa.string()),
-    ("status", pa.string()),           # ok, or the reason (http_404, robots_disallowed, duplicate, ...)
-    ("error", pa.string()),
-    ("http_status", pa.int32()),
-    ("sha256", pa.string()),
-    ("phash", pa.string()),
-    ("width", pa.int32()),
-    ("height", pa.int32()),
-    ("bytes", pa.int64()),
+#: What ``fetch`` adds to its input rows: the image columns and these (``image_url`` stays where it was).
+FETCHED = _schema("fetched", [
+    ("x_robots_tag", pa.string(), "the response's `X-Robots-Tag`, recorded whatever it says"),
+    ("original_width", pa.int32(), "width of the original, after EXIF orientation"),
+    ("original_height", pa.int32(), "height of the original, after EXIF orientation"),
+    ("duplicate_of", pa.string(), "key of the kept image this one copies (duplicate / near_duplicate)"),
+    ("tar_offset", pa.int64(), "where the image bytes start in `part-NNNNN.tar`"),
+    ("tar_size", pa.int64(), "how many bytes the image takes in `part-NNNNN.tar`"),
+], base="images")
+
+# -- caption, translate, score ---------------------------------------------------------------------
+# With caption mode "both", `caption` is the plain caption (image alone, MELLA's D_ling) and `caption_thick` the
+# culturally grounded one (alt-text and page title given as context); translate then fills `translation_thick`
+# too (the preference stage's "chosen" answer).
+SEGMENT = pa.struct([("source", pa.string()), ("target", pa.string())])
+
+#: What ``caption`` adds to its input rows.
+CAPTIONED = _schema("captioned", [
+    ("caption", pa.string(), "the caption in caption_lang (mode thick: the thick one; mode both: the plain one)"),
+    ("caption_lang", pa.string(), "language the captions are written in"),
+    ("caption_mode", pa.string(), "plain | thick | both"),
+    ("caption_model", pa.string(), "the captioning model (`tiny-random:<architecture>` for a tiny test model)"),
+    ("prompt_hash", pa.string(), "16 hex digits of sha256 over mode, caption language, prompts and system message"),
+    ("caption_thick", pa.string(), "mode both: the caption given alt-text and page title as context"),
+    ("caption_backend", pa.string(), "the model backend that ran the captioning model"),
 ])
 
-# Columns the annotation stages add to the fetch rows (pairs + images): caption adds the caption_* columns,
-# translate the translation_* ones, score the relevance ones. With caption mode "both", `caption` is the plain
-# caption (image alone, MELLA's D_ling) and `caption_thick` the culturally grounded one (alt-text and page title
-# given as context); translate then fills `translation_thick` too (the preference stage's "chosen" answer).
-ANNOTATIONS = pa.schema([
-    ("key", pa.string()),
-    ("caption", pa.string()),
-    ("caption_lang", pa.string()),
-    ("caption_mode", pa.string()),     # plain | thick | both
-    ("caption_model", pa.string()),
-    ("prompt_hash", pa.string()),
-    ("caption_thick", pa.string()),
-    ("translation", pa.string()),
-    ("translation_thick", pa.string()),
-    ("translation_lang", pa.string()),
-    ("translation_model", pa.string()),
-    # translate: the sentence alignment of each translation (one {source, target} per sentence, in order) and
-    # its quality estimate (translation_qe_method names the method and model, e.g. roundtrip-chrf:<model>)
-    ("translation_segments", pa.list_(pa.struct([("source", pa.string()), ("target", pa.string())]))),
-    ("translation_thick_segments", pa.list_(pa.struct([("source", pa.string()), ("target", pa.string())]))),
-    ("translation_qe", pa.float64()),
-    ("translation_thick_qe", pa.float64()),
-    ("translation_qe_method", pa.string()),
-    ("relevance", pa.float64()),       # image vs translation (D_ling)
-    ("relevance_alt", pa.float64()),   # image vs native alt-text (D_know)
-    ("relevance_thick", pa.float64()), # image vs translation_thick (D_ling built with --ling-field translation_thick)
+#: What ``translate`` adds to its input rows.
+TRANSLATED = _schema("translated", [
+    ("translation", pa.string(), "caption translated into the row's lang"),
+    ("translation_thick", pa.string(), "caption_thick translated into the row's lang"),
+    ("translation_lang", pa.string(), "language of the translations (the row's lang)"),
+    ("translation_model", pa.string(), "the translating model (`tiny-random:<architecture>` for a tiny test model)"),
+    ("translation_segments", pa.list_(SEGMENT), "one {source, target} per sentence of translation, in order"),
+    ("translation_thick_segments", pa.list_(SEGMENT),
+     "one {source, target} per sentence of translation_thick, in order"),
+    ("translation_qe", pa.float64(), "quality estimate of translation"),
+    ("translation_thick_qe", pa.float64(), "quality estimate of translation_thick"),
+    ("translation_qe_method", pa.string(), "method and model of the estimates, e.g. `roundtrip-chrf:<model>`"),
+    ("translation_backend", pa.string(), "the model backend that ran the translating model"),
 ])
 
-SAMPLES = pa.schema([
-    ("id", pa.string()),
-    ("key", pa.string()),
-    ("lang", pa.string()),
-    ("source", pa.string()),           # know | ling
-    ("instruction", pa.string()),
-    ("response", pa.string()),
-    ("split", pa.string()),            # train | validation | test
+#: What ``score`` adds to its input rows.
+SCORED = _schema("scored", [
+    ("relevance", pa.float64(), "cosine similarity of image and translation (D_ling), in [-1, 1]"),
+    ("relevance_thick", pa.float64(), "image vs translation_thick (D_ling built with --ling-field translation_thick)"),
+    ("relevance_alt", pa.float64(), "image vs the native alt-text (D_know)"),
+    ("relevance_model", pa.string(), "the dual encoder that scored them"),
 ])
 
-PREDICTIONS = pa.schema([
-    ("id", pa.string()),
-    ("lang", pa.string()),
-    ("source", pa.string()),
-    ("prediction", pa.string()),
-    ("references", pa.list_(pa.string())),
-    ("keywords", pa.list_(pa.string())),
-    ("model", pa.string()),
+#: The annotation columns mella's readers know (the stages' ``*_backend`` and ``relevance_model`` aside).
+ANNOTATIONS = _schema("annotations", [
+    _like("images", "key"),
+    *(_like("captioned", c) for c in CAPTIONED.names if c != "caption_backend"),
+    *(_like("translated", c) for c in TRANSLATED.names if c != "translation_backend"),
+    *(_like("scored", c) for c in ("relevance", "relevance_alt", "relevance_thick")),
 ])
 
-SCORES = pa.schema([
-    ("lang", pa.string()),
-    ("source", pa.string()),
-    ("metric", pa.string()),
-    ("score", pa.float64()),
-    ("n", pa.int64()),
-    ("signature", pa.string()),
+# -- build -----------------------------------------------------------------------------------------
+SAMPLES = _schema("samples", [
+    ("id", pa.string(), "stable sample id: the same image, language, source (and alt-text) give the same id"),
+    _like("images", "key"),
+    ("lang", pa.string(), "the sample's language (the row's lang)"),
+    ("source", pa.string(), "know (native alt-text) | ling (translated caption) | both (two-turn sample)"),
+    ("instruction", pa.string(), "the native instruction template the sample asks"),
+    ("response", pa.string(), "the answer: the alt-text (know) or the translation (ling)"),
+    ("split", pa.string(), "train | validation | test"),
 ])
 
-SCHEMAS: dict[str, pa.Schema] = {
-    "candidates": CANDIDATES,
-    "pairs": PAIRS,
-    "images": IMAGES,
-    "annotations": ANNOTATIONS,
-    "samples": SAMPLES,
-    "predictions": PREDICTIONS,
-    "scores": SCORES,
-}
+TURN = pa.struct([("source", pa.string()), ("instruction", pa.string()), ("response", pa.string())])
+
+#: What ``build`` writes: SAMPLES + what trainers, exporters and the card need.
+BUILT = _schema("built", [
+    ("variant", pa.string(), "alt | translation | self_translation | code_switch | conversation"),
+    ("recipe", pa.string(), "mella | know-only | ling-only | sdrrl"),
+    ("turns", pa.list_(TURN), "the whole conversation, one {source, instruction, response} per turn"),
+    ("group", pa.string(), "split group: key of the group's root image"),
+    ("image_sha256", pa.string(), "the image's sha256 (fetch's sha256)"),
+    _like("images", "phash"),
+    _like("images", "width"),
+    _like("images", "height"),
+    _like("candidates", "image_url"),
+    _like("candidates", "page_url"),
+    _like("candidates", "domain"),
+    ("caption", pa.string(), "ling: the caption the response was translated from (caption_thick's text under "
+                             "--ling-field translation_thick)"),
+    ("caption_lang", pa.string(), "ling: language of caption"),
+    ("caption_model", pa.string(), "ling: the captioning model"),
+    ("translation_model", pa.string(), "ling: the translating model"),
+], base="samples")
+
+#: build's plan (``build/_global/build/plan/part-NNNNN.parquet``): one row per input row of that part.
+PLAN = _schema("build_plan", [
+    ("know", pa.string(), "split of the row's D_know sample, or null"),
+    ("know_drop", pa.string(), "why the row has no D_know sample"),
+    ("ling", pa.string(), "split of the row's D_ling sample, or null"),
+    ("ling_drop", pa.string(), "why the row has no D_ling sample"),
+    ("pair", pa.bool_(), "the two samples become one two-turn sample"),
+    ("group", pa.string(), "split group: key of the group's root image"),
+])
+
+# -- every stage's _dropped/ ----------------------------------------------------------------------
+DROPPED = _schema("dropped", [
+    ("drop_reason", pa.string(), "why the row was dropped (a status or rule name, e.g. duplicate_alt, http_404)"),
+])
+DROP_REASON = DROPPED.field("drop_reason")
+
+# -- predict, evaluate -----------------------------------------------------------------------------
+PREDICTIONS = _schema("predictions", [
+    _like("samples", "id"),
+    _like("samples", "lang"),
+    _like("samples", "source"),
+    ("prediction", pa.string(), "the model's answer to the instruction"),
+    ("references", pa.list_(pa.string()), "reference answers (the sample's response)"),
+    ("keywords", pa.list_(pa.string()), "culture keywords the answer should name (keyword accuracy)"),
+    ("model", pa.string(), "the predicting model (or --model-name)"),
+])
+
+#: ``items.parquet`` of ``evaluate``: per-item scores, one column per metric output (those computed).
+#: Written with the types pyarrow infers, so a column whose every value is null has type null.
+EVALUATION_ITEMS = _schema("evaluation_items", [
+    _like("samples", "id"),
+    _like("samples", "lang"),
+    _like("samples", "source"),
+    ("bleu", pa.float64(), "sentence BLEU (effective order), 0-100"),
+    ("chrf", pa.float64(), "sentence chrF, 0-100"),
+    ("chrf++", pa.float64(), "sentence chrF++, 0-100"),
+    ("rougeL", pa.float64(), "ROUGE-L F1, 0-1"),
+    ("meteor", pa.float64(), "METEOR, 0-1"),
+    ("keyword_accuracy", pa.float64(), "share of the keywords the prediction names (null without keywords)"),
+    ("keyword_hits", pa.int64(), "keywords the prediction names"),
+    ("keyword_total", pa.int64(), "keywords of the item"),
+    ("output_lang_rate", pa.float64(), "1 when the prediction passes the target-language check, else 0"),
+])
+
+#: ``scores.json`` of ``evaluate`` (JSON rows, not parquet): one row per (lang, source, metric).
+SCORES = _schema("scores", [
+    ("lang", pa.string(), "the group's language"),
+    ("source", pa.string(), "the group's source (know | ling | both)"),
+    ("metric", pa.string(), "the metric output (bleu, chrf, chrf++, rougeL, meteor, keyword_accuracy, ...)"),
+    ("score", pa.float64(), "the corpus score (BLEU, chrF 0-100; others 0-1)"),
+    ("n", pa.int64(), "items the score is over"),
+    ("signature", pa.string(), "the metric's settings and versions (sacrebleu-style)"),
+])
+
+
+def documented_types() -> dict[str, list[pa.DataType]]:
+    """Every column of every schema above with the types it is documented with (one, unless names clash)."""
+    found: dict[str, list[pa.DataType]] = {}
+    for schema in SCHEMAS.values():
+        for f in schema:
+            types = found.setdefault(f.name, [])
+            if not any(t.equals(f.type) for t in types):
+                types.append(f.type)
+    return found
 
 
 def with_drop_reason(schema: pa.Schema) -> pa.Schema:
@@ -173,8 +303,9 @@ def _first_writers() -> dict[str, str]:
 
 
 def _declared_types() -> dict[str, pa.DataType]:
-    found = {"alt_norm": pa.string()}  # filter's normalised alt (mella.filter.filter.FILTERED)
-    for schema in SCHEMAS.values():
+    # The reader-contract schemas (and filter's alt_norm); the stages' own extra columns are not checked.
+    found = {"alt_norm": FILTERED.field("alt_norm").type}
+    for schema in (CANDIDATES, PAIRS, IMAGES, ANNOTATIONS, SAMPLES, PREDICTIONS, SCORES):
         for f in schema:
             found.setdefault(f.name, f.type)
     return found

@@ -21,10 +21,8 @@ from mella.models.cache import cache_key
 from mella.models.images import DecodedOnce, check_images, load_images
 from mella.models.stage import GenerationOptions, ModelOptions, ModelStage
 from mella.pipeline.stage import Emitter, runtime_option
-from mella.records import ANNOTATIONS, CAPTION_READS, PAIRS, extend
+from mella.records import CAPTION_READS, CAPTIONED, PAIRS, extend
 
-CAPTION_COLUMNS = ["caption", "caption_lang", "caption_mode", "caption_model", "prompt_hash", "caption_thick"]
-EXTRA_COLUMNS = [pa.field("caption_backend", pa.string())]
 MAX_CONTEXT_CHARS = 500  # an alt-text or title longer than this is cut: context, not a second document
 
 
@@ -56,8 +54,7 @@ class CaptionStage(ModelStage):
     Options = CaptionOptions
 
     def output_schema(self, input_schema: pa.Schema | None) -> pa.Schema:
-        fields = [ANNOTATIONS.field(c) for c in CAPTION_COLUMNS]
-        return extend(input_schema or PAIRS, *fields, *EXTRA_COLUMNS)
+        return extend(input_schema or PAIRS, *CAPTIONED)
 
     def setup(self) -> None:
         super().setup()

@@ -18,11 +18,10 @@ from mella.models.cache import cache_key
 from mella.models.images import DecodedOnce, check_images, load_images
 from mella.models.stage import ModelOptions, ModelStage
 from mella.pipeline.stage import Emitter, runtime_option
-from mella.records import ANNOTATIONS, PAIRS, SCORE_READS, extend
+from mella.records import PAIRS, SCORE_READS, SCORED, extend
 
 # score column -> text column it compares with the image
 TEXTS = {"relevance": "translation", "relevance_thick": "translation_thick", "relevance_alt": "alt"}
-EXTRA_COLUMNS = [pa.field("relevance_model", pa.string())]
 
 
 class ScoreOptions(ModelOptions):
@@ -46,7 +45,7 @@ class ScoreStage(ModelStage):
     batch_size = 512
 
     def output_schema(self, input_schema: pa.Schema | None) -> pa.Schema:
-        return extend(input_schema or PAIRS, *(ANNOTATIONS.field(c) for c in TEXTS), *EXTRA_COLUMNS)
+        return extend(input_schema or PAIRS, *SCORED)
 
     def process(self, rows: list[dict[str, Any]], out: Emitter) -> None:
         store = DecodedOnce(self.image_store())  # checked and scored with one decode per image

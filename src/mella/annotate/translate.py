@@ -32,12 +32,9 @@ from mella.models.stage import (
 )
 from mella.pipeline.checks import languages, ordered, raise_problems
 from mella.pipeline.stage import Emitter
-from mella.records import ANNOTATIONS, PAIRS, TRANSLATE_READS, extend
+from mella.records import PAIRS, TRANSLATE_READS, TRANSLATED, extend
 
 SOURCES = {"caption": "translation", "caption_thick": "translation_thick"}
-COLUMNS = ["translation", "translation_thick", "translation_lang", "translation_model", "translation_segments",
-           "translation_thick_segments", "translation_qe", "translation_thick_qe", "translation_qe_method"]
-EXTRA_COLUMNS = [pa.field("translation_backend", pa.string())]
 
 Check = Literal["echo", "copy", "length", "language"]
 
@@ -83,7 +80,7 @@ class TranslateStage(ModelStage):
     _unpicklable = ModelStage._unpicklable + ("checker", "qe", "qe_backend", "_qe_out")
 
     def output_schema(self, input_schema: pa.Schema | None) -> pa.Schema:
-        return extend(input_schema or PAIRS, *(ANNOTATIONS.field(c) for c in COLUMNS), *EXTRA_COLUMNS)
+        return extend(input_schema or PAIRS, *TRANSLATED)
 
     def setup(self) -> None:
         super().setup()

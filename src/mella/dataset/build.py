@@ -14,7 +14,6 @@ import logging
 from pathlib import Path
 from typing import Any, Literal
 
-import pyarrow as pa
 from pydantic import Field, model_validator
 
 from mella.dataset import plan
@@ -23,32 +22,10 @@ from mella.dataset.templates import pick, to_script
 from mella.errors import MellaError
 from mella.pipeline.checks import fractions_leave_room, languages, raise_problems
 from mella.pipeline.stage import Stage, StageOptions, runtime_option
-from mella.records import BUILD_READS, SAMPLES, extend
+from mella.records import BUILD_READS, BUILT
 
 log = logging.getLogger("mella")
 
-TURN = pa.struct([("source", pa.string()), ("instruction", pa.string()), ("response", pa.string())])
-# SAMPLES + what trainers, exporters and the card need. `source` is know | ling, or "both" for a two-turn
-# sample; `turns` always holds the whole conversation (one turn for single-turn samples).
-BUILT = extend(
-    SAMPLES,
-    ("variant", pa.string()),          # alt | translation | self_translation | code_switch | conversation
-    ("recipe", pa.string()),
-    ("turns", pa.list_(TURN)),
-    ("group", pa.string()),            # split group: key of the group's root image
-    ("image_sha256", pa.string()),
-    ("phash", pa.string()),
-    ("width", pa.int32()),
-    ("height", pa.int32()),
-    ("image_url", pa.string()),
-    ("page_url", pa.string()),
-    ("domain", pa.string()),
-    ("caption", pa.string()),          # the high-resource caption a D_ling response was translated from
-                                       # (caption_thick's text under --ling-field translation_thick)
-    ("caption_lang", pa.string()),
-    ("caption_model", pa.string()),
-    ("translation_model", pa.string()),
-)
 # The caption each translation column was translated from.
 CAPTION_OF = {"translation": "caption", "translation_thick": "caption_thick"}
 

@@ -30,12 +30,11 @@ from mella.dataset.groups import image_groups, labels
 from mella.dataset.splits import assign_splits, merge_fixed, mix
 from mella.errors import MellaError
 from mella.filter.text import key64, normalize_alt
+from mella.records import PLAN
 
 COLUMNS = ["key", "sha256", "phash", "domain", "lang", "alt", "alt_norm", "relevance", "relevance_alt"]
 # The score of the text a D_ling sample will contain: score writes one per translation column.
 RELEVANCE_OF = {"translation": "relevance", "translation_thick": "relevance_thick"}
-PLAN = pa.schema([("know", pa.string()), ("know_drop", pa.string()), ("ling", pa.string()),
-                  ("ling_drop", pa.string()), ("pair", pa.bool_()), ("group", pa.string())])
 RECIPE_SOURCES = {"mella": ("know", "ling"), "know-only": ("know",), "ling-only": ("ling",), "sdrrl": ("ling",)}
 
 

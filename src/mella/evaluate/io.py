@@ -41,5 +41,6 @@ def write_results(evaluation: Evaluation, out_dir: str | Path) -> dict[str, Path
     scores = [{k: _clean(v) for k, v in row.items()} for row in evaluation.scores]
     paths["scores"].write_text(json.dumps(scores, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     paths["markdown"].write_text(render_markdown(evaluation.scores), encoding="utf-8")
+    # Columns: mella.records.EVALUATION_ITEMS (those computed), typed as pyarrow infers them from the values.
     pq.write_table(pa.Table.from_pylist(evaluation.items), paths["items"])
     return paths

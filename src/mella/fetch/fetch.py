@@ -21,18 +21,10 @@ from mella.fetch.images import DEFAULT_MAX_PIXELS, ImageOptions
 from mella.net.client import PROJECT_URL
 from mella.pipeline.checks import no_controls, nonblank, raise_problems
 from mella.pipeline.stage import Emitter, Stage, StageOptions, runtime_option
-from mella.records import FETCH_READS, IMAGES, PAIRS, extend
+from mella.records import FETCH_READS, FETCHED, PAIRS, extend
 
-# Columns the fetch stage adds beyond mella.records.IMAGES (see docs/fetch.md).
-EXTRA_COLUMNS = [
-    pa.field("x_robots_tag", pa.string()),
-    pa.field("original_width", pa.int32()),
-    pa.field("original_height", pa.int32()),
-    pa.field("duplicate_of", pa.string()),      # key of the kept image this one copies
-    pa.field("tar_offset", pa.int64()),         # where the image bytes start in part-NNNNN.tar
-    pa.field("tar_size", pa.int64()),
-]
-RESULT_COLUMNS = [f.name for f in IMAGES if f.name != "image_url"] + [f.name for f in EXTRA_COLUMNS]
+# What a download decides for a row: the columns fetch adds (mella.records.FETCHED), image_url aside.
+RESULT_COLUMNS = [f.name for f in FETCHED if f.name != "image_url"]
 DEFAULT_MAX_BYTES = 32 * 1024 * 1024
 
 
@@ -124,7 +116,7 @@ class FetchStage(Stage):
         self._downloader = self._index = self._part = None
 
     def output_schema(self, input_schema: pa.Schema | None) -> pa.Schema:
-        return extend(input_schema or PAIRS, *IMAGES, *EXTRA_COLUMNS)
+        return extend(input_schema or PAIRS, *FETCHED)
 
     def net_options(self):
         """The NetOptions these stage options mean."""

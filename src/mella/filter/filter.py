@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from typing import Any
 
-import pyarrow as pa
 from pydantic import Field, model_validator
 
 from mella.filter.langid import LanguageID, base_code
@@ -18,10 +17,7 @@ from mella.filter.rules import Rules, rules_data
 from mella.filter.text import clean_alt, dominant_script, normalize_alt
 from mella.pipeline.checks import languages, ordered, raise_problems
 from mella.pipeline.stage import Stage, StageOptions
-from mella.records import FILTER_READS, PAIRS, extend
-
-#: What ``filter`` writes: the pairs schema plus the normalised alt that dedup compares.
-FILTERED = extend(PAIRS, ("alt_norm", pa.string()))
+from mella.records import FILTER_READS, FILTERED
 
 
 def _default_langs() -> list[str]:

@@ -37,7 +37,8 @@ class TrainStep(Step):
                      **self.options.set}
         if self.options.images:
             overrides["data.images"] = str(Path(self.options.images).resolve())
-        result = run_training(load_config(self.options.config, overrides))
+        env = {"MELLA_RUN_DIR": str(run_dir.resolve())} if run_dir is not None else {}
+        result = run_training(load_config(self.options.config, overrides, env))
         counters: dict[str, Any] = {}
         for stage, res in result.items():
             losses = res.get("losses", {}).get("train") or []
