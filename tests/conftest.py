@@ -38,9 +38,9 @@ def example_sites():
 @pytest.fixture
 def site_server(example_sites):
     """A real local HTTP server over the example sites, with the test routes (redirects, 429, stalls ...)."""
-    from mella.demo.siteserver import SiteServer
+    from faultserver import FaultSiteServer
 
-    with SiteServer(example_sites, test_routes=True) as srv:
+    with FaultSiteServer(example_sites) as srv:
         yield srv
 
 

@@ -26,6 +26,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from mella.errors import ConfigError, MellaError
+from mella.options import error_line, load_yaml, read_text
 from mella.paths import name_problem
 from mella.pipeline.checks import problems_of
 from mella.pipeline.entry import Entry, StageOptions
@@ -95,8 +96,7 @@ def _error_lines(where: str, err: dict[str, Any], fields) -> list[str]:
         return [f"{where}: {message}" for _, message in problems_of(err)]
     if not loc:  # a model validator's ValueError: the input is the whole mapping, not worth echoing
         return [f"{where}: {err['msg'].removeprefix('Value error, ')}"]
-    got = f" (got {err['input']!r})" if "input" in err and err["type"] != "missing" else ""
-    return [f"{where}.{loc}: {err['msg']}{got}"]
+    return [error_line(err, where)]
 
 
 def option_problems(where: str, cls: type[Entry], raw: dict[str, Any]) -> tuple[StageOptions | None, list[str]]:
@@ -209,99 +209,6 @@ def parse_pipeline(doc: Any, source: str = "pipeline", base: Path | None = None)
         raise ConfigError([_one_line(p) for p in problems], source)
     return PipelineConfig(name=str(doc.get("name") or Path(source).stem), executor=doc.get("executor", "local"),
                           workers=doc.get("workers"), ray_address=doc.get("ray_address"), stages=stages)
-
-
-_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
-
-
-def interpolate_env(text: str, env: dict[str, str] | None = None) -> tuple[str, list[str]]:
-    """Replace ``${NAME}`` and ``${NAME:-default}`` with environment values; unset names are problems."""
-    env = dict(os.environ) if env is None else env
-    missing: list[str] = []
-
-    def sub(m: re.Match) -> str:
-        name, default = m.group(1), m.group(2)
-        if name in env:
-            return env[name]
-        if default is not None:
-            return default
-        missing.append(f"environment variable {name} is not set (used as ${{{name}}}; "
-                       f"set it or write ${{{name}:-default}})")
-        return m.group(0)
-
-    return _ENV_REF.sub(sub, text), missing
-
-
-def read_text(path: str | Path, what: str) -> str:
-    """A config file's text; unreadable or non-UTF-8 files are one problem naming the file (and the byte)."""
-    try:
-        data = Path(path).read_bytes()
-    except OSError as exc:
-        raise MellaError(f"cannot read {what} {path}: {exc.strerror}") from None
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        raise ConfigError([f"not UTF-8 text: byte 0x{data[exc.start]:02x} at offset {exc.start} (line {line}); "
-                           "save the file as UTF-8"], str(path)) from None
-
-
-def _yaml_problem(exc: Exception, text: str = "") -> str:
-    """A YAML error as one line, with where it is."""
-    import yaml
-
-    if isinstance(exc, yaml.reader.ReaderError):  # a character YAML does not allow (NUL, most controls)
-        line = text.count("\n", 0, exc.position) + 1
-        return f"not valid YAML at line {line}: character U+{exc.character:04X} is not allowed ({exc.reason})"
-    mark = getattr(exc, "problem_mark", None)
-    at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-    return " ".join(f"not valid YAML{at}: {getattr(exc, 'problem', None) or exc}".split())
-
-
-def _comment_spans(text: str, source: str) -> list[tuple[int, int]]:
-    """Where the comments of a YAML text are, found with the YAML scanner (``#`` inside a quoted or plain
-    scalar is no comment). ``${...}`` references are masked first so that the scan sees plain text."""
-    import yaml
-
-    masked = _ENV_REF.sub(lambda m: re.sub(r"[^\n]", "x", m.group(0)), text)  # same length, same lines
-    try:
-        tokens = list(yaml.scan(masked, Loader=yaml.SafeLoader))
-    except yaml.YAMLError as exc:
-        raise ConfigError([_yaml_problem(exc, masked)], source) from None
-    spans = []
-    for before, after in zip(tokens, tokens[1:], strict=False):
-        gap_start, gap_end = before.end_mark.index, after.start_mark.index  # only blanks and comments between
-        at = masked.find("#", gap_start, gap_end)
-        while at != -1:
-            stop = masked.find("\n", at, gap_end)
-            stop = gap_end if stop == -1 else stop
-            spans.append((at, stop))
-            at = masked.find("#", stop, gap_end)
-    return spans
-
-
-def load_yaml(text: str, source: str, env: dict[str, str] | None = None) -> Any:
-    """Parse YAML after replacing ``${NAME}`` / ``${NAME:-default}`` with environment values, outside comments.
-
-    Comments are cut first (found by the YAML scanner, so a ``#`` inside quotes stays), then the references
-    are replaced as text (a value may be a number, or items of a flow list: ``[${CHECKS:-echo,copy}]``), then
-    the text is parsed. Every unset name, or the syntax error, is a ConfigError naming ``source``.
-    """
-    import yaml
-
-    kept, last = [], 0
-    for start, stop in _comment_spans(text, source):
-        kept.append(text[last:start])
-        last = stop
-    text, missing = interpolate_env("".join(kept) + text[last:], env)
-    if missing:
-        raise ConfigError(list(dict.fromkeys(missing)), source)
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ConfigError([_yaml_problem(exc, text)], source) from None
-    except RecursionError:
-        raise ConfigError(["not valid YAML: nested too deeply"], source) from None
 
 
 def load_pipeline(path: str, run_dir: str | None = None) -> PipelineConfig:

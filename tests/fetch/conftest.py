@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from fetchkit import EXAMPLE_SITES, make_misbehaving_site
 
-from mella.demo.siteserver import SiteServer, SiteSpec, load_sites
+from faultserver import FaultSiteServer
+from mella.demo.siteserver import SiteSpec, load_sites
 
 ROBOTS = "User-agent: *\nDisallow: /gen/private/\n"
 
@@ -18,5 +19,5 @@ def gen_site(tmp_path_factory):
 @pytest.fixture
 def server(gen_site):
     sites = load_sites(EXAMPLE_SITES) + [SiteSpec("gen", gen_site, "en")]
-    with SiteServer(sites, test_routes=True, robots_txt=ROBOTS) as srv:
+    with FaultSiteServer(sites, robots_txt=ROBOTS) as srv:
         yield srv

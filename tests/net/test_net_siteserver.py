@@ -1,4 +1,4 @@
-"""The demo/test site server: rendering, link conventions, static files, sitemaps, safety of paths."""
+"""The demo site server and the tests' FaultSiteServer: pages, link conventions, files, sitemaps, safe paths."""
 
 from __future__ import annotations
 

@@ -19,7 +19,8 @@ from mella.collect.saved import is_saved_html, saved_page
 from mella.collect.sites import CrawlOptions
 from mella.collect.warc import open_input, warc_pages
 from mella.collect.wat import wat_records, wat_rows
-from mella.net.client import NetOptions
+from mella.net.client import NetOptions, NetStageOptions
+from mella.options import with_default
 from mella.pipeline.checks import no_controls, nonblank, raise_problems
 from mella.pipeline.stage import Emitter, Stage, StageOptions, runtime_option
 from mella.records import CANDIDATES
@@ -28,8 +29,8 @@ from mella.records import CANDIDATES
 _BATCH_BYTES = 64 * 1024 * 1024
 
 
-class CollectOptions(StageOptions):
-    """Options of ``mella collect``."""
+class CollectOptions(StageOptions, NetStageOptions):
+    """Options of ``mella collect``; the client's (``allow_hosts`` ...) are :class:`NetStageOptions`."""
 
     format: Literal["auto", "warc", "wat", "html", "site", "urls", "sitemap"] = Field(
         "auto", description="Input kind; auto: from the name (http(s) page URLs are crawled as sites).")
@@ -41,12 +42,8 @@ class CollectOptions(StageOptions):
     max_depth: int = Field(3, ge=0, description="Links followed from a seed URL.")
     max_pages: int = Field(1000, ge=1, description="Pages fetched per seed, sitemap or URL list.")
     scope: Literal["host", "domain"] = Field("host", description="Same host, or same registered domain.")
-    # Runtime: a safety exemption, not a change of what a page yields (the demo's port differs per run).
-    allow_hosts: list[str] = runtime_option(
-        [], description="Hosts exempt from the private-address guard, for pages and archive URLs (e.g. 127.0.0.1:8000).")
-    respect_robots: bool = Field(True, description="Obey robots.txt.")
-    user_agent: str | None = Field(None, description="User-Agent (default: mella/<version> (+contact URL)).")
-    per_host_delay: float = runtime_option(1.0, ge=0, description="Seconds between requests to one host.")
+    # A crawl asks one site for page after page: one second apart unless told otherwise.
+    per_host_delay: float = with_default(NetStageOptions, "per_host_delay", 1.0)
 
     @model_validator(mode="after")
     def _check(self):

@@ -5,8 +5,9 @@
 Markdown pages are rendered to full HTML (`step_2.md` is served as `step_2.html`), HTML files are served
 with their links resolved into the site, everything else as-is with its content type. Each site gets an
 index page linking every page, and a sitemap (`/<name>/sitemap.xml`, `.xml.gz`); `/sitemap.xml` is a
-sitemap index of them. With `test_routes=True`, `/_test/...` adds the misbehaviour real sites show
-(redirects, slow and stalled answers, 429/503 with Retry-After, oversized bodies): see `_TestRoutes`.
+sitemap index of them. A subclass may serve more by naming its own `handler` (a subclass of
+:class:`mella.demo.handler.Handler`): the tests' `FaultSiteServer` (tests/faultserver.py) adds `/_test/...`, the
+misbehaviour real sites show (redirects, slow and stalled answers, 429/503 with Retry-After, oversized bodies).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import time
 from dataclasses import dataclass, field
 from http.server import ThreadingHTTPServer
 from pathlib import Path
+from typing import ClassVar
 from urllib.parse import quote
 
 from mella.demo.handler import Handler
@@ -79,25 +81,25 @@ def _served_name(rel: str) -> str:
 class SiteServer:
     """ThreadingHTTPServer in a background thread serving `sites`; a context manager giving `base_url`."""
 
+    #: What answers each request; a subclass names its own to serve more routes.
+    handler: ClassVar[type[Handler]] = Handler
+
     def __init__(self, sites: list[SiteSpec], *, host: str = "127.0.0.1", port: int = 0,
-                 robots_txt: str | None = DEFAULT_ROBOTS, test_routes: bool = False):
+                 robots_txt: str | None = DEFAULT_ROBOTS):
         self.sites = {spec.name: _Site.scan(spec) for spec in sites}
         self.host, self.port = host, port
         self.robots_txt = robots_txt
-        self.test_routes = test_routes
         self.requests: list[RequestRecord] = []
         self._lock = threading.Lock()
-        self._counts: dict[str, int] = {}
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
-        self.stopping = threading.Event()
 
     # -- lifecycle
     def start(self) -> SiteServer:
         """Bind (port 0 picks a free one) and serve in a daemon thread."""
-        httpd = ThreadingHTTPServer((self.host, self.port), Handler)
+        httpd = ThreadingHTTPServer((self.host, self.port), self.handler)
         httpd.daemon_threads = True
-        httpd.block_on_close = False  # a stalled test connection must not hold up stop()
+        httpd.block_on_close = False  # a client that stops reading must not hold up stop()
         httpd.site_server = self  # type: ignore[attr-defined]
         self._httpd, self.port = httpd, httpd.server_address[1]
         self._thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05},
@@ -107,7 +109,6 @@ class SiteServer:
 
     def stop(self) -> None:
         """Stop serving and close the socket."""
-        self.stopping.set()
         if self._httpd is not None:
             self._httpd.shutdown()
             self._httpd.server_close()
@@ -154,12 +155,6 @@ class SiteServer:
         """Paths (with query) of every request so far, in arrival order."""
         with self._lock:
             return [r.path for r in self.requests]
-
-    def count(self, key: str) -> int:
-        """Increment and return a per-key counter (the flaky test routes use it)."""
-        with self._lock:
-            self._counts[key] = self._counts.get(key, 0) + 1
-            return self._counts[key]
 
     # -- content
     def resolve(self, site: _Site, rel: str) -> tuple[str, object]:

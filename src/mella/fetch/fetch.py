@@ -18,7 +18,7 @@ import pyarrow as pa
 from pydantic import Field, model_validator
 
 from mella.fetch.images import DEFAULT_MAX_PIXELS, ImageOptions
-from mella.net.client import PROJECT_URL
+from mella.net.client import PROJECT_URL, NetStageOptions
 from mella.pipeline.checks import no_controls, nonblank, raise_problems
 from mella.pipeline.stage import Emitter, Stage, StageOptions, runtime_option
 from mella.records import FETCH_READS, FETCHED, PAIRS, extend
@@ -28,8 +28,11 @@ RESULT_COLUMNS = [f.name for f in FETCHED if f.name != "image_url"]
 DEFAULT_MAX_BYTES = 32 * 1024 * 1024
 
 
-class FetchOptions(StageOptions):
-    """Options of `mella fetch`; the runtime ones (concurrency, delays, timeouts) don't invalidate a resume."""
+class FetchOptions(StageOptions, NetStageOptions):
+    """Options of `mella fetch`; the runtime ones (concurrency, delays, timeouts) don't invalidate a resume.
+
+    The client options it shares with `collect` (`allow_hosts`, `user_agent` ...) are :class:`NetStageOptions`.
+    """
 
     image_size: int = Field(1024, ge=8, description="longest side (keep_ratio, never upscaled) or side (center_crop)")
     resize_mode: Literal["keep_ratio", "center_crop", "none"] = "keep_ratio"
@@ -45,15 +48,11 @@ class FetchOptions(StageOptions):
     # copy is dropped only when its language already has the picture.
     dedup_scope: Literal["lang", "all"] = Field(
         "lang", description="drop copies of an image kept for the same language (lang) or for any (all)")
-    allow_hosts: list[str] = Field(default_factory=list, description="host or host:port exempt from the guard")
-    user_agent: str | None = Field(None, description="product token matched in robots.txt; default mella/<ver>")
-    respect_robots: bool = True
     honour_noai: bool = Field(True, description="refuse images whose X-Robots-Tag says noai/noimageai/none")
     verify_tls: bool = True
     contact_url: str | None = runtime_option(PROJECT_URL, description="put in the User-Agent for site owners")
     concurrency: int = runtime_option(64, ge=1, description="downloads in flight per worker")
     per_host_concurrency: int = runtime_option(4, ge=1)
-    per_host_delay: float = runtime_option(0.0, ge=0)
     retries: int = runtime_option(2, ge=0, description="extra attempts for transient failures")
     connect_timeout: float = runtime_option(10.0, gt=0)
     read_timeout: float = runtime_option(30.0, gt=0)

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from mella.errors import MellaError
 from mella.languages import get_language
+from mella.options import error_line
 
 # Name -> "module:Class", imported only when asked for, so that `import mella.models.base` stays light.
 BACKENDS: dict[str, str] = {
@@ -143,7 +144,7 @@ def _parse_options(cls: type[BackendOptions], options, kwargs: dict, name: str) 
     try:
         return cls(**data)
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'options'}: {e['msg']}" for e in exc.errors())
+        problems = "; ".join(error_line(e, echo_input=False) for e in exc.errors())
         raise MellaError(f"backend {name!r}: {problems}") from None
 
 

@@ -3,10 +3,10 @@
 aiohttp is imported only when a client is opened, so importing this package stays cheap.
 """
 
-from mella.net.client import NetClient, NetOptions, Response
+from mella.net.client import NetClient, NetOptions, NetStageOptions, Response
 from mella.net.sync import iter_async, run_sync
 
-__all__ = ["NetClient", "NetOptions", "Response", "iter_async", "run_sync", "get_many"]
+__all__ = ["NetClient", "NetOptions", "NetStageOptions", "Response", "iter_async", "run_sync", "get_many"]
 
 
 def get_many(urls: list[str], options: NetOptions | None = None) -> list[Response]:

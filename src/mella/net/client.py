@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from mella.net.guard import BLOCKED, Allowlist, BlockedAddressError, check_url, guarded_resolver
 from mella.net.limits import HostLimiter
 from mella.net.robots import MAX_ROBOTS_BYTES, RobotsCache
+from mella.options import runtime_option
 
 log = logging.getLogger("mella.net")
 
@@ -66,6 +67,32 @@ class NetOptions(BaseModel):
     def robots_token(self) -> str:
         """The product token robots.txt groups are matched against (`mella`)."""
         return (self.user_agent or "mella").split("/", 1)[0].strip()
+
+
+class NetStageOptions(BaseModel):
+    """The client options every stage that reaches the web offers (``collect``, ``fetch``), declared once.
+
+    A stage's Options inherit them (``class FetchOptions(StageOptions, NetStageOptions)``), so the flags, YAML
+    keys, types, limits, descriptions and fingerprint treatment cannot drift apart between stages. A stage may
+    start a field elsewhere with :func:`mella.options.with_default` (collect waits 1 s between requests to a
+    host; fetch, whose hosts serve images, waits none). Each name is a :class:`NetOptions` field and means
+    what that field means.
+
+    ``allow_hosts`` is part of the fingerprint, not a runtime option: it decides which hosts can be reached,
+    so which pages a crawl finds and which images arrive. A part written without it holds ``blocked_address``
+    failures that a resume with it would keep beside parts that succeeded; changing it asks for a new folder
+    or ``--overwrite`` instead.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    allow_hosts: list[str] = Field(
+        default_factory=list,
+        description="Hosts (host or host:port, e.g. 127.0.0.1:8000) exempt from the private-address guard.")
+    respect_robots: bool = Field(True, description="Obey robots.txt.")
+    user_agent: str | None = Field(
+        None, description="Product token of the User-Agent, matched in robots.txt (default: mella/<version>).")
+    per_host_delay: float = runtime_option(0.0, ge=0, description="Seconds between requests to one host.")
 
 
 @dataclass

@@ -15,6 +15,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from mella.errors import ConfigError
+from mella.options import error_line, error_location, load_yaml, read_text
 
 
 class _Section(BaseModel):
@@ -166,15 +167,9 @@ class TrainConfig(_Section):
 
 
 def _pydantic_problems(where: str, exc: ValidationError) -> list[str]:
-    out = []
-    for err in exc.errors():
-        loc = ".".join(str(p) for p in (where, *err["loc"]))
-        if err["type"] == "extra_forbidden":
-            out.append(f"{loc}: unknown option")
-        else:
-            got = f" (got {err['input']!r})" if err["type"] != "missing" and "input" in err else ""
-            out.append(f"{loc}: {err['msg']}{got}")
-    return out
+    """A section's pydantic errors in the wording of every option problem (mella.options.error_line)."""
+    return [f"{error_location(err, where)}: unknown option" if err["type"] == "extra_forbidden"
+            else error_line(err, where) for err in exc.errors()]
 
 
 def _sections(doc: dict[str, Any]) -> tuple[dict[str, _Section], list[str]]:
@@ -281,8 +276,6 @@ def parse_config(doc: Any, source: str = "config", base: Path | None = None) -> 
 
 def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> TrainConfig:
     """Read a YAML config (``${ENV}`` references expanded); relative paths are relative to its folder."""
-    from mella.config import load_yaml, read_text
-
     doc = load_yaml(read_text(path, "training config"), str(path))  # ${VAR} in values, never in comments
     for dotted, value in (overrides or {}).items():
         _set_dotted(doc, dotted, value)

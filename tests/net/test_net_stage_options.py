@@ -1,0 +1,59 @@
+"""The client options collect and fetch share are declared once (mella.net.NetStageOptions) and treated alike."""
+
+from __future__ import annotations
+
+import pytest
+
+from mella.collect.collect import CollectOptions, CollectStage
+from mella.fetch.fetch import FetchOptions, FetchStage
+from mella.net import NetOptions, NetStageOptions
+from mella.options import is_runtime
+
+SHARED = list(NetStageOptions.model_fields)
+STAGES = {"collect": (CollectOptions, CollectStage), "fetch": (FetchOptions, FetchStage)}
+#: The defaults a stage deliberately starts elsewhere; everything else about a shared field is the group's.
+OWN_DEFAULTS = {("collect", "per_host_delay"): 1.0}
+
+
+def _without_default(info) -> str:
+    return repr(info).replace(f"default={info.default!r}", "default=?")
+
+
+def test_the_shared_options_are_client_options():
+    assert SHARED == ["allow_hosts", "respect_robots", "user_agent", "per_host_delay"]
+    assert set(SHARED) <= set(NetOptions.model_fields)
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_a_stage_declares_no_shared_option_itself_but_a_default(stage):
+    options, _ = STAGES[stage]
+    assert issubclass(options, NetStageOptions)
+    redeclared = set(options.__annotations__) & set(SHARED)
+    assert redeclared == {name for (s, name) in OWN_DEFAULTS if s == stage}
+
+
+@pytest.mark.parametrize("stage", STAGES)
+@pytest.mark.parametrize("name", SHARED)
+def test_each_stage_gets_the_group_field_as_declared(stage, name):
+    options, _ = STAGES[stage]
+    group, got = NetStageOptions.model_fields[name], options.model_fields[name]
+    assert _without_default(got) == _without_default(group)
+    assert got.get_default(call_default_factory=True) == OWN_DEFAULTS.get(
+        (stage, name), group.get_default(call_default_factory=True))
+
+
+@pytest.mark.parametrize("name", SHARED)
+def test_both_fingerprints_treat_a_shared_option_alike(name):
+    changed = {"allow_hosts": ["127.0.0.1:8000"], "respect_robots": False, "user_agent": "mybot/1.0",
+               "per_host_delay": 7.5}[name]
+    kept = {stage: cls(**{name: changed}).fingerprint() == cls().fingerprint()
+            for stage, (_, cls) in STAGES.items()}
+    assert kept["collect"] == kept["fetch"] == is_runtime(NetStageOptions.model_fields[name])
+
+
+def test_allow_hosts_is_in_the_fingerprint_and_per_host_delay_is_not():
+    # allow_hosts decides which hosts can be reached, so which rows succeed: a resume with another must stop.
+    assert not is_runtime(NetStageOptions.model_fields["allow_hosts"])
+    assert is_runtime(NetStageOptions.model_fields["per_host_delay"])
+    for _, stage in STAGES.values():
+        assert stage(allow_hosts=["127.0.0.1:8000"]).fingerprint() != stage().fingerprint()
