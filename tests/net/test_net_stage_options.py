@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from mella.collect.collect import CollectOptions, CollectStage
+from mella.errors import MellaError
 from mella.fetch.fetch import FetchOptions, FetchStage
 from mella.net import NetOptions, NetStageOptions
 from mella.options import is_runtime
@@ -57,3 +60,33 @@ def test_allow_hosts_is_in_the_fingerprint_and_per_host_delay_is_not():
     assert is_runtime(NetStageOptions.model_fields["per_host_delay"])
     for _, stage in STAGES.values():
         assert stage(allow_hosts=["127.0.0.1:8000"]).fingerprint() != stage().fingerprint()
+
+
+def test_collect_parts_written_before_allow_hosts_was_fingerprinted_still_resume(tmp_path):
+    from mella.collect.collect import CollectStage
+    from mella.pipeline.local import LocalExecutor
+
+    page = tmp_path / "p.html"
+    page.write_text('<html lang="cs"><body><img src="a.jpg" alt="Karlův most v Praze za úsvitu"></body></html>',
+                    encoding="utf-8")
+    out = tmp_path / "out"
+    stage = CollectStage(allow_hosts=["127.0.0.1"])
+    LocalExecutor(workers=1, progress=False).run(stage, [_shard(page)], out)
+    marker = out / "part-00000._SUCCESS"
+    info = json.loads(marker.read_text())
+    old = stage._fingerprint(leave_out=("allow_hosts",))
+    assert info["fingerprint"] == stage.fingerprint() != old
+    info["fingerprint"] = old  # as the version before this one wrote it
+    marker.write_text(json.dumps(info))
+    report = LocalExecutor(workers=1, progress=False).run(CollectStage(allow_hosts=["127.0.0.1"]), [_shard(page)], out)
+    assert (report.parts_run, report.parts_skipped) == (0, 1)
+    info["fingerprint"] = "0123456789abcdef"  # other options: still refused
+    marker.write_text(json.dumps(info))
+    with pytest.raises(MellaError, match="other options"):
+        LocalExecutor(workers=1, progress=False).run(CollectStage(), [_shard(page)], out)
+
+
+def _shard(path):
+    from mella.pipeline.shards import Shard
+
+    return Shard(str(path))

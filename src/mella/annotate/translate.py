@@ -59,7 +59,7 @@ class TranslateOptions(ModelOptions, GenerationOptions):
 
     @model_validator(mode="after")
     def _check(self):
-        raise_problems(languages(self, "source_lang", detectors=False)
+        raise_problems(languages(self, "source_lang")
                        + ordered(self, "min_length_ratio", "max_length_ratio") + self._qe_problems())
         return self
 

@@ -20,6 +20,7 @@ from mella.dataset import plan
 from mella.dataset.baselines import code_switch
 from mella.dataset.templates import pick, to_script
 from mella.errors import MellaError
+from mella.filter.langid import known_code
 from mella.pipeline.checks import fractions_leave_room, languages, raise_problems
 from mella.pipeline.stage import Stage, StageOptions, runtime_option
 from mella.records import BUILD_READS, BUILT
@@ -59,7 +60,7 @@ class BuildOptions(StageOptions):
 
     @model_validator(mode="after")
     def _check(self):
-        raise_problems(languages(self, "langs")
+        raise_problems(languages(self, "langs", detected=known_code)
                        + fractions_leave_room(self, "test_size", "validation_size", rest="train"))
         return self
 

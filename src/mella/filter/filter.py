@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import Field, model_validator
 
-from mella.filter.langid import LanguageID, base_code
+from mella.filter.langid import LanguageID, base_code, known_code
 from mella.filter.rules import Rules, rules_data
 from mella.filter.text import clean_alt, dominant_script, normalize_alt
 from mella.pipeline.checks import languages, ordered, raise_problems
@@ -40,7 +40,7 @@ class FilterOptions(StageOptions):
     @model_validator(mode="after")
     def _check(self):
         rules = rules_data()  # unset thresholds are the rules file's
-        raise_problems(languages(self, "langs", required=True) + ordered(self, "min_words", "max_words", rules)
+        raise_problems(languages(self, "langs", required=True, detected=known_code) + ordered(self, "min_words", "max_words", rules)
                        + ordered(self, "min_chars", "max_chars", rules))
         return self
 

@@ -15,15 +15,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
+
+from mella.options import is_runtime, runtime_option
 
 if TYPE_CHECKING:
     from mella.pipeline.shards import Shard
 
 
-def runtime_option(default: Any = ..., **kwargs: Any) -> Any:
-    """A pydantic Field for an option that changes how an entry runs but not what it outputs."""
-    return Field(default, json_schema_extra={"runtime": True}, **kwargs)
+__all__ = ["Entry", "StageOptions", "StageReport", "runtime_option"]
 
 
 class StageOptions(BaseModel):
@@ -83,8 +83,16 @@ class Entry:
         Options declared with :func:`runtime_option` (concurrency, delays, ...) are left out, so
         changing them does not invalidate committed parts.
         """
+        return self._fingerprint()
+
+    def resume_fingerprints(self) -> tuple[str, ...]:
+        """Fingerprints that earlier versions of mella gave this same configuration, whose committed parts this
+        run may resume (an option that became part of the fingerprint without changing what was written)."""
+        return ()
+
+    def _fingerprint(self, leave_out: tuple[str, ...] = ()) -> str:
         fields = type(self.options).model_fields
         opts = {k: v for k, v in self.options.model_dump(mode="json").items()
-                if not (fields[k].json_schema_extra or {}).get("runtime")}
+                if not is_runtime(fields[k]) and k not in leave_out}
         blob = json.dumps({"stage": self.name, "options": opts}, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]

@@ -9,6 +9,7 @@ See docs/train.md for an annotated example.
 from __future__ import annotations
 
 import importlib.util
+import os
 from pathlib import Path
 from typing import Any, Literal
 
@@ -274,9 +275,12 @@ def parse_config(doc: Any, source: str = "config", base: Path | None = None) -> 
     return TrainConfig(method=method, **parsed)
 
 
-def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> TrainConfig:
-    """Read a YAML config (``${ENV}`` references expanded); relative paths are relative to its folder."""
-    doc = load_yaml(read_text(path, "training config"), str(path))  # ${VAR} in values, never in comments
+def load_config(path: str | Path, overrides: dict[str, Any] | None = None,
+                env: dict[str, str] | None = None) -> TrainConfig:
+    """Read a YAML config (``${ENV}`` references expanded from the environment, then ``env``: the pipeline's
+    train step passes ``MELLA_RUN_DIR``); relative paths are relative to its folder."""
+    values = {**os.environ, **(env or {})}
+    doc = load_yaml(read_text(path, "training config"), str(path), values)  # ${VAR} in values, never in comments
     for dotted, value in (overrides or {}).items():
         _set_dotted(doc, dotted, value)
     return parse_config(doc, str(path), Path(path).resolve().parent)
