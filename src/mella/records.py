@@ -58,6 +58,18 @@ CANDIDATES = _schema("candidates", [
     ("domain", pa.string(), "registered domain of the page"),
     ("source", pa.string(), "input file (or URL) the row came from"),
     ("source_offset", pa.int64(), "byte offset of the WARC/WAT record in source (-1 for saved pages)"),
+    # The structure around the image (docs/collect.md#structure): what tells a banner or a badge from a photo.
+    ("landmark", pa.string(), "nearest landmark around the `<img>`: header, nav, footer, aside, main, article or "
+                              "figure (ARIA roles banner, navigation, contentinfo, complementary, main, article, "
+                              "figure count as these); null outside all of them"),
+    ("link_url", pa.string(), "where the link around the `<img>` goes, resolved against the page; null outside a link"),
+    ("link_scope", pa.string(), "same_site | other_site: whether link_url's registered domain is the page's; "
+                                "null outside a link"),
+    ("link_text", pa.string(), "the text of the link around the `<img>` (cleaned, at most 200 characters); null "
+                               "outside a link"),
+    ("declared_width", pa.int32(), "the `<img>`'s width attribute in CSS pixels; null when absent or not a number"),
+    ("declared_height", pa.int32(), "the `<img>`'s height attribute in CSS pixels; null when absent or not a number"),
+    ("image_index", pa.int32(), "0-based position of the `<img>` among the page's `<img>` elements"),
 ])
 
 PAIRS = _schema("pairs", [
@@ -68,7 +80,28 @@ PAIRS = _schema("pairs", [
 #: What ``filter`` (and ``dedup``, which keeps its input's columns) writes.
 FILTERED = _schema("filtered", [
     ("alt_norm", pa.string(), "alt case-, width- and space-folded: the form dedup and equality rules compare"),
+    ("kind", pa.string(), "description (says what is shown) | entity (names a place, work, dish, person... in the "
+                          "language) | other: build balances D_know on it"),
 ], base="pairs")
+
+# -- keywords, culture -----------------------------------------------------------------------------
+#: What ``keywords`` adds to its input rows (any rows with alt and lang).
+KEYWORDED = _schema("keyworded", [
+    ("keywords", pa.list_(pa.string()), "the alt's culturally salient spans in its own surface form: named "
+                                        "entities and rare content words"),
+    ("keyword_kinds", pa.list_(pa.string()), "per keyword, in the same order: entity | rare"),
+    ("keyword_method", pa.string(), "how they were found: `offline:<resources>` or `model:<backend>:<model>`"),
+])
+
+#: What ``culture`` adds to its input rows: a cultural-relevance rating.
+RATED = _schema("rated", [
+    ("culture_score", pa.float64(), "cultural relevance of the row, 0 (none) to 1 (a landmark, dish, festival... "
+                                    "named the way natives name it)"),
+    ("culture_category", pa.string(), "landmark | food | clothing | festival | art | person | nature | "
+                                      "everyday_life | product | screenshot_ui | other"),
+    ("culture_method", pa.string(), "how: `rubric:<backend>:<model>` or `offline:<version>` (from kind, keywords "
+                                    "and structure)"),
+])
 
 # -- fetch -----------------------------------------------------------------------------------------
 #: The image columns mella's readers know; fetch writes them and :data:`FETCHED`'s.
@@ -174,6 +207,12 @@ BUILT = _schema("built", [
     ("caption_lang", pa.string(), "ling: language of caption"),
     ("caption_model", pa.string(), "ling: the captioning model"),
     ("translation_model", pa.string(), "ling: the translating model"),
+    ("kind", pa.string(), "know: the alt-text's kind (description | entity | other), when filter gave one"),
+    ("keywords", pa.list_(pa.string()), "know: the alt-text's keywords (keyword and entity accuracy), when the "
+                                        "keywords stage ran"),
+    ("keyword_kinds", pa.list_(pa.string()), "know: per keyword, entity | rare"),
+    ("culture_category", pa.string(), "know: the culture stage's category, when it ran"),
+    ("culture_score", pa.float64(), "know: the culture stage's score, when it ran"),
 ], base="samples")
 
 #: build's plan (``build/_global/build/plan/part-NNNNN.parquet``): one row per input row of that part.
@@ -200,6 +239,7 @@ PREDICTIONS = _schema("predictions", [
     ("prediction", pa.string(), "the model's answer to the instruction"),
     ("references", pa.list_(pa.string()), "reference answers (the sample's response)"),
     ("keywords", pa.list_(pa.string()), "culture keywords the answer should name (keyword accuracy)"),
+    ("keyword_kinds", pa.list_(pa.string()), "per keyword, entity | rare (entity accuracy counts the entities)"),
     ("model", pa.string(), "the predicting model (or --model-name)"),
 ])
 
@@ -217,6 +257,8 @@ EVALUATION_ITEMS = _schema("evaluation_items", [
     ("keyword_accuracy", pa.float64(), "share of the keywords the prediction names (null without keywords)"),
     ("keyword_hits", pa.int64(), "keywords the prediction names"),
     ("keyword_total", pa.int64(), "keywords of the item"),
+    ("entity_named", pa.float64(), "1 when the prediction names every entity keyword of the item, else 0 (null "
+                                   "without entity keywords)"),
     ("output_lang_rate", pa.float64(), "1 when the prediction passes the target-language check, else 0"),
 ])
 
@@ -264,6 +306,8 @@ def extend(schema: pa.Schema, *fields: pa.Field | tuple[str, pa.DataType]) -> pa
 # refused before any work (mella.pipeline.inputs.check_input_columns) with a line naming the stage that writes it.
 # Columns a stage only reads when present (page_title, caption_lang, relevance ...) are not listed.
 FILTER_READS = ("page_url", "alt")
+KEYWORDS_READS = ("alt", "lang")
+CULTURE_READS = ("alt", "lang")
 DEDUP_READS = ("page_url", "image_url", "alt", "domain")
 FETCH_READS = ("image_url",)
 CAPTION_READS = ("key",)
@@ -280,7 +324,9 @@ TRAIN_READS = ("key", "instruction", "response", "split")
 # Pipeline order of the stages that write columns, each with the columns it adds first.
 _WRITERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("collect", tuple(CANDIDATES.names)),
-    ("filter", ("lang", "lang_confidence", "alt_norm")),
+    ("filter", ("lang", "lang_confidence", "alt_norm", "kind")),
+    ("keywords", tuple(KEYWORDED.names)),
+    ("culture", tuple(RATED.names)),
     ("fetch", tuple(IMAGES.names)),
     ("caption", ("caption", "caption_lang", "caption_mode", "caption_model", "prompt_hash", "caption_thick")),
     ("translate", ("translation", "translation_thick", "translation_lang", "translation_model",
