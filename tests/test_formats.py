@@ -66,7 +66,8 @@ def test_evaluation_outputs_are_the_documented_ones():
     from mella.evaluate import run_evaluation
 
     rows = [{"id": "1", "lang": "ru", "source": "know", "prediction": "Красная площадь в Москве",
-             "references": ["Красная площадь"], "keywords": ["площадь"], "model": "m"},
+             "references": ["Красная площадь"], "keywords": ["Красной площади"], "keyword_kinds": ["entity"],
+             "model": "m"},
             {"id": "2", "lang": "ru", "source": "ling", "prediction": "Кремль",
              "references": ["Московский Кремль"], "keywords": None, "model": "m"}]
     evaluation = run_evaluation(rows)

@@ -43,7 +43,8 @@ def setup(tmp_path_factory):
     keys = [image_key(u) for u in urls]
     samples = [
         {"id": "s1", "key": keys[0], "lang": "ru", "source": "know", "instruction": "Опишите изображение.",
-         "response": "Космический корабль среди звёзд", "split": "test", "keywords": ["корабль", "звёзд"]},
+         "response": "Космический корабль среди звёзд", "split": "test", "keywords": ["корабль", "звёзд"],
+         "keyword_kinds": ["rare", "rare"]},
         {"id": "s2", "key": keys[1], "lang": "ru", "source": "ling", "instruction": "Что на картинке?",
          "response": "Обезьяна в космосе", "split": "test", "keywords": None},
         {"id": "s3", "key": keys[1], "lang": "ru", "source": "ling", "instruction": "Что на картинке?",
@@ -51,7 +52,8 @@ def setup(tmp_path_factory):
         {"id": "s4", "key": "0" * 20, "lang": "ru", "source": "know", "instruction": "Что это?",
          "response": "Нет картинки", "split": "test", "keywords": None},
     ]
-    schema = SAMPLES.append(pa.field("keywords", pa.list_(pa.string())))
+    schema = SAMPLES.append(pa.field("keywords", pa.list_(pa.string()))).append(
+        pa.field("keyword_kinds", pa.list_(pa.string())))
     (root / "samples").mkdir()
     pq.write_table(pa.Table.from_pylist(samples, schema=schema), root / "samples" / "part-00000.parquet")
     return root, make_tiny("qwen2-vl", root / "model")
@@ -67,6 +69,7 @@ def test_predict_writes_predictions_of_the_test_split(setup):
     assert set(by_id) == {"s1", "s2"}  # s3 is train, s4 has no image
     assert by_id["s1"]["references"] == ["Космический корабль среди звёзд"]
     assert by_id["s1"]["keywords"] == ["корабль", "звёзд"] and by_id["s2"]["keywords"] is None
+    assert by_id["s1"]["keyword_kinds"] == ["rare", "rare"] and by_id["s2"]["keyword_kinds"] is None
     assert all(r["prediction"] and r["model"] == "tiny-random:qwen2_vl" for r in by_id.values())
     dropped = pq.read_table(root / "predict" / "_dropped" / "part-00000.parquet").to_pylist()
     assert [(r["id"], r["drop_reason"]) for r in dropped] == [("s4", "image_missing")]
@@ -86,7 +89,8 @@ def test_evaluate_reads_the_predict_output(setup):
     scores = json.loads((root / "scores" / "scores.json").read_text(encoding="utf-8"))
     groups = {(s["lang"], s["source"]) for s in scores}
     assert groups == {("ru", "know"), ("ru", "ling")}
-    assert {s["metric"] for s in scores} >= {"bleu", "chrf", "rougeL", "meteor", "keyword_accuracy"}
+    assert {s["metric"] for s in scores} >= {"bleu", "chrf", "rougeL", "meteor", "keyword_accuracy",
+                                            "entity_accuracy"}
     assert all(s["n"] == 1 for s in scores if s["metric"] == "bleu")  # one prediction per group
 
 

@@ -9,7 +9,7 @@ from mella.evaluate.metrics import OUTPUTS
 from mella.records import PREDICTIONS
 
 NAMES = ["bleu", "chrf", "chrf++", "rougeL", "meteor", "keyword_accuracy", "keyword_accuracy_micro",
-         "output_lang_rate"]
+         "entity_accuracy", "output_lang_rate"]
 
 
 def _rows():
@@ -31,6 +31,9 @@ def test_scores_per_lang_and_source_with_scales():
         assert set(s) == {"lang", "source", "metric", "score", "n", "signature"}
         assert s["signature"].startswith(f"{s['metric']}|lang:{s['lang']}|")
         top = 100 if s["metric"] in ("bleu", "chrf", "chrf++") else 1
+        if s["metric"] == "entity_accuracy":  # no row has keyword_kinds: no entities to name
+            assert s["score"] is None and s["n"] == 0
+            continue
         assert 0 <= s["score"] <= top + 1e-9
     bleu = {(s["lang"], s["source"]): s for s in scores if s["metric"] == "bleu"}
     assert bleu[("th", "know")]["n"] == len(PAIRS["th"])
@@ -46,7 +49,7 @@ def test_items_have_one_row_per_prediction():
     assert len(evaluation.items) == len(_rows())
     item = evaluation.items[0]
     assert {"id", "lang", "source", "bleu", "chrf", "chrf++", "rougeL", "meteor", "keyword_accuracy",
-            "keyword_hits", "keyword_total", "output_lang_rate"} <= set(item)
+            "keyword_hits", "keyword_total", "entity_named", "output_lang_rate"} <= set(item)
 
 
 def test_rows_without_references_are_skipped_and_counted():

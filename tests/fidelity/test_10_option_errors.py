@@ -10,7 +10,7 @@ import json
 
 from clikit import pairs_folder, refused
 
-VALID = "bleu, chrf, rougeL, meteor, keyword_accuracy, output_lang_rate"
+VALID = "bleu, chrf, rougeL, meteor, keyword_accuracy, entity_accuracy, output_lang_rate"
 
 
 def test_10_evaluate_metrics_blue_names_blue_and_the_valid_metrics(tmp_path, capsys):

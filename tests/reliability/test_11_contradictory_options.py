@@ -117,7 +117,7 @@ stages:
         "stages[1] (build): test_size (0.5) + validation_size (0.5) = 1 leaves nothing for train; "
         "fractions must sum below 1",
         "stages[2] (evaluate): metrics: unknown 'blue'; valid: bleu, chrf, rougeL, meteor, keyword_accuracy, "
-        "output_lang_rate",
+        "entity_accuracy, output_lang_rate",
         "stages[3] (export): formats: name at least one of hf, llava, sharegpt, swift, wds",
     ]
 

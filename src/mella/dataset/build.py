@@ -4,7 +4,9 @@ Input: rows of the fetch stage plus the annotation columns (``records.ANNOTATION
 sample (image -> the page's native alt-text: cultural knowledge) and a D_ling sample (image -> the caption
 translated into the row's language: fluency), each with a native instruction template. Which samples are
 kept and in which split is decided once for the whole input in :meth:`BuildStage.prepare`
-(:mod:`mella.dataset.plan`); parts then map row to samples. See docs/dataset.md.
+(:mod:`mella.dataset.plan`); parts then map row to samples. D_know samples carry the row's culture columns
+(``kind``, ``keywords``, ``keyword_kinds``, ``culture_category``, ``culture_score``) when the input has them, so
+predict and evaluate can score keywords and entities. See docs/dataset.md.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ log = logging.getLogger("mella")
 
 # The caption each translation column was translated from.
 CAPTION_OF = {"translation": "caption", "translation_thick": "caption_thick"}
+# What a D_know sample carries over from its row (null where the input lacks the column; null on D_ling samples).
+KNOW_COLUMNS = ("kind", "keywords", "keyword_kinds", "culture_category", "culture_score")
 
 
 class BuildOptions(StageOptions):
@@ -42,6 +46,14 @@ class BuildOptions(StageOptions):
     min_relevance_alt: float | None = Field(None, ge=-1, le=1, description="Drop D_know samples scoring below this.")
     min_translation_qe: float | None = Field(
         None, description="Drop D_ling samples whose translation QE (translate's <ling_field>_qe) is below this.")
+    know_kinds: list[Literal["description", "entity", "other"]] = Field(
+        default_factory=list, description="D_know: the alt-text kinds (filter's kind) to keep (default: all).")
+    min_culture_score: float | None = Field(
+        None, ge=0, le=1, description="D_know: drop rows whose culture_score (mella culture) is below this.")
+    max_kind_share: float | None = Field(
+        None, gt=0, le=1, description="D_know train, per language: no kind above this share (the largest are cut).")
+    max_category_share: float | None = Field(
+        None, gt=0, le=1, description="D_know train, per language: no culture_category above this share.")
     test_size: float = Field(0.1, ge=0, description="Test samples per language and source (<1: fraction).")
     validation_size: float = Field(0.05, ge=0, description="Validation samples per language and source.")
     phash_distance: int = Field(4, ge=-1, le=31, description="pHash bits apart that still count as one image.")
@@ -141,6 +153,7 @@ class BuildStage(Stage):
             "caption_lang": row.get("caption_lang") if source == "ling" else None,
             "caption_model": row.get("caption_model") if source == "ling" else None,
             "translation_model": row.get("translation_model") if source == "ling" else None,
+            **{c: row.get(c) if source == "know" else None for c in KNOW_COLUMNS},
         }
 
     def _variant(self, source: str) -> str:
@@ -160,7 +173,8 @@ class BuildStage(Stage):
 def _two_turn(ling: dict[str, Any], know: dict[str, Any]) -> dict[str, Any]:
     """One conversation: describe the image (D_ling), then say what it shows (D_know)."""
     sid = "both-" + ling["id"].split("-", 1)[1] + "-" + know["id"].rsplit("-", 1)[1]
-    return {**ling, "id": sid, "source": "both", "variant": "conversation", "turns": ling["turns"] + know["turns"]}
+    return {**ling, "id": sid, "source": "both", "variant": "conversation", "turns": ling["turns"] + know["turns"],
+            **{c: know[c] for c in KNOW_COLUMNS}}  # its D_know turn's alt-text, kind and keywords
 
 
 def find_images(parts: list[str]) -> str | None:

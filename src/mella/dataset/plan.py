@@ -7,7 +7,10 @@ Runs once in the driver (``BuildStage.prepare``). It reads only the columns it n
    but the first translation of one image per language (its caption does not change with the page);
 2. image groups (:mod:`mella.dataset.groups`) and their splits (:mod:`mella.dataset.splits`), computed over
    all candidates whatever the recipe, so every recipe built from one input has the same test images;
-3. the recipe's sources; the train split mixed (ratio, per-language cap, balancing) by seeded rank;
+   D_know rows may also be held back by their ``kind`` (``know_kinds``) or ``culture_score``
+   (``min_culture_score``), before splits, like the relevance thresholds;
+3. the recipe's sources; D_know's train split balanced by ``kind`` and ``culture_category``
+   (:mod:`mella.dataset.balance`), then the train split mixed (ratio, per-language cap, balancing) by seeded rank;
 4. with ``conversation: two_turn``, a row whose two samples both stay in train or validation becomes one
    two-turn sample.
 
@@ -17,6 +20,8 @@ It writes ``plan/part-NNNNN.parquet`` (one row per input row) and ``summary.json
 from __future__ import annotations
 
 import json
+import logging
+import sys
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,13 +31,21 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from mella.dataset.balance import cap_labels
 from mella.dataset.groups import image_groups, labels
 from mella.dataset.splits import assign_splits, merge_fixed, mix
 from mella.errors import MellaError
 from mella.filter.text import key64, normalize_alt
 from mella.records import PLAN
 
-COLUMNS = ["key", "sha256", "phash", "domain", "lang", "alt", "alt_norm", "relevance", "relevance_alt"]
+log = logging.getLogger("mella")
+
+COLUMNS = ["key", "sha256", "phash", "domain", "lang", "alt", "alt_norm", "relevance", "relevance_alt",
+           "kind", "culture_score", "culture_category"]
+# Options that drop D_know rows by a column, and the stage that writes that column: an input without it is refused.
+KNOW_FILTERS = {"know_kinds": ("kind", "mella filter"), "min_culture_score": ("culture_score", "mella culture")}
+# Options that balance D_know's train split by a column: rows without it form one label of their own.
+KNOW_BALANCE = {"max_kind_share": ("kind", "kind_share"), "max_category_share": ("culture_category", "category_share")}
 # The score of the text a D_ling sample will contain: score writes one per translation column.
 RELEVANCE_OF = {"translation": "relevance", "translation_thick": "relevance_thick"}
 RECIPE_SOURCES = {"mella": ("know", "ling"), "know-only": ("know",), "ling-only": ("ling",), "sdrrl": ("ling",)}
@@ -55,6 +68,8 @@ class Candidates:
     image: list[int] = field(default_factory=list)
     lang: list[str] = field(default_factory=list)
     know: list[str | None] = field(default_factory=list)   # sample id or None
+    kind: list[str | None] = field(default_factory=list)    # the row's kind (filter), when present
+    category: list[str | None] = field(default_factory=list)  # the row's culture_category, when present
     ling: list[str | None] = field(default_factory=list)
     drops: dict[tuple[int, str], str] = field(default_factory=dict)  # (row, source) -> reason
     images: dict[str, int] = field(default_factory=dict)    # key -> image index
@@ -68,16 +83,23 @@ def read_candidates(parts: list[str], opts) -> Candidates:
     """Stream the needed columns of every part into :class:`Candidates` (deduplicating samples)."""
     cand = Candidates()
     seen: set[str] = set()
+    present: set[str] = set()
     from mella.pipeline.shards import parquet_batches, parquet_schema
 
     for index, path in enumerate(parts):
         names = set(parquet_schema(path).names)
+        present |= names
         _check_relevance_column(path, names, opts)
+        _check_know_columns(path, names, opts)
         cols = [c for c in [*COLUMNS, opts.ling_field, f"{opts.ling_field}_qe", RELEVANCE_OF[opts.ling_field]]
                 if c in names]
         for batch in parquet_batches(path, 65536, cols):  # a corrupt part is named, with its stage
             for row in batch.to_pylist():
                 _add_row(cand, index, row, opts, seen)
+    for option, (column, _) in KNOW_BALANCE.items():
+        if getattr(opts, option) is not None and column not in present:
+            log.warning("build: --%s: no input has a %s column, so there is nothing to balance",
+                        option.replace("_", "-"), column)
     return cand
 
 
@@ -87,6 +109,14 @@ def _check_relevance_column(path: str, names: set[str], opts) -> None:
     if opts.min_relevance is not None and column not in names:
         raise MellaError(f"build: --min-relevance with --ling-field {opts.ling_field} reads {column}, which "
                          f"{path} lacks; run `mella score` on the translate output (it writes {column})")
+
+
+def _check_know_columns(path: str, names: set[str], opts) -> None:
+    """An option that drops D_know rows by a column refuses an input without it (it would drop every row)."""
+    for option, (column, writer) in KNOW_FILTERS.items():
+        if getattr(opts, option) and column not in names:
+            raise MellaError(f"build: --{option.replace('_', '-')} reads {column}, which {path} lacks; "
+                             f"run `{writer}` on the rows first (it writes {column})")
 
 
 def _add_row(cand: Candidates, part: int, row: dict[str, Any], opts, seen: set[str]) -> None:
@@ -99,6 +129,8 @@ def _add_row(cand: Candidates, part: int, row: dict[str, Any], opts, seen: set[s
     cand.part.append(part)
     cand.image.append(cand.images[key])
     cand.lang.append(lang)
+    cand.kind.append(_label(row.get("kind")))
+    cand.category.append(_label(row.get("culture_category")))
     for source, text_key in (("know", know_text_key(row)), ("ling", "")):
         reason = _ineligible(row, source, lang, opts)
         sid = sample_id(source, lang, key, text_key) if reason is None else None
@@ -111,6 +143,11 @@ def _add_row(cand: Candidates, part: int, row: dict[str, Any], opts, seen: set[s
         getattr(cand, source).append(sid)
 
 
+def _label(value: Any) -> str | None:
+    """A kind or category, interned: a handful of distinct strings held once, not once per row."""
+    return sys.intern(value) if isinstance(value, str) else None
+
+
 def _ineligible(row: dict[str, Any], source: str, lang: str, opts) -> str | None:
     if opts.langs and lang not in opts.langs and lang.split("-")[0] not in opts.langs:
         return "other_language"
@@ -121,10 +158,22 @@ def _ineligible(row: dict[str, Any], source: str, lang: str, opts) -> str | None
                     else (row.get(RELEVANCE_OF[opts.ling_field]), opts.min_relevance))
     if floor is not None and (score is None or score < floor):
         return "low_relevance"
-    if source == "ling" and opts.min_translation_qe is not None:
+    if source == "know":
+        return _know_ineligible(row, opts)
+    if opts.min_translation_qe is not None:
         qe = row.get(f"{opts.ling_field}_qe")  # the QE of the text the sample will contain
         if qe is None or qe < opts.min_translation_qe:
             return "low_translation_qe"
+    return None
+
+
+def _know_ineligible(row: dict[str, Any], opts) -> str | None:
+    """D_know's own conditions: the alt-text's kind, its culture score (a missing score is below any floor)."""
+    if opts.know_kinds and row.get("kind") not in opts.know_kinds:
+        return "excluded_kind"
+    score = row.get("culture_score")
+    if opts.min_culture_score is not None and (score is None or score < opts.min_culture_score):
+        return "low_culture_score"
     return None
 
 
@@ -187,6 +236,9 @@ def _decide(cand: Candidates, group: np.ndarray, split_of: dict[str, str], opts)
                 out[source][i] = split
                 if split == "train":
                     train[(cand.lang[i], source)].append((key64(str(opts.seed), sid), i))
+    for (lang, source), ranked in train.items():
+        if source == "know":
+            train[(lang, source)] = _balance_know(ranked, cand, opts, out)
     keep = mix({c: len(v) for c, v in train.items()}, opts.know_ratio, opts.max_per_lang, opts.balance)
     for (lang, source), ranked in train.items():
         for _, i in sorted(ranked)[keep[(lang, source)]:]:
@@ -194,6 +246,16 @@ def _decide(cand: Candidates, group: np.ndarray, split_of: dict[str, str], opts)
     out["pair"] = [opts.conversation == "two_turn" and k is not None and k == g and k != "test"
                    for k, g in zip(out["know"], out["ling"], strict=True)]
     return out
+
+
+def _balance_know(ranked: list[tuple[int, int]], cand: Candidates, opts, out: dict[str, list]
+                  ) -> list[tuple[int, int]]:
+    """One language's D_know train candidates with no kind, then no category, above its share."""
+    for option, labels_of in (("max_kind_share", cand.kind), ("max_category_share", cand.category)):
+        ranked, cut = cap_labels(ranked, labels_of, getattr(opts, option))
+        for _, i in cut:
+            out["know"][i], out["know_drop"][i] = None, KNOW_BALANCE[option][1]
+    return ranked
 
 
 def _write(work: Path, parts: list[str], cand: Candidates, group: np.ndarray, decisions: dict[str, list]) -> None:

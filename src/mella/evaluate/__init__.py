@@ -1,4 +1,5 @@
-"""Trustworthy multilingual metrics: BLEU, chrF, chrF++, ROUGE-L, METEOR, keyword accuracy, output language.
+"""Trustworthy multilingual metrics: BLEU, chrF, chrF++, ROUGE-L, METEOR, keyword and entity accuracy, output
+language.
 
 Every score carries a sacrebleu-style signature; see docs/metrics.md for the definitions. The names below
 are imported on first use, so ``mella.evaluate.predict`` and ``mella.evaluate.evaluate`` load without the

@@ -25,7 +25,7 @@ class EvaluateOptions(StageOptions):
 
 
 class EvaluateStep(Step):
-    """Score predictions with keyword accuracy, BLEU, chrF, ROUGE-L, METEOR and output-language rate."""
+    """Score predictions with keyword and entity accuracy, BLEU, chrF, ROUGE-L, METEOR and output-language rate."""
 
     name = "evaluate"
     requires = EVALUATE_READS

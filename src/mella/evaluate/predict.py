@@ -1,7 +1,8 @@
 """``mella predict``: run any model backend on a split of the ``samples`` rows and write prediction rows.
 
 Input rows follow ``mella.records.SAMPLES`` (``id, key, lang, source, instruction, response, split``, optional
-``keywords`` and ``references``); output rows follow ``PREDICTIONS``, which ``mella evaluate`` reads. Each
+``keywords``, ``keyword_kinds`` and ``references``); output rows follow ``PREDICTIONS``, which ``mella evaluate``
+reads: the keywords travel with each prediction, so keyword and entity accuracy need nothing but this file. Each
 sample's image comes from a fetch output by ``key``. Parts make it resumable (a rerun skips committed parts)
 and outputs are cached like the annotation stages' (image sha256, model, instruction, options).
 """
@@ -87,4 +88,4 @@ class PredictStage(ModelStage):
         refs = row.get("references") or ([row["response"]] if row.get("response") else [])
         return {"id": row.get("id"), "lang": row.get("lang"), "source": row.get("source"), "prediction": text,
                 "references": list(refs), "keywords": row.get("keywords"),
-                "model": self.options.model_name or self.model_label}
+                "keyword_kinds": row.get("keyword_kinds"), "model": self.options.model_name or self.model_label}

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from mella.errors import MellaError
 from mella.evaluate.metrics import METRICS, Item, Metric, Score
 from mella.evaluate.textproc import processor
 
@@ -75,16 +76,31 @@ def _group_rows(rows: Iterable[Mapping[str, Any]]) -> tuple[dict[tuple[str, str]
     return groups, skipped
 
 
+def _keywords(row: Mapping[str, Any]) -> tuple[list[str], list[str | None] | None]:
+    """A row's keywords and their kinds, aligned (kinds None when the row has none)."""
+    raw = row.get("keywords")
+    words = [raw] if isinstance(raw, str) else list(raw or [])
+    kinds_raw = row.get("keyword_kinds")
+    if kinds_raw is None or (not isinstance(kinds_raw, str) and not len(kinds_raw)):
+        return [w for w in words if w is not None], None
+    kinds = [kinds_raw] if isinstance(kinds_raw, str) else list(kinds_raw)
+    if len(kinds) != len(words):
+        raise MellaError(f"prediction {row.get('id')!r}: keyword_kinds has {len(kinds)} values for "
+                         f"{len(words)} keywords (they are aligned, one kind per keyword)")
+    pairs = [(w, k) for w, k in zip(words, kinds, strict=True) if w is not None]
+    return [w for w, _ in pairs], [k for _, k in pairs]
+
+
+def _item(row: Mapping[str, Any], proc) -> Item:
+    words, kinds = _keywords(row)
+    return Item(hyp=proc.process(row.get("prediction")),
+                refs=[proc.process(r) for r in _strings(row.get("references"))],
+                keywords=[proc.process(k) for k in words] or None, keyword_kinds=kinds if words else None)
+
+
 def _items(rows: list[Mapping[str, Any]], lang: str) -> list[Item]:
     proc = processor(lang)
-    return [
-        Item(
-            hyp=proc.process(row.get("prediction")),
-            refs=[proc.process(r) for r in _strings(row.get("references"))],
-            keywords=[proc.process(k) for k in _strings(row.get("keywords"))] or None,
-        )
-        for row in rows
-    ]
+    return [_item(row, proc) for row in rows]
 
 
 def score_groups(data: Any, metrics: Iterable[str] | None = None) -> tuple[list[Group], int]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from mella.evaluate.metrics.base import Item, Metric, Score
 from mella.evaluate.metrics.bleu import BLEU
 from mella.evaluate.metrics.chrf import ChrF
+from mella.evaluate.metrics.entity import EntityAccuracy
 from mella.evaluate.metrics.keyword import KeywordAccuracy
 from mella.evaluate.metrics.meteor import Meteor
 from mella.evaluate.metrics.outlang import OutputLanguage
@@ -16,6 +17,7 @@ METRICS: dict[str, type[Metric]] = {
     "rougeL": RougeL,
     "meteor": Meteor,
     "keyword_accuracy": KeywordAccuracy,
+    "entity_accuracy": EntityAccuracy,
     "output_lang_rate": OutputLanguage,
 }
 

@@ -31,6 +31,7 @@ class Item:
     hyp: Text
     refs: list[Text]
     keywords: list[Text] | None = None  # explicit per-sample keywords, when given
+    keyword_kinds: list[str | None] | None = None  # per keyword (aligned): entity | rare, when given
 
 
 def mella_version() -> str:

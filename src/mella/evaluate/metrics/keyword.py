@@ -1,10 +1,11 @@
 """Keyword accuracy: the share of the reference's keywords that the prediction contains (0-1).
 
-Keywords are the reference's content words (tokens that are not stop words and have at least
-``keyword_min_chars`` letters), or the sample's explicit ``keywords``. A keyword is present when
-its match key (Snowball stem, or the token itself where the language has no stemmer) is one of
-the prediction's keys; a multi-word keyword needs its keys as a contiguous run. Whole tokens
-only: "kolo" never matches inside "okolo". See docs/metrics.md.
+Keywords are the sample's explicit ``keywords`` (the keywords stage's culture spans, carried by build and
+predict) when it has them, else the reference's content words (tokens that are not stop words and have at
+least ``keyword_min_chars`` letters); the signature says which (``kw:keywords``, ``kw:content-words``, or the
+counts of both in a group that mixes them). A keyword is present when its match key (Snowball stem, or the
+token itself where the language has no stemmer) is one of the prediction's keys; a multi-word keyword needs
+its keys as a contiguous run. Whole tokens only: "kolo" never matches inside "okolo". See docs/metrics.md.
 """
 
 from __future__ import annotations
@@ -22,6 +23,19 @@ def reference_keywords(ref: Text, proc: TextProcessor) -> list[tuple[str, ...]]:
         if proc.is_content_word(token):
             seen.setdefault((key,), None)
     return list(seen)
+
+
+def content_keys(text: Text, proc: TextProcessor) -> tuple[str, ...]:
+    """The match keys of ``text``'s content words (all its keys when it has none): what naming it takes."""
+    keys = tuple(k for t, k in zip(text.tokens, text.keys, strict=True) if proc.is_content_word(t))
+    return keys or tuple(text.keys)
+
+
+def keyword_source_label(explicit: int, content: int) -> str:
+    """The signature's ``kw:`` field: where the group's keywords came from (items counted by source)."""
+    if explicit and content:
+        return f"keywords={explicit}+content-words={content}"
+    return "keywords" if explicit else "content-words" if content else "none"
 
 
 def explicit_keywords(keywords: Sequence[Text]) -> list[tuple[str, ...]]:
@@ -51,6 +65,10 @@ class KeywordAccuracy(Metric):
 
     outputs = ("keyword_accuracy", "keyword_accuracy_micro")
 
+    def __init__(self, proc: TextProcessor):
+        super().__init__(proc)
+        self.sources = (0, 0)  # items scored on explicit keywords, on content words (set by stats)
+
     def _item(self, item: Item) -> list[float]:
         if item.keywords:
             sets = [explicit_keywords(item.keywords)]
@@ -66,7 +84,10 @@ class KeywordAccuracy(Metric):
         return best
 
     def stats(self, items: Sequence[Item]) -> list[list[float]]:
-        return [self._item(item) for item in items]
+        rows = [self._item(item) for item in items]
+        explicit = sum(1 for item, row in zip(items, rows, strict=True) if row[1] and item.keywords)
+        self.sources = (explicit, sum(1 for row in rows if row[1]) - explicit)
+        return rows
 
     def compute(self, total: Sequence[float], n: int) -> dict[str, tuple[float | None, int]]:
         return {
@@ -82,5 +103,5 @@ class KeywordAccuracy(Metric):
         agg = "macro" if output == "keyword_accuracy" else "micro"
         return (
             f"{self.proc.signature()}|stopwords:{self.proc.stopwords_label}|min_chars:{self.proc.min_chars}"
-            f"|match:key-in-prediction|agg:{agg}|multiref:max"
+            f"|kw:{keyword_source_label(*self.sources)}|match:key-in-prediction|agg:{agg}|multiref:max"
         )
