@@ -11,7 +11,8 @@ from mella.cli.verbose import verbose_option
 @click.argument("predictions", nargs=-1, required=True)
 @click.option("--out", "-o", required=True, help="Folder for scores.json, scores.md and items.parquet.")
 @click.option("--metrics", default=None,
-              help="Comma-separated subset of: bleu, chrf, rougeL, meteor, keyword_accuracy, output_lang_rate "
+              help="Comma-separated subset of: bleu, chrf, rougeL, meteor, keyword_accuracy, entity_accuracy, "
+                   "output_lang_rate "
                    "(default: all).")
 @verbose_option
 def command(predictions: tuple[str, ...], out: str, metrics: str | None) -> None:
