@@ -21,6 +21,7 @@ STAGES: dict[str, str] = {
     "collect": "mella.collect.collect:CollectStage",
     "filter": "mella.filter.filter:FilterStage",
     "dedup": "mella.filter.dedup:DedupStage",
+    "keywords": "mella.annotate.keywords:KeywordsStage",
     "fetch": "mella.fetch.fetch:FetchStage",
     "caption": "mella.annotate.caption:CaptionStage",
     "translate": "mella.annotate.translate:TranslateStage",
