@@ -21,8 +21,9 @@ def test_every_stage_of_the_demo(demo_run):
     manifest = json.loads((demo_run / "run.json").read_text())
     assert manifest["status"] == "succeeded"
     stages = manifest["stages"]
-    assert list(stages) == ["collect", "filter", "dedup", "fetch", "caption", "translate", "score", "build",
-                            "export", "predict_base", "eval_base", "train", "predict_tuned", "eval_tuned", "report"]
+    assert list(stages) == ["collect", "filter", "dedup", "keywords", "culture", "fetch", "caption", "translate",
+                            "score", "build", "export", "predict_base", "eval_base", "train", "predict_tuned",
+                            "eval_tuned", "report"]
 
     collected = rows(demo_run, "collect")
     assert {r["html_lang"] for r in collected} >= {"ar", "cs", "ko", "ru", "sr", "sr-Latn", "th", "vi"}
@@ -60,6 +61,11 @@ def test_every_stage_of_the_demo(demo_run):
     html = (demo_run / "report" / "report.html").read_text(encoding="utf-8")
     assert "eval_base" in html and "eval_tuned" in html
     assert "Tiny random models" in html and 'id="gallery"' in html
+    # culture statistics of D_know, and entity accuracy next to keyword accuracy of both models
+    rated = rows(demo_run, "culture", ["culture_category", "culture_method"])
+    assert rated and {r["culture_method"] for r in rated} == {"offline:1"}
+    assert 'id="culture-kinds"' in html and '<table id="culture-categories">' in html
+    assert "eval_base: entity accuracy" in html and "eval_tuned: entity accuracy" in html
     assert_columns_documented(demo_run)  # every column of every part: in mella.records, with its type
 
 

@@ -48,11 +48,13 @@ def test_report_content_is_escaped_and_complete(run_dir, tmp_path):
     html = (run_dir / "report.html").read_text(encoding="utf-8")
     assert "&lt;script&gt;alert(&#34;alt&#34;)&lt;/script&gt;" in html and HOSTILE not in html
     assert "script-src" not in html and "default-src 'none'" in html  # no script may run at all
-    for section in ('id="funnel"', 'id="drops"', 'id="distributions"', 'id="gallery"', 'id="metrics"',
-                    'id="comparison"'):
+    for section in ('id="funnel"', 'id="drops"', 'id="distributions"', 'id="culture"', 'id="gallery"',
+                    'id="metrics"', 'id="comparison"'):
         assert section in html
     assert "<svg" in html and "data:image/jpeg;base64," in html
     assert "eval/tuned" in html and "keyword_accuracy" in html
+    assert "eval/tuned: entity accuracy" in html and '<table id="culture-categories">' in html
+    assert "From build: entity keywords" in html  # D_know samples, not the test split's predictions
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (make install installs it as root)")

@@ -1,8 +1,9 @@
 """The dataset card: ``README.md`` with Hugging Face YAML metadata, written next to every export.
 
 It states what a user must know before training on the data: counts per language x source x split, the
-filter funnel with drop reasons (from the run folder's ``stats.json`` files), the models that wrote the
-captions and translations, one example per language and source, licence notes and known limitations.
+filter funnel with drop reasons (from the run folder's ``stats.json`` files), what D_know holds of the culture
+(kinds, cultural-relevance categories, top entities: :mod:`mella.dataset.culture_stats`), the models that wrote
+the captions and translations, one example per language and source, licence notes and known limitations.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 import yaml
 
 from mella.dataset.builddir import build_summary, iter_samples
+from mella.dataset.culture_stats import NOT_MEASURED, CultureStats, share
 from mella.languages import get_language
 
 SIZE_BOUNDS = [(1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M"),
@@ -49,10 +51,12 @@ def size_category(n: int) -> str:
     return next((label for bound, label in SIZE_BOUNDS if n < bound), "n>100M")
 
 
-def _stats(build_dir: Path) -> tuple[Counter, Counter, set[str], list[dict[str, Any]]]:
-    """Counts per (lang, source, split), models, and one example per (lang, source) from the train split."""
-    counts, models, examples, seen = Counter(), Counter(), [], set()
+def _stats(build_dir: Path) -> tuple[Counter, Counter, set[str], list[dict[str, Any]], CultureStats]:
+    """Counts per (lang, source, split), models, one example per (lang, source) from the train split, and the
+    culture statistics of the D_know samples."""
+    counts, models, examples, seen, culture = Counter(), Counter(), [], set(), CultureStats()
     for s in iter_samples(build_dir):
+        culture.add(s)
         # A build edited by another tool may hold nulls: they are counted under a name, never a crash.
         s = {**s, "lang": s.get("lang") or "und", "source": s.get("source") or "unknown",
              "split": s.get("split") or "none"}
@@ -64,7 +68,7 @@ def _stats(build_dir: Path) -> tuple[Counter, Counter, set[str], list[dict[str, 
             seen.add((s["lang"], s["source"]))
             examples.append(s)
     langs = {lang for lang, _, _ in counts}
-    return counts, models, langs, sorted(examples, key=lambda s: (s["lang"], s["source"]))
+    return counts, models, langs, sorted(examples, key=lambda s: (s["lang"], s["source"])), culture
 
 
 def funnel(build_dir: Path) -> list[dict[str, Any]]:
@@ -144,7 +148,7 @@ def metadata(langs: set[str], total: int, fmt: str, splits: list[str], name: str
 def write_card(build_dir: str | Path, out: str | Path, fmt: str, result: dict[str, Any], name: str = "mella") -> Path:
     """Write ``out/README.md`` for the export of ``build_dir``; returns its path."""
     build_dir, out = Path(build_dir), Path(out)
-    counts, models, langs, examples = _stats(build_dir)
+    counts, models, langs, examples, culture = _stats(build_dir)
     splits = list(result.get("counts", {}))
     meta = metadata(langs, sum(counts.values()), fmt, splits, name)
     summary = build_summary(build_dir)
@@ -155,6 +159,7 @@ def write_card(build_dir: str | Path, out: str | Path, fmt: str, result: dict[st
         "## Loading\n\n" + LOADING.get(fmt, "") + "\n",
         "## Samples per language, source and split\n\n" + _count_table(counts),
         "## Filter funnel\n\n" + _funnel_table(funnel(build_dir)),
+        "## Culture (D_know)\n\n" + culture_section(culture),
         "## Models\n\n" + _models(models),
         "## Examples\n\n" + _examples(examples),
         "## Known limitations\n\n" + LIMITATIONS,
@@ -192,6 +197,60 @@ def _funnel_table(stages: list[dict[str, Any]]) -> str:
         lines.append(f"| {st['stage']} | {st['rows_in'] if st['rows_in'] is not None else '-'} | "
                      f"{st['rows_out']} | {drops} |")
     return "\n".join(lines) + "\n"
+
+
+def culture_section(stats: CultureStats) -> str:
+    """The card's culture section: kinds, categories and mean score, top entities per language; each one says
+    "not measured" where its stage did not run."""
+    if not stats.rows:
+        return "No D_know samples.\n"
+    intro = ("What the D_know samples (`source` know and both) hold, per language: the alt-text's kind (filter), "
+             "its cultural-relevance category and score (the culture stage) and the entities named most often "
+             f"(entity keywords of the keywords stage). \"{NOT_MEASURED}\": that stage did not run for these "
+             "samples.\n")
+    return "\n".join([intro, _kind_table(stats), _category_table(stats), _entity_lines(stats)])
+
+
+def _kind_table(stats: CultureStats) -> str:
+    langs = stats.langs()
+    kinds = list(dict.fromkeys(k for lang in langs for k in (stats.kind_shares(lang) or {})))
+    lines = ["| language | D_know samples | " + " | ".join(kinds or ["kind"]) + " |",
+             "|---|---:|" + "---:|" * max(len(kinds), 1)]
+    for lang in langs:
+        shares = stats.kind_shares(lang)
+        cells = [share(*shares[k]) if k in shares else "0" for k in kinds] if shares else [NOT_MEASURED] * max(
+            len(kinds), 1)
+        lines.append(f"| {lang} | {stats.rows[lang]} | " + " | ".join(cells) + " |")
+    return "Kinds (filter):\n\n" + "\n".join(lines) + "\n"
+
+
+def _category_table(stats: CultureStats) -> str:
+    if not stats.any_measured("category"):
+        return f"Categories (culture stage): {NOT_MEASURED}.\n"
+    langs = stats.langs()
+    found = Counter()
+    for lang in langs:
+        found.update({c: n for c, (n, _) in (stats.category_shares(lang) or {}).items()})
+    categories = [c for c, _ in sorted(found.items(), key=lambda kv: (-kv[1], kv[0]))]
+    lines = ["| language | mean score | " + " | ".join(categories) + " |", "|---|---:|" + "---:|" * len(categories)]
+    for lang in langs:
+        shares = stats.category_shares(lang)
+        if shares is None:
+            lines.append(f"| {lang} | {NOT_MEASURED} | " + " | ".join([NOT_MEASURED] * len(categories)) + " |")
+            continue
+        mean = stats.mean_score(lang)
+        cells = [share(*shares[c]) if c in shares else "0" for c in categories]
+        lines.append(f"| {lang} | {'-' if mean is None else f'{mean:.2f}'} | " + " | ".join(cells) + " |")
+    return "Categories and mean cultural-relevance score (culture stage, 0-1):\n\n" + "\n".join(lines) + "\n"
+
+
+def _entity_lines(stats: CultureStats) -> str:
+    lines = []
+    for lang in stats.langs():
+        top = stats.top_entities(lang)
+        shown = NOT_MEASURED if top is None else ", ".join(f"{e} ({n})" for e, n in top) or "none found"
+        lines.append(f"- **{lang}**: {shown}")
+    return "Top entities (keywords stage; D_know samples naming each):\n\n" + "\n".join(lines) + "\n"
 
 
 def _models(models: Counter) -> str:

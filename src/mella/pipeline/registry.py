@@ -26,6 +26,7 @@ STAGES: dict[str, str] = {
     "caption": "mella.annotate.caption:CaptionStage",
     "translate": "mella.annotate.translate:TranslateStage",
     "score": "mella.annotate.score:ScoreStage",
+    "culture": "mella.annotate.culture:CultureStage",
     "build": "mella.dataset.build:BuildStage",
     "predict": "mella.evaluate.predict:PredictStage",
     # steps: whole folders in, a folder out (mella.pipeline.step)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import io
 from typing import Any
 
-_COLORS = ["#4269d0", "#efb118", "#ff725c", "#6cc5b0", "#3ca951", "#ff8ab7", "#a463f2", "#97bbf5", "#9c6b4e"]
+_COLORS = ["#4269d0", "#efb118", "#ff725c", "#6cc5b0", "#3ca951", "#ff8ab7", "#a463f2", "#97bbf5", "#9c6b4e",
+           "#6b6b6b", "#c9c9c9"]  # eleven: one per culture category
 
 
 def _plt():
@@ -95,4 +96,21 @@ def metric_chart(metric: str, series: dict[str, dict[str, float | None]]) -> str
     ax.set_title(metric, loc="left")
     if len(names) > 1:
         ax.legend(fontsize=7, frameon=False)
+    return _svg(fig)
+
+
+def share_chart(title: str, shares: dict[str, dict[str, float]], columns: list[str]) -> str:
+    """Stacked horizontal bars: per language, the share of its rows in each column (a category), 0-1."""
+    plt = _plt()
+    langs = list(shares)
+    fig, ax = plt.subplots(figsize=(6.5, 0.35 * len(langs) + 1.2))
+    left = [0.0] * len(langs)
+    for k, column in enumerate(columns):
+        vals = [shares[lang].get(column, 0.0) for lang in langs]
+        ax.barh(langs, vals, left=left, label=column, color=_COLORS[k % len(_COLORS)])
+        left = [a + b for a, b in zip(left, vals, strict=True)]
+    ax.set_xlim(0, 1)
+    ax.set_title(title, loc="left")
+    ax.set_xlabel("share of D_know rows")
+    ax.legend(fontsize=7, frameon=False, bbox_to_anchor=(1.0, 1.0), loc="upper left")
     return _svg(fig)

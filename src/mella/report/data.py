@@ -1,4 +1,5 @@
-"""What the report shows, read from a run folder: stage stats, languages, drop reasons, images, scores.
+"""What the report shows, read from a run folder: stage stats, languages, drop reasons, images, scores, and the
+culture statistics of D_know.
 
 Only the columns each view needs are read (``lang``, ``drop_reason``, ...), so a report of a large run
 stays cheap. Nothing here renders; :mod:`mella.report.html` does.
@@ -11,10 +12,13 @@ import json
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mella.errors import InputError
 from mella.pipeline.shards import parquet_schema, read_parquet
+
+if TYPE_CHECKING:
+    from mella.dataset.culture_stats import CultureStats
 
 GALLERY_TEXT = ("alt", "caption", "caption_thick", "translation", "translation_thick")
 
@@ -159,6 +163,28 @@ class RunData:
                 continue
             items.append(row)
         return dict(sorted(out.items())), skipped
+
+    def culture(self) -> dict[str, tuple[str, CultureStats] | None]:
+        """Per culture statistic (kind, entities, category): the stage it was read from and the statistics of
+        that stage's D_know rows; None where no stage of the run wrote its columns (not measured).
+
+        Each is read from the last stage that has its columns, predictions left out: the build's D_know samples
+        when build carries them, else the rows of an earlier stage (every row before build is a D_know candidate).
+        """
+        from mella.dataset.culture_stats import GROUPS, culture_stats
+
+        out: dict[str, tuple[str, CultureStats] | None] = {}
+        for statistic, columns in GROUPS.items():
+            # predictions carry keywords too, but only of the test split: they are not D_know
+            stage = next((s for s in reversed(self.stages)
+                          if s.parts and columns[0] in s.columns and "prediction" not in s.columns), None)
+            if stage is None:
+                out[statistic] = None
+                continue
+            samples = "response" in stage.columns  # a build: only its know and both samples are D_know
+            wanted = ["lang", *(["source"] if samples else []), *columns]
+            out[statistic] = (stage.name, culture_stats(_read_columns(stage.parts, wanted)))
+        return out
 
     def evaluations(self) -> dict[str, list[dict[str, Any]]]:
         """Every ``scores.json`` under the run folder, by its folder's path relative to the run."""
