@@ -5,8 +5,11 @@
 Feeds random HTML made of the tags and attributes extraction cares about, real pages from
 tests/data/web cut and spliced with such fragments, and random bytes, one after another (the C walk
 reuses its lexbor document, so order matters), to every function of ``mella.collect._native`` at
-random context widths, and compares ``extract_page`` row for row between the two engines. A page
-on which they differ is written to ``--out`` and counted; the exit status is 1 if any did.
+random context widths, and compares ``extract_page`` row for row between the two engines (every
+column, the structure around each image included: landmarks and roles, nested links to this site and
+others, width/height spellings), at page addresses that make links same-site or not. A page on which
+they differ is written to ``--out`` (``-u<N>``: the index in PAGE_URLS) and counted; the exit status is 1
+if any did.
 
 For memory errors, build the extension with AddressSanitizer and load that build instead:
 
@@ -31,13 +34,33 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 TAGS = ["img", "figure", "figcaption", "picture", "source", "script", "style", "template", "svg", "title", "base",
         "meta", "link", "p", "div", "b", "noscript", "table", "td", "select", "option", "math", "frameset", "body",
-        "head", "html", "!DOCTYPE html"]
+        "head", "html", "!DOCTYPE html",
+        # the structure around an image: landmarks, links (nested ones too), SVG integration points
+        "header", "nav", "footer", "aside", "main", "article", "section", "a", "a", "span", "foreignObject",
+        "annotation-xml encoding=text/html", "button", "object"]
 ATTRS = ["alt", "src", "srcset", "data-src", "data-lazy-src", "data-srcset", "title", "href", "rel", "property",
-         "content", "http-equiv", "lang", "xml:lang", "data-original", "class"]
+         "content", "http-equiv", "lang", "xml:lang", "data-original", "class",
+         "role", "href", "width", "height", "width", "height"]
 VALUES = ["", " ", "a.jpg", "x.jpg 100w, y.jpg 2x", "٣w", "data:x", "canonical", "og:locale", "content-language",
-          "\u00a0\u3000", "é\u0301", "&amp;amp;", "9" * 400 + "w", "a.jpg 1.5x,,, b.jpg 10w 3x", "//h/x", "../../y"]
+          "\u00a0\u3000", "é\u0301", "&amp;amp;", "9" * 400 + "w", "a.jpg 1.5x,,, b.jpg 10w 3x", "//h/x", "../../y",
+          # roles: landmark ones in any case and position, and others
+          "banner", "Navigation", " contentinfo extra", "COMPLEMENTARY", "main", "article", "figure", "region",
+          "presentation banner", "\u00a0banner", "banne", "bannerx", "navigation\u2028x", "\u212aain",
+          # link targets: same site, other sites, subdomains, non-web schemes, odd shapes
+          "https://s.org/x", "https://www.s.org/p?q", "https://other.net/", "//cdn.other.net/x", "/root", "rel/x",
+          "#top", "?q=1", "javascript:void(0)", "mailto:a@s.org", "tel:+1", "data:text/html,x", "HTTPS://S.ORG/Y",
+          "http://[::1", "https://user@s.org:8080/x", " \t\n ", "https://s.org\\x", "file:///etc/x",
+          # declared sizes: pixels, decimals, percentages, signs, garbage, huge
+          "120", "120px", "120PX", " 64 ", "12.5", "12.", ".5", "-3", "+3", "50%", "auto", "1e3", "0", "007",
+          "100000", "100001", "99999999999999999999", "\u0663\u0660", "12 px", "\u00a012px\u3000", "1,5"]
 TEXT = ["word", " ", "\n\t", "\u00a0", "\u2028", "Привет", "ก\u0e48", "é\u0301", "\ufffd", "&lt;", "x" * 300,
         "\U0001F600"]
+
+
+# Page addresses: link_scope compares the link's registered domain with the page's (a subdomain, a file:// page
+# without one, a base elsewhere through <base href> in the generated pages).
+PAGE_URLS = ["https://s.org/a/b.html", "https://www.s.org/", "http://sub.s.org:8080/a/", "file:///tmp/saved/p.html",
+             "https://other.net/x/y"]
 
 
 def real_pages() -> list[bytes]:
@@ -121,12 +144,13 @@ def main() -> int:
         native.control_bytes(data, rnd.randrange(-5, 5000))
         native.charmap_utf8(data, rnd.choice(tables))
         native.collapse(data.decode("utf-8", "replace"))
-        ref = H.extract_page(data, "https://s.org/a/b.html", engine="selectolax", context_chars=width)
-        got = H.extract_page(data, "https://s.org/a/b.html", engine="native", context_chars=width)
+        url = rnd.choice(PAGE_URLS)
+        ref = H.extract_page(data, url, engine="selectolax", context_chars=width)
+        got = H.extract_page(data, url, engine="native", context_chars=width)
         if (ref.rows, ref.counters) != (got.rows, got.counters):
             differ += 1
             args.out.mkdir(parents=True, exist_ok=True)
-            (args.out / f"case-{args.seed}-{n}-w{width}.html").write_bytes(data)
+            (args.out / f"case-{args.seed}-{n}-w{width}-u{PAGE_URLS.index(url)}.html").write_bytes(data)
     print(f"{n} cases, {differ} where the engines differ" + (f" (written to {args.out})" if differ else ""))
     return 1 if differ else 0
 

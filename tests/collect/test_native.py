@@ -16,7 +16,7 @@ from collectkit import page_bytes, page_files, warc_files
 
 from mella.collect import html as H
 from mella.collect.accel import native
-from mella.collect.urls import Resolver
+from mella.collect.urls import Resolver, registered_domain
 
 if native is None:
     if os.environ.get("MELLA_REQUIRE_NATIVE") == "1":
@@ -140,6 +140,32 @@ CASES = {
     "duplicate attrs": '<img alt="first" alt="second" src="a.jpg" src="b.jpg">',
     "attribute case": '<IMG SRC="A.JPG" ALT="Upper"><img Data-Src="lazy.jpg" src="p.gif" alt="mixed">',
     "deep-ish": "<div>" * 3000 + '<img src="d.jpg" alt="deep">' + "</div>" * 3000,
+    "landmarks": '<header><nav><img src="a.jpg" alt="nav in header"></nav></header><main role="banner x">'
+                 '<img src="b.jpg" alt="role over tag"></main><div role="\u00a0Contentinfo"><img src="c.jpg" alt="c">'
+                 '</div><div role="\u212aain"><img src="d.jpg" alt="kelvin"></div><aside role="region">'
+                 '<img src="e.jpg" alt="tag kept"></aside><svg><header><foreignObject><img src="f.jpg" alt="svg">'
+                 '</foreignObject></header></svg><div role="\xff\x01banner"><img src="g.jpg" alt="g"></div>'
+                 '<article role><img src="h.jpg" alt="empty role"></article>',
+    "links": '<a href="https://o.org/x">t1<a href="/y"><img src="a.jpg" alt="adoption"></a></a>'
+             '<a href="https://o.org/"><object><a name="n"><img src="b.jpg" alt="outer"></a></object></a>'
+             '<a href="https://o.org/"><object><a href=" /in "><img src="c.jpg" alt="inner"></a></object></a>'
+             '<a href="\t"><img src="d.jpg" alt="blank"></a><a href="java\nscript:x()"><img src="e.jpg" alt="js"></a>'
+             '<a href="//cdn.site.example.com/x"><img src="f.jpg" alt="scheme-relative"></a>'
+             '<a href="https://user@site.example.com:8443/p"><img src="g.jpg" alt="userinfo"></a>'
+             '<a href="https://site.example.com\\evil.org/"><img src="h.jpg" alt="backslash"></a>'
+             '<a href="https://site.example.com?q"><img src="i.jpg" alt="query"></a>'
+             '<a href="HTTP://SITE.EXAMPLE.COM/"><img src="j.jpg" alt="upper"></a>'
+             '<a href="?page=2"><img src="k.jpg" alt="query only"></a><a href="../../up"><img src="l.jpg" alt="up">'
+             '</a><a href="https://münchen.de/"><img src="m.jpg" alt="idn"></a>'
+             '<a href="https://[::1]/x"><img src="n.jpg" alt="ipv6"></a><a href="http://10.0.0.1/"><img src="o.jpg" '
+             'alt="ip"></a><svg><a href="https://svg.org/"><foreignObject><img src="p.jpg" alt="svg a"></foreignObject>'
+             '</a></svg><a href="/t">Text &amp;amp; more\x01 ' + "ü\u0308" * 150 + '<img src="q.jpg" alt="text"></a>',
+    "sizes": "".join(f'<img src="{i}.jpg" alt="s{i}" width="{v}" height="{v}">' for i, v in enumerate(
+        ["120", "120px", " 1.5PX ", "50%", "-1", "\u00a07\u2028", "100000", "100001", "9" * 5000, "\u0663", "\xff",
+         "12\x00", "0x10", "1 2", "px", "12pxx"])),
+    "base elsewhere": '<base href="https://www.other.example.net/b/"><a href="x"><img src="a.jpg" alt="a"></a>'
+                      '<a href="https://site.example.com/"><img src="b.jpg" alt="b"></a>',
+    "base with port": '<base href="https://u@site.example.com:8443/b/"><a href="x"><img src="a.jpg" alt="a"></a>',
 }
 
 
@@ -150,6 +176,14 @@ def test_each_rule_gives_the_same_rows_both_ways(name):
         rows = assert_same(data, context_chars=context_chars)
         for row in rows:
             assert row["alt"] == unicodedata.normalize("NFC", row["alt"])
+
+
+@pytest.mark.parametrize("url", ["https://site.example.com/a/b/page.html", "http://www.site.example.com:8080/",
+                                 "https://other.example.net/x", "file:///tmp/saved/page.html", "https://10.0.0.1/p"])
+@pytest.mark.parametrize("name", ["landmarks", "links", "sizes", "base elsewhere", "base with port", "figures"])
+def test_the_structure_around_images_is_the_same_both_ways(name, url):
+    rows = assert_same(CASES[name].encode("utf-8"), url=url)
+    assert rows and all(isinstance(r["image_index"], int) for r in rows)
 
 
 def test_the_cases_really_exercise_the_rules():
@@ -236,6 +270,12 @@ def test_utf8_and_tag_counts_match_python():
         native.mostly_utf8(b"x", 0)
 
 
+def columns(srcs: list) -> tuple[list, ...]:
+    """rows()'s columns for images with these sources, no text and no structure."""
+    n = len(srcs)
+    return (["a"] * n, list(srcs), [""] * n, [""] * n, [""] * n, *([None] * n for _ in range(5)), list(range(n)))
+
+
 def test_rows_resolve_addresses_as_the_resolver_does():
     shapes = ["//cdn.org/x", "/a b", "a/b.jpg", "../x", "./x", "x/../y", "?q", "#f", "a:b", "x/y:z", " s.jpg ",
               "http://h/x\ty", "https://h.org/p", "file:///etc/x", "mailto:x", "", "é/ü.jpg", "\\\\srv\\x"]
@@ -243,7 +283,7 @@ def test_rows_resolve_addresses_as_the_resolver_does():
         resolver = Resolver(base)
         parts = (resolver.scheme, resolver.origin, resolver.directory) if resolver.origin else None
         n = len(shapes)
-        rows, bad = native.rows({"k": 1}, parts, resolver, H.clean, ["a"] * n, shapes, [""] * n, [""] * n, [""] * n)
+        rows, bad = native.rows({"k": 1}, parts, resolver, H.clean, registered_domain, columns(shapes))
         want = [u for u in map(resolver, shapes) if u.startswith(("http://", "https://", "file://"))]
         assert [r["image_url"] for r in rows] == want
         assert bad == n - len(want)
@@ -254,9 +294,13 @@ def test_bad_arguments_are_type_errors_not_crashes():
     with pytest.raises(TypeError):
         native.extract("not bytes", 300)
     with pytest.raises(TypeError):
-        native.rows({}, "bad parts", None, None, [], [], [], [], [])
+        native.rows({}, "bad parts", None, None, None, columns([]))
+    with pytest.raises(TypeError):
+        native.rows({}, None, None, None, None, ([],) * 5)
     with pytest.raises(ValueError):
-        native.rows({}, None, None, None, ["a"], [], [], [], [])
+        native.rows({}, None, None, None, None, (["a"], *columns([])[1:]))
+    with pytest.raises(TypeError):
+        native.rows({}, None, Resolver("https://h.org/"), H.clean, None, (*columns(["a"])[:6], [3], *([None],) * 4))
     assert native.extract(b"", 300)[1] == (0, 0, 0, 0)
     assert native.extract(memoryview(b"<img src=a alt=b>"), 10)[1] == (1, 1, 0, 0)
 

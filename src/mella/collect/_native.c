@@ -4,8 +4,9 @@
  * The same extraction as the selectolax path of mella/collect/html.py (which stays the reference
  * and the fallback), without a Python object per node: the page is parsed by lexbor (same options
  * as the selectolax path: no mutation events, scripting off), then one depth-first walk collects
- * the page metadata, every <img> with a non-empty alt (its source, title, figure caption and a
- * window of the visible text around it) and nothing else. Strings follow Python's semantics:
+ * the page metadata, every <img> with a non-empty alt (its source, title, figure caption, a window
+ * of the visible text around it, and the structure around it: landmark, link, declared size and
+ * position, read from its ancestors) and nothing else. Strings follow Python's semantics:
  * UTF-8 decoded with "replace", whitespace as str.split() sees it. docs/collect.md says why.
  *
  * This file is the module definition and the HTML side; the charset scans and transcoding that
@@ -248,7 +249,7 @@ ascii_ieq(const lxb_char_t *p, size_t n, const char *word)
     return 1;
 }
 
-static int
+static inline int
 name_is(const lxb_char_t *p, size_t n, const char *word)
 {
     size_t k = strlen(word);
@@ -593,6 +594,10 @@ image_source_ascii(PyObject *srcsets, PyObject *lazy, PyObject *src)
 typedef struct {
     PyObject *alt, *src, *title, *caption, *fallback;
     Py_ssize_t mark; /* byte offset in the text buffer, -1 when the image is not in the visible text */
+    PyObject *href, *link_text; /* the enclosing link's href and text (collapsed), or NULL outside a link */
+    int landmark;               /* index in LANDMARKS, -1 for none */
+    long width, height;         /* declared size, -1 for none */
+    Py_ssize_t index;           /* position among all the page's <img>s */
 } image_t;
 
 typedef struct {
@@ -666,6 +671,9 @@ typedef struct {
     image_t *images;
     Py_ssize_t n_images, cap_images, images_seen, n_alt, n_nosrc, n_data;
     PyObject *title, *base, *canonical, *og_locale, *og_url, *meta_language;
+    lxb_dom_node_t *link;          /* the last link an image was found in, and its href and text: */
+    PyObject *link_href, *link_text; /* images in one link share them */
+    lxb_dom_attr_id_t role_id;     /* the attribute name "role" in this document's table; 0: no element has one */
 } walk_t;
 
 static void
@@ -751,11 +759,197 @@ mark(walk_t *w)
     return w->want_text && w->in_text && !w->junk ? w->n_segs : -1;
 }
 
+/* ---------------------------------------------------------------- the structure around an image */
+
+/*
+ * mella.collect.structure: the landmark around an image, the link it sits in, its declared size. The
+ * ancestors are read from the image up (parent pointers), so the walk itself stays one pass and
+ * does nothing per element for these columns; the tests hold these functions to the Python rules.
+ */
+
+/* The landmarks, in the order of the codes below (LANDMARKS[i] is the row's value). */
+static const char *LANDMARK_NAMES[] = {"header", "nav", "footer", "aside", "main", "article", "figure"};
+#define N_LANDMARKS 7
+static PyObject *LANDMARKS[N_LANDMARKS];
+/* The ARIA roles that name them, in the same order. */
+static const char *LANDMARK_ROLE_NAMES[] = {"banner", "navigation", "contentinfo", "complementary", "main",
+                                            "article", "figure"};
+
+/* The largest declared size kept (structure.MAX_DECLARED). */
+#define MAX_DECLARED 100000L
+/* link_text's length (structure.LINK_TEXT_CHARS). */
+#define LINK_TEXT_CHARS 200
+
+/* Whether bytes are empty or whitespace only, as str.isspace() sees it (value.strip() == ""). */
+static int
+all_space(const unsigned char *p, size_t n)
+{
+    size_t i = 0;
+    while (i < n) {
+        size_t k = ws_len(p + i, n - i);
+        if (k == 0) {
+            return 0;
+        }
+        i += k;
+    }
+    return 1;
+}
+
+/*
+ * structure.role_landmark: the landmark the first token of a role attribute names, or -1. Tokens are
+ * split on str.split()'s whitespace; the comparison ignores ASCII case, which is .lower() here: the
+ * one non-ASCII character that lowers to an ASCII letter (KELVIN SIGN -> k) is in none of the words.
+ */
+static int
+role_landmark(const unsigned char *p, size_t n)
+{
+    size_t i = 0, k;
+    while (i < n && (k = ws_len(p + i, n - i)) > 0) {
+        i += k;
+    }
+    size_t start = i;
+    while (i < n && ws_len(p + i, n - i) == 0) {
+        i++;
+    }
+    for (int r = 0; r < N_LANDMARKS; r++) {
+        if (ascii_ieq(p + start, i - start, LANDMARK_ROLE_NAMES[r])) {
+            return r;
+        }
+    }
+    return -1;
+}
+
+/* The landmark an element is: its role's when the role names one, else its tag's; -1 for none. The role
+ * attribute is found by its name's id (get_attr's qualified-name test, without reading each name). */
+static int
+element_landmark(const walk_t *w, lxb_dom_element_t *el, uintptr_t tag)
+{
+    for (lxb_dom_attr_t *a = w->role_id ? el->first_attr : NULL; a != NULL; a = a->next) {
+        if ((a->qualified_name ? a->qualified_name : a->node.local_name) == w->role_id) {
+            val_t role = attr_value(a);
+            int r = role.set ? role_landmark(role.p, role.n) : -1;
+            if (r >= 0) {
+                return r;
+            }
+            break; /* the first attribute of the name counts, as in get_attr */
+        }
+    }
+    switch (tag) {
+        case LXB_TAG_HEADER:
+            return 0;
+        case LXB_TAG_NAV:
+            return 1;
+        case LXB_TAG_FOOTER:
+            return 2;
+        case LXB_TAG_ASIDE:
+            return 3;
+        case LXB_TAG_MAIN:
+            return 4;
+        case LXB_TAG_ARTICLE:
+            return 5;
+        case LXB_TAG_FIGURE:
+            return 6;
+        default:
+            return -1;
+    }
+}
+
+/*
+ * structure.declared_size on an attribute's bytes: value.strip() must be ASCII digits, optionally a
+ * '.' and more digits (cut off), optionally "px" in any case; at most MAX_DECLARED. -1 for anything
+ * else. Scanning forward with the whitespace of str.strip() on both sides is the same test: what is
+ * between the whitespace holds none.
+ */
+static long
+dimension(val_t v)
+{
+    if (!v.set) {
+        return -1;
+    }
+    const unsigned char *p = v.p;
+    size_t n = v.n, i = 0, k;
+    while (i < n && (k = ws_len(p + i, n - i)) > 0) {
+        i += k;
+    }
+    size_t start = i;
+    long value = 0;
+    while (i < n && p[i] >= '0' && p[i] <= '9') {
+        if (value <= MAX_DECLARED) { /* stops growing past the limit: no overflow however long */
+            value = value * 10 + (p[i] - '0');
+        }
+        i++;
+    }
+    if (i == start) {
+        return -1;
+    }
+    if (i < n && p[i] == '.') {
+        size_t frac = ++i;
+        while (i < n && p[i] >= '0' && p[i] <= '9') {
+            i++;
+        }
+        if (i == frac) {
+            return -1;
+        }
+    }
+    if (i + 1 < n && (p[i] | 0x20) == 'p' && (p[i + 1] | 0x20) == 'x') {
+        i += 2;
+    }
+    while (i < n && (k = ws_len(p + i, n - i)) > 0) {
+        i += k;
+    }
+    return i == n && value <= MAX_DECLARED ? value : -1;
+}
+
+/*
+ * structure.enclosing: the nearest landmark ancestor, and the nearest <a> ancestor with a non-blank
+ * href (its href and its text, collapsed as figcaption's is, kept for the next image in the same link).
+ */
+static int
+enclosing(walk_t *w, lxb_dom_node_t *img_node, image_t *img)
+{
+    lxb_dom_node_t *link = NULL;
+    val_t href = {NULL, 0, 0};
+    img->landmark = -1;
+    for (lxb_dom_node_t *n = img_node->parent; n != NULL && (img->landmark < 0 || link == NULL); n = n->parent) {
+        if (n->type != LXB_DOM_NODE_TYPE_ELEMENT) {
+            continue;
+        }
+        lxb_dom_element_t *el = lxb_dom_interface_element(n);
+        if (img->landmark < 0) {
+            img->landmark = element_landmark(w, el, n->local_name);
+        }
+        if (link == NULL && n->local_name == LXB_TAG_A) {
+            val_t v = get_attr(el, "href");
+            if (v.set && !all_space(v.p, v.n)) {
+                link = n;
+                href = v;
+            }
+        }
+    }
+    if (link == NULL) {
+        return 0;
+    }
+    if (link != w->link) {
+        PyObject *h = decode(href.p, href.n);
+        PyObject *t = h ? subtree_text(link, " ", 1) : NULL;
+        if (t == NULL) {
+            Py_XDECREF(h);
+            return -1;
+        }
+        Py_XSETREF(w->link_href, h);
+        Py_XSETREF(w->link_text, t);
+        w->link = link;
+    }
+    img->href = Py_NewRef(w->link_href);
+    img->link_text = Py_NewRef(w->link_text);
+    return 0;
+}
+
 static int
 on_image(walk_t *w, lxb_dom_element_t *el)
 {
-    w->images_seen++;
-    val_t alt = {NULL, 0, 0}, src = {NULL, 0, 0}, title = {NULL, 0, 0};
+    Py_ssize_t index = w->images_seen++;
+    val_t alt = {NULL, 0, 0}, src = {NULL, 0, 0}, title = {NULL, 0, 0}, width = {NULL, 0, 0}, height = {NULL, 0, 0};
     int sourced = 0;
     for (lxb_dom_attr_t *a = el->first_attr; a != NULL; a = a->next) {
         size_t n = 0;
@@ -772,6 +966,12 @@ on_image(walk_t *w, lxb_dom_element_t *el)
         else if (name_is(q, n, "title")) {
             title = attr_value(a);
         }
+        else if (name_is(q, n, "width")) {
+            width = attr_value(a);
+        }
+        else if (name_is(q, n, "height")) {
+            height = attr_value(a);
+        }
         else if (!sourced && (name_in(q, n, &SRCSET_C) >= 0 || name_in(q, n, &LAZY_C) >= 0)) {
             sourced = 1;
         }
@@ -779,7 +979,7 @@ on_image(walk_t *w, lxb_dom_element_t *el)
     if (!alt.set || alt.n == 0) {
         return 0;
     }
-    image_t img = {NULL, NULL, NULL, NULL, NULL, -1};
+    image_t img = {.mark = -1, .landmark = -1, .width = -1, .height = -1, .index = index};
     img.alt = collapse_utf8(alt.p, alt.n);
     if (img.alt == NULL) {
         return -1;
@@ -894,6 +1094,11 @@ on_image(walk_t *w, lxb_dom_element_t *el)
         goto fail;
     }
     img.mark = mark(w);
+    img.width = dimension(width);
+    img.height = dimension(height);
+    if (enclosing(w, lxb_dom_interface_node(el), &img) < 0) {
+        goto fail;
+    }
     if (w->n_images == w->cap_images) {
         Py_ssize_t cap = w->cap_images ? w->cap_images * 2 : 32;
         image_t *p = realloc(w->images, (size_t) cap * sizeof(image_t));
@@ -917,6 +1122,8 @@ fail:
     Py_XDECREF(img.title);
     Py_XDECREF(img.caption);
     Py_XDECREF(img.fallback);
+    Py_XDECREF(img.href);
+    Py_XDECREF(img.link_text);
     return -1;
 }
 
@@ -1421,8 +1628,12 @@ walk_free(walk_t *w)
         Py_XDECREF(im->title);
         Py_XDECREF(im->caption);
         Py_XDECREF(im->fallback);
+        Py_XDECREF(im->href);
+        Py_XDECREF(im->link_text);
     }
     free(w->images);
+    Py_XDECREF(w->link_href);
+    Py_XDECREF(w->link_text);
     Py_XDECREF(w->title);
     Py_XDECREF(w->base);
     Py_XDECREF(w->canonical);
@@ -1483,6 +1694,15 @@ or_empty(PyObject *s)
     return s ? Py_NewRef(s) : PyUnicode_FromStringAndSize("", 0);
 }
 
+/* A declared size as the row holds it: an int, or None. */
+static PyObject *
+size_or_none(long v)
+{
+    return v < 0 ? Py_NewRef(Py_None) : PyLong_FromLong(v);
+}
+
+#define N_COLUMNS 12
+
 static PyObject *
 build_result(walk_t *w, lxb_html_document_t *doc, Py_ssize_t context_chars)
 {
@@ -1497,16 +1717,14 @@ build_result(walk_t *w, lxb_html_document_t *doc, Py_ssize_t context_chars)
             lang = decode(v.p, v.n);
         }
     }
-    /* Column lists rather than a tuple per image: fewer objects for the garbage collector to track. */
-    PyObject *cols[6];
-    for (int c = 0; c < 6; c++) {
+    /* Column lists rather than a tuple per image: fewer objects for the garbage collector to track.
+     * alt, src, title, caption, context, fallback, then the structure: landmark, href, link text,
+     * declared width, declared height, image index. */
+    PyObject *cols[N_COLUMNS] = {NULL};
+    for (int c = 0; c < N_COLUMNS; c++) {
         cols[c] = PyList_New(w->n_images);
         if (cols[c] == NULL) {
-            while (c--) {
-                Py_DECREF(cols[c]);
-            }
-            Py_XDECREF(lang);
-            return NULL;
+            goto fail;
         }
     }
     Py_ssize_t half = context_chars / 2 > 1 ? context_chars / 2 : 1;
@@ -1522,39 +1740,40 @@ build_result(walk_t *w, lxb_html_document_t *doc, Py_ssize_t context_chars)
         else {
             ctx = context(w, im->mark, half);
         }
-        if (ctx == NULL) {
-            for (int c = 0; c < 6; c++) {
-                Py_DECREF(cols[c]);  /* items not yet set are NULL: list_dealloc skips them */
-            }
-            Py_XDECREF(lang);
-            return NULL;
+        PyObject *v[N_COLUMNS] = {
+            finish(Py_NewRef(im->alt), 0, 1),
+            Py_NewRef(im->src),
+            finish(Py_NewRef(im->title), 0, 1),
+            finish(Py_NewRef(im->caption), 2000, 1),
+            ctx, /* (a context is NFC already) */
+            Py_NewRef(im->fallback ? im->fallback : Py_None),
+            Py_NewRef(im->landmark >= 0 ? LANDMARKS[im->landmark] : Py_None),
+            Py_NewRef(im->href ? im->href : Py_None),
+            im->link_text ? finish(Py_NewRef(im->link_text), LINK_TEXT_CHARS, 1) : Py_NewRef(Py_None),
+            size_or_none(im->width),
+            size_or_none(im->height),
+            PyLong_FromSsize_t(im->index),
+        };
+        int failed = 0;
+        for (int c = 0; c < N_COLUMNS; c++) {
+            failed |= v[c] == NULL;
         }
-        PyObject *alt = finish(Py_NewRef(im->alt), 0, 1);
-        PyObject *title = finish(Py_NewRef(im->title), 0, 1);
-        PyObject *caption = finish(Py_NewRef(im->caption), 2000, 1);
-        /* (a context is NFC already) */
-        if (alt == NULL || title == NULL || caption == NULL || ctx == NULL) {
-            Py_XDECREF(alt);
-            Py_XDECREF(title);
-            Py_XDECREF(caption);
-            Py_XDECREF(ctx);
-            for (int c = 0; c < 6; c++) {
-                Py_DECREF(cols[c]);
+        if (failed) {
+            for (int c = 0; c < N_COLUMNS; c++) {
+                Py_XDECREF(v[c]);
             }
-            Py_XDECREF(lang);
-            return NULL;
+            goto fail;
         }
-        PyList_SET_ITEM(cols[0], i, alt);
-        PyList_SET_ITEM(cols[1], i, Py_NewRef(im->src));
-        PyList_SET_ITEM(cols[2], i, title);
-        PyList_SET_ITEM(cols[3], i, caption);
-        PyList_SET_ITEM(cols[4], i, ctx);
-        PyList_SET_ITEM(cols[5], i, Py_NewRef(im->fallback ? im->fallback : Py_None));
+        for (int c = 0; c < N_COLUMNS; c++) {
+            PyList_SET_ITEM(cols[c], i, v[c]);
+        }
     }
-    PyObject *images = Py_BuildValue("(NNNNNN)", cols[0], cols[1], cols[2], cols[3], cols[4], cols[5]);
+    PyObject *images = PyTuple_New(N_COLUMNS);
     if (images == NULL) {
-        Py_XDECREF(lang);
-        return NULL;
+        goto fail;
+    }
+    for (int c = 0; c < N_COLUMNS; c++) {
+        PyTuple_SET_ITEM(images, c, cols[c]);
     }
     PyObject *info = Py_BuildValue("(NNNNNNN)", or_empty(w->title), or_empty(w->base), lang ? lang : or_empty(NULL),
                                    or_empty(w->og_locale), or_empty(w->canonical), or_empty(w->og_url),
@@ -1564,18 +1783,26 @@ build_result(walk_t *w, lxb_html_document_t *doc, Py_ssize_t context_chars)
         return NULL;
     }
     return Py_BuildValue("(N(nnnn)N)", info, w->images_seen, w->n_alt, w->n_nosrc, w->n_data, images);
+fail:
+    for (int c = 0; c < N_COLUMNS; c++) {
+        Py_XDECREF(cols[c]); /* items not yet set are NULL: list_dealloc skips them */
+    }
+    Py_XDECREF(lang);
+    return NULL;
 }
 
 PyDoc_STRVAR(extract_doc,
 "extract(html: bytes, context_chars: int) -> (info, (images_seen, with_alt, no_src, data_uri), images)\n\n"
 "Parse UTF-8 ``html`` with lexbor and walk the tree once. ``info`` is (title, base href, html lang,\n"
-"og:locale, canonical href, og:url, Content-Language meta), raw. ``images`` is six lists (columns)\n"
+"og:locale, canonical href, og:url, Content-Language meta), raw. ``images`` is twelve lists (columns)\n"
 "with one entry per <img> with a non-blank alt and a source that is not a data: URI, in document\n"
-"order: alt, source, title, figcaption, context, fallback. Text is collapsed and NFC (figcaption cut\n"
-"to 2000 characters), but text with '&' or a control character is only collapsed; context is the\n"
+"order: alt, source, title, figcaption, context, fallback, landmark, link href, link text, declared\n"
+"width, declared height, image index. Text is collapsed and NFC (figcaption cut to 2000 characters,\n"
+"link text to 200), but text with '&' or a control character is only collapsed; context is the\n"
 "window of visible text, control characters left out\n"
 "(None when the image is outside it); fallback is (attributes, picture srcsets) when the source\n"
-"needs mella.collect.urls.image_source (non-ASCII srcsets), else None.");
+"needs mella.collect.urls.image_source (non-ASCII srcsets), else None. Landmark, link href and link\n"
+"text are None where there is none, the href raw; a declared size is an int or None.");
 
 static PyObject *
 extract(PyObject *self, PyObject *args)
@@ -1593,6 +1820,9 @@ extract(PyObject *self, PyObject *args)
     walk_t w;
     memset(&w, 0, sizeof(w));
     w.want_text = context_chars > 0;
+    const lxb_dom_attr_data_t *role = lxb_dom_attr_data_by_local_name(doc->dom_document.attrs,
+                                                                      (const lxb_char_t *) "role", 4);
+    w.role_id = role != NULL ? role->attr_id : 0;
     lxb_html_body_element_t *body = lxb_html_document_body_element(doc);
     w.text_root = body != NULL ? lxb_dom_interface_node(body)
                                : lxb_dom_interface_node(lxb_dom_document_element(&doc->dom_document));
@@ -1606,8 +1836,6 @@ extract(PyObject *self, PyObject *args)
 }
 
 /* ---------------------------------------------------------------- rows */
-
-static PyObject *K_IMAGE_URL, *K_ALT, *K_IMG_TITLE, *K_FIGCAPTION, *K_CONTEXT, *S_EMPTY;
 
 static int
 has_char(PyObject *s, Py_UCS4 c)
@@ -1689,43 +1917,260 @@ resolve_url(PyObject *value, PyObject *parts, PyObject *resolve)
 }
 
 PyDoc_STRVAR(rows_doc,
-"rows(page, parts, resolve, clean, alts, srcs, titles, captions, contexts) -> (rows, bad_urls)\n\n"
-"The CANDIDATES rows of one page from extract()'s columns: a copy of ``page`` per image with a\n"
-"usable address (http, https, file) and its image_url, alt, img_title, figcaption and context.\n"
-"Addresses resolve as urls.Resolver does (``parts``: its (scheme, origin, directory), or None;\n"
-"``resolve``: the Resolver, for what is not a plain concatenation); text holding '&' or a control\n"
-"character goes through\n"
-"``clean``; one context of None (an image outside the visible text) blanks every context.");
+"rows(page, parts, resolve, clean, domain_of, columns) -> (rows, bad_urls)\n\n"
+"The CANDIDATES rows of one page from extract()'s columns (all but fallback: alt, src, title, caption,\n"
+"context, landmark, href, link text, width, height, index): a copy of ``page`` per image with a\n"
+"usable address (http, https, file) and its image_url, alt, img_title, figcaption, context and the\n"
+"structure columns. Addresses (image and link) resolve as urls.Resolver does (``parts``: its (scheme,\n"
+"origin, directory), or None; ``resolve``: the Resolver, for what is not a plain concatenation); a\n"
+"link that resolves to http(s) gets link_url and link_scope (same_site when its registered domain,\n"
+"``domain_of(url)``, asked once per plain host, is page['domain'] and not empty);\n"
+"text holding '&' or a control character goes through ``clean``; one context of None (an image\n"
+"outside the visible text) blanks every context.");
+
+static PyObject *K_IMAGE_URL, *K_ALT, *K_IMG_TITLE, *K_FIGCAPTION, *K_CONTEXT, *S_EMPTY;
+static PyObject *K_DOMAIN, *K_LANDMARK, *K_LINK_URL, *K_LINK_SCOPE, *K_LINK_TEXT, *K_WIDTH, *K_HEIGHT, *K_INDEX;
+static PyObject *S_SAME_SITE, *S_OTHER_SITE;
+
+static int
+row_keys(void)
+{
+    if (K_IMAGE_URL != NULL) {
+        return 0;
+    }
+    struct {
+        PyObject **slot;
+        const char *text;
+    } keys[] = {
+        {&K_ALT, "alt"}, {&K_IMG_TITLE, "img_title"}, {&K_FIGCAPTION, "figcaption"}, {&K_CONTEXT, "context"},
+        {&K_DOMAIN, "domain"}, {&K_LANDMARK, "landmark"}, {&K_LINK_URL, "link_url"},
+        {&K_LINK_SCOPE, "link_scope"}, {&K_LINK_TEXT, "link_text"}, {&K_WIDTH, "declared_width"},
+        {&K_HEIGHT, "declared_height"}, {&K_INDEX, "image_index"}, {&S_SAME_SITE, "same_site"},
+        {&S_OTHER_SITE, "other_site"}, {&S_EMPTY, ""},
+        {&K_IMAGE_URL, "image_url"}, /* last: set means all are */
+    };
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+        if (*keys[i].slot == NULL && (*keys[i].slot = PyUnicode_InternFromString(keys[i].text)) == NULL) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/*
+ * Registered domains by host, for link_scope: registered_domain(url) is _host_domain(urlsplit(url).hostname),
+ * which for an authority made only of a plain host name (ASCII letters, digits, '.', '-') and perhaps a
+ * ":digits" port depends on nothing but that host in lower case. Such URLs look their host up here and ask
+ * domain_of (urls.registered_domain) once per host; every other URL asks it each time. The cache belongs to
+ * one domain_of and is emptied when it grows past HOST_CACHE_MAX hosts.
+ */
+#define HOST_CACHE_MAX 65536
+static PyObject *HOST_DOMAINS, *HOST_DOMAINS_OF;
+
+/* The lower-cased plain host of an http(s) URL (its scheme checked by the caller), or NULL (no exception)
+ * when the authority is anything else: userinfo, IPv6 brackets, percent-escapes, non-ASCII, empty. */
+static PyObject *
+plain_host(PyObject *url)
+{
+    Py_ssize_t n = PyUnicode_GET_LENGTH(url);
+    int kind = PyUnicode_KIND(url);
+    const void *d = PyUnicode_DATA(url);
+    Py_ssize_t i = PyUnicode_READ(kind, d, 4) == ':' ? 7 : 8; /* after "http://" or "https://" */
+    char host[256];
+    Py_ssize_t len = 0;
+    for (; i < n; i++) {
+        Py_UCS4 c = PyUnicode_READ(kind, d, i);
+        if (c == '/' || c == '?' || c == '#' || c == ':') {
+            break;
+        }
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '-')
+            || len == (Py_ssize_t) sizeof(host)) {
+            return NULL;
+        }
+        host[len++] = (char) (c >= 'A' && c <= 'Z' ? c + 32 : c);
+    }
+    if (len == 0) {
+        return NULL;
+    }
+    if (i < n && PyUnicode_READ(kind, d, i) == ':') { /* a port: digits up to the end of the authority */
+        for (i++; i < n; i++) {
+            Py_UCS4 c = PyUnicode_READ(kind, d, i);
+            if (c == '/' || c == '?' || c == '#') {
+                break;
+            }
+            if (c < '0' || c > '9') {
+                return NULL;
+            }
+        }
+    }
+    return PyUnicode_FromStringAndSize(host, len);
+}
+
+/* registered_domain(url) through domain_of, by host where the host is plain; NULL with an exception. */
+static PyObject *
+link_domain(PyObject *url, PyObject *domain_of)
+{
+    PyObject *host = plain_host(url);
+    if (host == NULL) {
+        return PyErr_Occurred() ? NULL : PyObject_CallOneArg(domain_of, url);
+    }
+    if (HOST_DOMAINS == NULL || HOST_DOMAINS_OF != domain_of || PyDict_GET_SIZE(HOST_DOMAINS) >= HOST_CACHE_MAX) {
+        Py_XSETREF(HOST_DOMAINS, PyDict_New());
+        Py_XSETREF(HOST_DOMAINS_OF, Py_NewRef(domain_of));
+        if (HOST_DOMAINS == NULL) {
+            Py_DECREF(host);
+            return NULL;
+        }
+    }
+    PyObject *domain = PyDict_GetItemWithError(HOST_DOMAINS, host); /* borrowed */
+    if (domain != NULL) {
+        Py_DECREF(host);
+        return Py_NewRef(domain);
+    }
+    if (PyErr_Occurred()) {
+        Py_DECREF(host);
+        return NULL;
+    }
+    domain = PyObject_CallOneArg(domain_of, url);
+    if (domain != NULL && PyDict_SetItem(HOST_DOMAINS, host, domain) < 0) {
+        Py_CLEAR(domain);
+    }
+    Py_DECREF(host);
+    return domain;
+}
+
+/*
+ * Whether an href has a scheme other than http(s), as urlsplit reads one (after strip(): an ASCII letter,
+ * then letters, digits, '+', '-', '.', up to a ':'): mailto:, javascript:, tel:, data:. Such an href
+ * resolves to itself (urljoin keeps a reference whose scheme is not the base's), or, on a base of that
+ * same scheme, to another address of it: never to http(s), so no link_url, without asking the Resolver.
+ * 0 for anything else, and for what this test does not settle (a tab inside the scheme, a control first).
+ */
+static int
+non_web_scheme(PyObject *href)
+{
+    Py_ssize_t n = PyUnicode_GET_LENGTH(href), i = 0;
+    int kind = PyUnicode_KIND(href);
+    const void *d = PyUnicode_DATA(href);
+    while (i < n && Py_UNICODE_ISSPACE(PyUnicode_READ(kind, d, i))) {
+        i++;
+    }
+    Py_ssize_t start = i;
+    for (; i < n; i++) {
+        Py_UCS4 c = PyUnicode_READ(kind, d, i);
+        int letter = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+        if (c == ':' && i > start) {
+            return !((i - start == 4 && slice_ieq(href, start, "http", 4))
+                     || (i - start == 5 && slice_ieq(href, start, "https", 5)));
+        }
+        if (!letter && (i == start || !((c >= '0' && c <= '9') || c == '+' || c == '-' || c == '.'))) {
+            return 0;
+        }
+    }
+    return 0;
+}
+
+/*
+ * structure.link_target: link_url and link_scope of an image's link, set on the row (left None when the
+ * href does not resolve to http(s)). Returns -1 with an exception.
+ */
+static int
+set_link(PyObject *row, PyObject *href, PyObject *parts, PyObject *resolve, PyObject *domain_of,
+         PyObject *page_domain)
+{
+    if (non_web_scheme(href)) {
+        return 0;
+    }
+    PyObject *url = resolve_url(href, parts, resolve);
+    if (url == NULL) {
+        return -1;
+    }
+    /* any case: url[:8].lower().startswith(("http://", "https://")) */
+    if (!PyUnicode_Check(url) || !(slice_ieq(url, 0, "http://", 7) || slice_ieq(url, 0, "https://", 8))) {
+        Py_DECREF(url);
+        return 0;
+    }
+    PyObject *domain = link_domain(url, domain_of);
+    if (domain == NULL) {
+        Py_DECREF(url);
+        return -1;
+    }
+    int same = PyUnicode_Check(domain) && PyUnicode_GET_LENGTH(domain) > 0 && page_domain != NULL
+        ? PyObject_RichCompareBool(domain, page_domain, Py_EQ) : 0;
+    Py_DECREF(domain);
+    if (same < 0 || PyDict_SetItem(row, K_LINK_URL, url) < 0
+        || PyDict_SetItem(row, K_LINK_SCOPE, same ? S_SAME_SITE : S_OTHER_SITE) < 0) {
+        Py_DECREF(url);
+        return -1;
+    }
+    Py_DECREF(url);
+    return 0;
+}
+
+/* The row's text columns (alt, img_title, figcaption, link_text), through clean() where C left work. */
+static int
+set_texts(PyObject *row, PyObject *clean, PyObject *const *cols, Py_ssize_t i)
+{
+    PyObject *keys[4] = {K_ALT, K_IMG_TITLE, K_FIGCAPTION, K_LINK_TEXT};
+    Py_ssize_t limits[4] = {0, 0, 2000, LINK_TEXT_CHARS};
+    for (int k = 0; k < 4; k++) {
+        PyObject *text = PyList_GET_ITEM(cols[k], i);
+        if (text == Py_None) {
+            continue; /* link_text outside a link: the page's None stays */
+        }
+        PyObject *value = PyUnicode_Check(text) && needs_clean(text)
+            ? (limits[k] ? PyObject_CallFunction(clean, "On", text, limits[k]) : PyObject_CallOneArg(clean, text))
+            : Py_NewRef(text);
+        if (value == NULL || PyDict_SetItem(row, keys[k], value) < 0) {
+            Py_XDECREF(value);
+            return -1;
+        }
+        Py_DECREF(value);
+    }
+    return 0;
+}
+
+enum { C_ALT, C_SRC, C_TITLE, C_CAPTION, C_CONTEXT, C_LANDMARK, C_HREF, C_LINK_TEXT, C_WIDTH, C_HEIGHT, C_INDEX,
+       N_ROW_COLUMNS };
 
 static PyObject *
 rows(PyObject *self, PyObject *args)
 {
-    PyObject *page, *parts, *resolve, *clean, *alts, *srcs, *titles, *captions, *ctxs;
-    if (!PyArg_ParseTuple(args, "O!OOOO!O!O!O!O!", &PyDict_Type, &page, &parts, &resolve, &clean,
-                          &PyList_Type, &alts, &PyList_Type, &srcs, &PyList_Type, &titles,
-                          &PyList_Type, &captions, &PyList_Type, &ctxs)) {
+    PyObject *page, *parts, *resolve, *clean, *domain_of, *columns;
+    if (!PyArg_ParseTuple(args, "O!OOOOO!", &PyDict_Type, &page, &parts, &resolve, &clean, &domain_of,
+                          &PyTuple_Type, &columns)) {
         return NULL;
     }
     if (parts != Py_None && (!PyTuple_Check(parts) || PyTuple_GET_SIZE(parts) != 3)) {
         PyErr_SetString(PyExc_TypeError, "parts must be (scheme, origin, directory) or None");
         return NULL;
     }
-    Py_ssize_t n = PyList_GET_SIZE(alts);
-    if (PyList_GET_SIZE(srcs) != n || PyList_GET_SIZE(titles) != n || PyList_GET_SIZE(captions) != n
-        || PyList_GET_SIZE(ctxs) != n) {
-        PyErr_SetString(PyExc_ValueError, "columns of different lengths");
+    if (PyTuple_GET_SIZE(columns) != N_ROW_COLUMNS) {
+        PyErr_Format(PyExc_TypeError, "columns must be a tuple of %d lists", N_ROW_COLUMNS);
         return NULL;
     }
-    if (K_IMAGE_URL == NULL) {
-        K_IMAGE_URL = PyUnicode_InternFromString("image_url");
-        K_ALT = PyUnicode_InternFromString("alt");
-        K_IMG_TITLE = PyUnicode_InternFromString("img_title");
-        K_FIGCAPTION = PyUnicode_InternFromString("figcaption");
-        K_CONTEXT = PyUnicode_InternFromString("context");
-        S_EMPTY = PyUnicode_FromStringAndSize("", 0);
-        if (!K_IMAGE_URL || !K_ALT || !K_IMG_TITLE || !K_FIGCAPTION || !K_CONTEXT || !S_EMPTY) {
+    PyObject *cols[N_ROW_COLUMNS];
+    Py_ssize_t n = 0;
+    for (int c = 0; c < N_ROW_COLUMNS; c++) {
+        cols[c] = PyTuple_GET_ITEM(columns, c);
+        if (!PyList_Check(cols[c])) {
+            PyErr_Format(PyExc_TypeError, "columns must be a tuple of %d lists", N_ROW_COLUMNS);
             return NULL;
         }
+        if (c == 0) {
+            n = PyList_GET_SIZE(cols[c]);
+        }
+        else if (PyList_GET_SIZE(cols[c]) != n) {
+            PyErr_SetString(PyExc_ValueError, "columns of different lengths");
+            return NULL;
+        }
+    }
+    if (row_keys() < 0) {
+        return NULL;
+    }
+    PyObject *page_domain = PyDict_GetItemWithError(page, K_DOMAIN); /* borrowed; NULL: no same_site */
+    if (page_domain == NULL && PyErr_Occurred()) {
+        return NULL;
     }
     PyObject *out = PyList_New(0);
     if (out == NULL) {
@@ -1733,8 +2178,11 @@ rows(PyObject *self, PyObject *args)
     }
     Py_ssize_t bad = 0;
     int blank = 0;
+    PyObject *const texts[4] = {cols[C_ALT], cols[C_TITLE], cols[C_CAPTION], cols[C_LINK_TEXT]};
+    PyObject *const keys[4] = {K_LANDMARK, K_WIDTH, K_HEIGHT, K_INDEX};
+    PyObject *const values[4] = {cols[C_LANDMARK], cols[C_WIDTH], cols[C_HEIGHT], cols[C_INDEX]};
     for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *src = PyList_GET_ITEM(srcs, i);
+        PyObject *src = PyList_GET_ITEM(cols[C_SRC], i);
         if (!PyUnicode_Check(src)) {
             PyErr_SetString(PyExc_TypeError, "image sources must be str");
             goto fail;
@@ -1756,27 +2204,39 @@ rows(PyObject *self, PyObject *args)
             goto fail;
         }
         Py_DECREF(url);
-        PyObject *keys[3] = {K_ALT, K_IMG_TITLE, K_FIGCAPTION};
-        PyObject *cols[3] = {alts, titles, captions};
-        for (int k = 0; k < 3; k++) {
-            PyObject *text = PyList_GET_ITEM(cols[k], i);
-            PyObject *value = PyUnicode_Check(text) && needs_clean(text)
-                ? (k == 2 ? PyObject_CallFunction(clean, "On", text, (Py_ssize_t) 2000)
-                          : PyObject_CallOneArg(clean, text))
-                : Py_NewRef(text);
-            if (value == NULL || PyDict_SetItem(row, keys[k], value) < 0) {
-                Py_XDECREF(value);
-                Py_DECREF(row);
-                goto fail;
-            }
-            Py_DECREF(value);
+        if (set_texts(row, clean, texts, i) < 0) {
+            Py_DECREF(row);
+            goto fail;
         }
-        PyObject *ctx = PyList_GET_ITEM(ctxs, i);
+        PyObject *ctx = PyList_GET_ITEM(cols[C_CONTEXT], i);
         if (ctx == Py_None) {
             blank = 1;
             ctx = S_EMPTY;
         }
-        if (PyDict_SetItem(row, K_CONTEXT, ctx) < 0 || PyList_Append(out, row) < 0) {
+        if (PyDict_SetItem(row, K_CONTEXT, ctx) < 0) {
+            Py_DECREF(row);
+            goto fail;
+        }
+        for (int k = 0; k < 4; k++) { /* None is what the page's copy holds already */
+            PyObject *value = PyList_GET_ITEM(values[k], i);
+            if (value != Py_None && PyDict_SetItem(row, keys[k], value) < 0) {
+                Py_DECREF(row);
+                goto fail;
+            }
+        }
+        PyObject *href = PyList_GET_ITEM(cols[C_HREF], i);
+        if (href != Py_None) {
+            if (!PyUnicode_Check(href)) {
+                PyErr_SetString(PyExc_TypeError, "link hrefs must be str or None");
+                Py_DECREF(row);
+                goto fail;
+            }
+            if (set_link(row, href, parts, resolve, domain_of, page_domain) < 0) {
+                Py_DECREF(row);
+                goto fail;
+            }
+        }
+        if (PyList_Append(out, row) < 0) {
             Py_DECREF(row);
             goto fail;
         }
@@ -1915,6 +2375,11 @@ PyMODINIT_FUNC
 PyInit__native(void)
 {
     nfc_safe_init();
+    for (int i = 0; i < N_LANDMARKS; i++) {
+        if (LANDMARKS[i] == NULL && (LANDMARKS[i] = PyUnicode_InternFromString(LANDMARK_NAMES[i])) == NULL) {
+            return NULL;
+        }
+    }
     PyObject *m = PyModule_Create(&module);
     if (m != NULL) {
         PyObject *ranges = PyList_New(0);

@@ -17,6 +17,7 @@ from mella.collect.html import DEFAULT_CONTEXT_CHARS, DEFAULT_MAX_PAGE_BYTES, de
 from mella.collect.live import URL_LIST_SUFFIXES, is_sitemap, site_records, sitemap_records, url_list_records
 from mella.collect.saved import is_saved_html, saved_page
 from mella.collect.sites import CrawlOptions
+from mella.collect.structure import blank_structure
 from mella.collect.warc import open_input, warc_pages
 from mella.collect.wat import wat_records, wat_rows
 from mella.net.client import NetOptions, NetStageOptions
@@ -162,7 +163,7 @@ def _stub(record: dict[str, Any]) -> dict[str, Any]:
     """A CANDIDATES row with only the page address and its origin: what a dropped page leaves."""
     row = dict.fromkeys(CANDIDATES.names, "")
     row.update(page_url=record.get("url", ""), source=record.get("source", ""),
-               source_offset=record.get("offset", -1))
+               source_offset=record.get("offset", -1), **blank_structure())
     return row
 
 

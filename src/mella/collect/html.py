@@ -23,6 +23,7 @@ from mella.collect.context import contexts
 from mella.collect.decode import decode_html, looks_binary, meta_charset, normalize_charset, strip_controls
 from mella.collect.nesting import _DEPTH_CHECK_BYTES, MAX_NESTING, could_nest_deeper, nesting_depth  # noqa: F401
 from mella.collect.reference import candidates, header, parse_tree, scan
+from mella.collect.structure import LINK_TEXT_CHARS, blank_structure, declared_size, enclosing, link_target
 from mella.collect.urls import (  # noqa: F401  (re-exported: callers import them from here)
     Resolver,
     absolute_url,
@@ -188,7 +189,10 @@ def _extract(data, url, headers, source, source_offset, context_chars, infer_url
     kept = _keep(candidates(images, figures, pictures), len(images), base, counters)
     if not kept:
         return []
-    windows = contexts(tree, [k[4] for k in kept], junk, context_chars) if context_chars > 0 else None
+    # Before contexts(), which puts markers in the tree and takes script and style out of it.
+    resolve = Resolver.for_base(base)
+    structures = [_structure(img, index, resolve, page["domain"]) for *_, (img, index) in kept]
+    windows = contexts(tree, [k[4][0] for k in kept], junk, context_chars) if context_chars > 0 else None
     rows = []
     for i, (image_url, alt, title, caption, _) in enumerate(kept):
         row = page.copy()
@@ -197,21 +201,38 @@ def _extract(data, url, headers, source, source_offset, context_chars, infer_url
         row["img_title"] = clean(title) if title else ""
         row["figcaption"] = clean(caption, 2000) if caption else ""
         row["context"] = windows[i] if windows else ""
+        row.update(structures[i])
         rows.append(row)
     counters["candidates"] += len(rows)
     return rows
 
 
+def _structure(img, index: int, resolve: Resolver, page_domain: str) -> dict[str, Any]:
+    """The structure columns of one image (docs/collect.md, "Structure around the image")."""
+    landmark, link, href = enclosing(img)
+    attrs = img.attributes
+    out = {"landmark": landmark, "link_url": None, "link_scope": None, "link_text": None,
+           "declared_width": declared_size(attrs.get("width")), "declared_height": declared_size(attrs.get("height")),
+           "image_index": index}
+    if link is not None:
+        out["link_url"], out["link_scope"] = link_target(href, resolve, page_domain)
+        out["link_text"] = clean(link.text(separator=" "), LINK_TEXT_CHARS)
+    return out
+
+
 def _extract_native(html, url, headers, source, source_offset, context_chars, infer_url, counters):
-    # One C walk: metadata, counts, and columns (alt, source, title, caption, context, fallback) of the
-    # <img>s with an alt and a source; text finished (collapsed, NFC) unless it holds '&'.
+    # One C walk: metadata, counts, and columns (alt, source, title, caption, context, fallback, and the structure:
+    # landmark, link href, link text, width, height, index) of the <img>s with an alt and a source; text finished
+    # (collapsed, NFC) unless it holds '&' or a control character.
     meta, (n_images, n_alt, n_nosrc, n_data), columns = _native.extract(html, context_chars)
     info = dict(zip(_INFO, meta, strict=True))
     info["content_language"] = header(headers, "content-language") or info["meta_language"]
     page, base = _page_fields(info, url, infer_url, source, source_offset)
-    alts, srcs, titles, captions, ctxs, fallbacks = columns
+    fallbacks = columns[5]
+    data = columns[:5] + columns[6:]  # alt, src, title, caption, context, then the structure columns
     if fallbacks.count(None) != len(fallbacks):
         # Non-ASCII srcsets: urls.image_source decides, and the tests the C walk made on the others.
+        srcs = data[1]
         keep = []
         for i, fallback in enumerate(fallbacks):
             if fallback is not None:
@@ -223,10 +244,10 @@ def _extract_native(html, url, headers, source, source_offset, context_chars, in
                     n_data += 1
                     continue
             keep.append(i)
-        alts, srcs, titles, captions, ctxs = ([c[i] for i in keep] for c in (alts, srcs, titles, captions, ctxs))
+        data = tuple([c[i] for i in keep] for c in data)
     resolver = Resolver.for_base(base)
     parts = (resolver.scheme, resolver.origin, resolver.directory) if resolver.origin else None
-    rows, n_bad = _native.rows(page, parts, resolver, clean, alts, srcs, titles, captions, ctxs)
+    rows, n_bad = _native.rows(page, parts, resolver, clean, registered_domain, data)
     _count_images(counters, n_images, n_alt, n_data, n_nosrc, n_bad)
     if rows:
         counters["candidates"] += len(rows)
@@ -263,12 +284,14 @@ def _page_fields(info: dict[str, str], url: str, infer_url: bool, source: str, s
         "domain": registered_domain(page_url),
         "source": source,
         "source_offset": source_offset,
+        **blank_structure(),
     }
     return page, base
 
 
 def _keep(candidates, n_images: int, base: str, counters: Counter) -> list[tuple]:
-    """(absolute URL, alt, title, caption, extra) of each candidate with a usable address; counts the rest."""
+    """(absolute URL, alt, title, caption, (node, index)) of each candidate with a usable address; counts the
+    rest."""
     kept = []
     resolve = Resolver.for_base(base)
     n_alt = n_data = n_nosrc = n_bad = 0

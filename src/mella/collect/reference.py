@@ -105,15 +105,16 @@ def _figures_and_pictures(figures: list, pictures: list) -> tuple[dict[int, str]
 
 
 def candidates(images: list, figures: list, pictures: list):
-    """(alt, raw source, title, caption, node) of each <img> with a non-blank alt."""
+    """(alt, raw source, title, caption, (node, index)) of each <img> with a non-blank alt; ``index`` is the
+    image's position among all the page's <img>s (``image_index``)."""
     captions, sources = _figures_and_pictures(figures, pictures) if figures or pictures else ({}, {})
-    for img in images:
+    for index, img in enumerate(images):
         attrs = img.attributes
         alt = attrs.get("alt")
         if not alt or alt.isspace():
             continue
         raw = image_source(attrs, sources.get(img.mem_id, ()) if sources else ())
-        yield alt, raw, attrs.get("title"), captions.get(img.mem_id, "") if captions else "", img
+        yield alt, raw, attrs.get("title"), captions.get(img.mem_id, "") if captions else "", (img, index)
 
 
 _USUAL_SPELLING = {"content-type": "Content-Type", "content-language": "Content-Language"}

@@ -4,7 +4,8 @@ A WAT record describes one response: ``Envelope.Payload-Metadata.HTTP-Response-M
 the HTTP headers and ``HTML-Metadata``, whose ``Links`` list has one entry per ``<img src>``
 (``path == "IMG@/src"``, with ``url``, ``alt`` and ``title``) and whose ``Head`` holds ``Title``,
 ``Base``, ``Metas`` and ``Link``. WAT carries no page text, so ``context`` and ``figcaption``
-stay empty and lazy-load attributes, srcset and ``<html lang>`` are not available.
+stay empty and lazy-load attributes, srcset and ``<html lang>`` are not available; nor is the tree, so the
+structure columns (landmark, link, declared size, image index) are null.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from mella.collect.html import PageRows, absolute_url, clean, registered_domain
+from mella.collect.structure import blank_structure
 from mella.collect.warc import is_truncated, read_records, skip_record, target_uri
 from mella.net.client import NetOptions
 
@@ -102,6 +104,7 @@ def wat_rows(data: bytes, url: str, source: str = "", offset: int = -1) -> PageR
         "domain": registered_domain(url),
         "source": source,
         "source_offset": offset,
+        **blank_structure(),  # a WAT record keeps no tree: no landmark, link, declared size or position
     }
     out.counters["pages_read"] += 1
     out.counters["pages_parsed"] += 1
