@@ -8,7 +8,8 @@ then ``--passes`` timed passes of each, interleaved, and the median of each is r
 CPU seconds of this process (one core). lingua runs in high-accuracy mode restricted to the targets
 and their confusers, models preloaded. Accuracy is on the gold rows whose label is a language.
 Dedup memory: the global pass runs in a subprocess over 1x and 10x ``--mem-rows`` rows with the
-same rows per bucket, and reports its peak RSS (VmHWM).
+same rows per bucket, and reports its peak RSS (VmHWM). Also the filter alone over what collect gives for
+the saved pages of tests/data/web (with the structure columns a run has), median of ``--passes``.
 """
 
 from __future__ import annotations
@@ -73,7 +74,7 @@ def timed_passes(rows, stage, passes: int):
     from mella.filter.langid import build_lingua
     from mella.records import CANDIDATES
 
-    cands = [{k: r[k] for k in CANDIDATES.names} for r in rows]
+    cands = [{k: r.get(k) for k in CANDIDATES.names} for r in rows]  # gold rows have no structure columns
     # Warm-up: one untimed pass of each over every alt. lingua loads models lazily; the filter
     # builds lingua detectors per candidate set and pyarrow initialises its writers on first use.
     whole_filter(cands, stage)
@@ -87,6 +88,32 @@ def timed_passes(rows, stage, passes: int):
         lingua_s.append(seconds)
     ratios = [lt / ft for ft, lt in zip(filter_s, lingua_s, strict=True)]
     return len(rows) / statistics.median(filter_s), len(rows) / statistics.median(lingua_s), ratios, preds
+
+
+def real_pages(stage, reps: int, passes: int) -> tuple[int, float]:
+    """(rows, median alts/s) of the filter alone over what collect gives for the saved real pages of
+    tests/data/web, ``reps`` times on distinct page URLs: rows as a run meets them, with the structure
+    columns (chrome, badges and teasers are dropped before language ID asks)."""
+    import pyarrow.parquet as pq
+
+    from mella.collect.collect import CollectStage
+    from mella.pipeline.local import LocalExecutor
+    from mella.pipeline.runner import run_stage
+    from mella.pipeline.stage import Emitter
+
+    pages = sorted(str(p) for p in (ROOT / "tests" / "data" / "web").rglob("*") if p.is_file())
+    with tempfile.TemporaryDirectory() as tmp:
+        run_stage(CollectStage(), pages, Path(tmp) / "collect", LocalExecutor(1, progress=False))
+        found = [r for f in sorted((Path(tmp) / "collect").glob("part-*.parquet")) for r in pq.read_table(f).to_pylist()]
+    rows = [{**r, "page_url": f"{r['page_url']}#{k}"} for k in range(reps) for r in found]
+    stage.process(rows, Emitter())  # warm-up
+    rates = []
+    for _ in range(passes):
+        t0 = time.process_time()
+        for i in range(0, len(rows), stage.batch_size):
+            stage.process(rows[i:i + stage.batch_size], Emitter())
+        rates.append(len(rows) / (time.process_time() - t0))
+    return len(rows), statistics.median(rates)
 
 
 def filter_predictions(rows, lid):
@@ -167,6 +194,7 @@ def main() -> None:
     stage = FilterStage()
     stage.ensure_setup()
     filter_rate, lingua_rate, ratios, lingua_preds = timed_passes(rows, stage, args.passes)
+    real_rows, real_rate = real_pages(stage, args.reps, args.passes)
     acc_filter, per_filter = accuracy(gold_rows, filter_predictions(gold_rows, stage.lid))
     acc_lingua, per_lingua = accuracy(gold_rows, lingua_preds[: len(gold_rows)])
     print(f"alts: {len(rows)} ({len(gold_rows)} gold alts x {args.reps}), one core, CPU time, after warm-up, "
@@ -174,6 +202,8 @@ def main() -> None:
     print(f"whole filter (langid + rules + dedup): {filter_rate:,.0f} alts/s")
     print(f"lingua alone (high accuracy, {len(stage.lid.universe)} langs): {lingua_rate:,.0f} alts/s")
     print(f"ratio filter/lingua: {filter_rate / lingua_rate:.2f}x (per pass: {', '.join(f'{r:.2f}' for r in ratios)})")
+    print(f"filter alone on collected real pages (tests/data/web x {args.reps}, {real_rows:,} rows): "
+          f"{real_rate:,.0f} alts/s")
     print(f"gold language-ID accuracy: filter {acc_filter:.3f}, lingua alone {acc_lingua:.3f}")
     for lang in sorted(per_filter, key=lambda k: -per_filter[k][1]):
         (cf, n), (cl, _) = per_filter[lang], per_lingua.get(lang, (0, 0))
@@ -187,6 +217,7 @@ def main() -> None:
               f"peak RSS {peak:.0f} MiB (after imports {before:.0f} MiB), {secs}s")
     print(f"dedup peak RSS 10x/1x: {mem[10][1] / mem[1][1]:.2f}")
     print(json.dumps({"filter_alts_s": round(filter_rate), "lingua_alts_s": round(lingua_rate),
+                      "real_pages_alts_s": round(real_rate),
                       "ratios": [round(r, 2) for r in ratios],
                       "ratio": round(filter_rate / lingua_rate, 2), "acc_filter": round(acc_filter, 3),
                       "acc_lingua": round(acc_lingua, 3), "dedup_peak_mib": {k: round(v[1]) for k, v in mem.items()}}))

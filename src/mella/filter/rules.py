@@ -13,10 +13,9 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
+from mella.filter.kinds import Cues, cues, read_alt
 from mella.filter.text import dominant_script, letters, normalize_alt, words
 
-# Scripts that have letter case: the bare-name rule can only see names in them.
-_CASED = {"Latn", "Cyrl", "Grek", "Armn"}
 # Scripts written without spaces between words: lengths count characters, not words.
 NO_SPACES = {"Thai", "Hani", "Kana", "Laoo", "Khmr", "Mymr"}
 _DIGIT_RX = re.compile(r"\d")
@@ -85,6 +84,37 @@ def wordlists(langs: tuple[str, ...]) -> WordList:
     return out
 
 
+@lru_cache(maxsize=64)
+def _language_cues(langs: tuple[str, ...]) -> tuple[Cues, ...]:
+    """The cues of ``langs`` (base codes), plus the common ones: logo words of any language may appear."""
+    return tuple(cues(code) for code in dict.fromkeys((*(lang.split("-")[0] for lang in langs), "common")))
+
+
+@lru_cache(maxsize=64)
+def _function_words(langs: tuple[str, ...]) -> frozenset[str]:
+    """The function words of all of ``langs``: before language ID, any of them may be the alt's."""
+    return frozenset().union(*(c.function for c in _language_cues(langs)))
+
+
+@lru_cache(maxsize=64)
+def _logo_words(langs: tuple[str, ...]) -> tuple[frozenset[str], tuple[str, ...]]:
+    """The logo words (whole, and ``prefix*`` entries) of all of ``langs`` together."""
+    marks = _language_cues(langs)
+    return frozenset().union(*(c.logo for c in marks)), tuple(p for c in marks for p in c.logo_prefixes)
+
+
+def _model_code(token: str) -> bool:
+    """A Latin letters-and-digits token that is a model code: three digits or more (T535, RTX3080), or a
+    letter right after a digit (SM-G991B, A52s). Short codes like S21, F-16 or COVID-19 are also ordinary
+    names and are not read as products."""
+    if not token.isascii() or token.isdigit() or token.isalpha():
+        return False
+    digits = sum(ch.isdigit() for ch in token)
+    if digits >= 3 and any(ch.isalpha() for ch in token):
+        return True
+    return any(a.isdigit() and b.isalpha() for a, b in zip(token, token[1:], strict=False))
+
+
 @lru_cache(maxsize=1)
 def rules_data() -> dict[str, Any]:
     """The packaged rule thresholds and patterns (``data/filter/rules.yaml``)."""
@@ -104,6 +134,12 @@ class Rules:
         self.patterns = [(name, re.compile(rx, re.IGNORECASE)) for name, rx in self.cfg["patterns"].items()]
         # All patterns in one: most alts match none, and one search tells so.
         self._any_pattern = re.compile("|".join(f"(?:{rx})" for rx in self.cfg["patterns"].values()), re.IGNORECASE)
+        self._units = re.compile(self.cfg["product"]["units"], re.IGNORECASE)
+        self._digit_letter = re.compile(r'\d\s?[^\W\d_]|[^\W\d_]\d|\d\s?["″]')  # letter-digit, or inches
+        # Whole words of the normalised alt (lowercase, single spaces): one search.
+        stores = "|".join(re.escape(normalize_alt(s)) for s in self.cfg["store_names"])
+        self._stores = re.compile(rf"(?:^| )(?:{stores})(?: |$)")
+        self._domain = re.compile(rf"[^\W\d_]\.(?:{'|'.join(self.cfg['site_name_tlds'])})(?![^\W\d_])", re.IGNORECASE)
 
     def check(self, alt: str, langs: tuple[str, ...] = (), script: str | None | object = _UNKNOWN,
               norm: str | None = None) -> str | None:
@@ -126,9 +162,13 @@ class Rules:
             script = dominant_script(alt)
         spaces = script not in NO_SPACES
         tokens = words(alt)
+        norm = normalize_alt(alt) if norm is None else norm
         return (self._length(alt, tokens, spaces)
-                or self._boilerplate(normalize_alt(alt) if norm is None else norm, langs, spaces)
-                or self._name(tokens, script))
+                or self._boilerplate(norm, langs, spaces)
+                or self._site_name(alt, tokens)
+                or self._logo(tokens, langs)
+                or self._store(norm)
+                or self._product(alt, script, langs))
 
     def _ratios(self, alt: str) -> str | None:
         n = len(alt) - alt.count(" ")
@@ -161,11 +201,41 @@ class Rules:
         short = len(tokens) <= self.cfg["boilerplate_short_words"] and covered > 0
         return "boilerplate" if short or covered >= self.cfg["boilerplate_share"] * len(tokens) else None
 
-    def _name(self, tokens: list[str], script: str | None) -> str | None:
-        tokens = [t for t in tokens if not t.isdigit()]
-        if not tokens or len(tokens) > self.cfg["name_max_words"] or script not in _CASED:
+    def _site_name(self, alt: str, tokens: list[str]) -> str | None:
+        """``site_name``: a short alt with a web address in it ("Jófogás.hu-s apróhirdetések", "Suntech.cz
+        klávesnice") names a website: its logo or a badge. Longer text may credit a site ("Foto: iDNES.cz")."""
+        if len(tokens) > self.cfg["site_name_max_words"] or "." not in alt:
             return None
-        return "bare_name" if all(t[0].isupper() or t[0].isdigit() for t in tokens) else None
+        return "site_name" if self._domain.search(alt) else None
+
+    def _logo(self, tokens: list[str], langs: tuple[str, ...]) -> str | None:
+        """``logo``: the alt opens or closes with a word that announces a logo ("Logo společnosti HS Flamingo
+        s.r.o.", "логотип Сбербанка", "HS Flamingo logo"): it names the picture a logo, whatever follows."""
+        if not tokens:
+            return None
+        whole, prefixes = _logo_words(langs)
+        for token in {tokens[0].casefold(), tokens[-1].casefold()}:
+            if token in whole or token.startswith(prefixes):
+                return "logo"
+        return None
+
+    def _store(self, norm: str) -> str | None:
+        """``store_badge``: the alt names an app store ("Google Play", "App Store"): the store's badge."""
+        return "store_badge" if self._stores.search(norm) else None
+
+    def _product(self, alt: str, script: str | None, langs: tuple[str, ...]) -> str | None:
+        """``product``: a name (every content word capitalised) that carries a model code (T535, SM-G991B,
+        RTX3080) or a number with a unit (16GB, 10.1", 4K): a product or model string, which names no
+        culture whatever page it is on. Text with a lowercase word of the language ("Новый Samsung S21
+        поступил в продажу") is not a bare product string and passes."""
+        if not self._digit_letter.search(alt):  # most alts: no letter-digit mix, nothing to read
+            return None
+        reading = read_alt(alt, _function_words(langs), script, self.cfg["name_max_words"])
+        if not reading.name_like:
+            return None
+        if self._units.search(alt) or any(_model_code(t) for t in words(alt)):
+            return "product"
+        return None
 
     def same_as(self, alt: str, other: str | None, reason: str) -> str | None:
         """``reason`` when the alt, normalised, equals ``other`` (the page title, the link text)."""

@@ -104,8 +104,10 @@ def normalize_alt(alt: str) -> str:
 
 
 def clean_alt(alt: str) -> str:
-    """Alt-text with whitespace collapsed (what language ID and the length rules see)."""
-    return _SPACE_RX.sub(" ", alt or "").strip()
+    """Alt-text with whitespace collapsed and in NFC (what language ID and the rules see): alts published
+    with combining marks (some Vietnamese docs) would otherwise split words and hide the language's letters."""
+    text = _SPACE_RX.sub(" ", alt or "").strip()
+    return text if text.isascii() else unicodedata.normalize("NFC", text)
 
 
 def normalize_url(url: str) -> str:
@@ -123,6 +125,19 @@ def normalize_url(url: str) -> str:
     # Query strings often carry the resize parameters of the same image; keep them, they can
     # also name different images (?id=...), and a duplicate missed is cheaper than a pair lost.
     return f"{host}{path}?{query}" if query else f"{host}{path}"
+
+
+def url_parts(url: str) -> tuple[str, str]:
+    """(lowercase host, path) of a URL: one regex for plain URLs, urlsplit for the rest."""
+    url = (url or "").strip()
+    m = _PLAIN_URL_RX.fullmatch(url)
+    if m:
+        return m.group(1).lower(), m.group(2) or ""
+    try:
+        parts = urlsplit(url)
+        return (parts.hostname or "").lower(), parts.path
+    except ValueError:  # an invalid IPv6 host
+        return "", ""
 
 
 def key64(*parts: str) -> int:

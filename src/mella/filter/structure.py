@@ -1,0 +1,165 @@
+"""Rules from the structure around an image: where it sits, where its link goes, its declared size, its path.
+
+collect records the nearest landmark (``header``, ``nav``, ``footer``, ``aside``, ``main``, ``article``,
+``figure``), the link around the image (``link_url``, ``link_scope`` = same_site | other_site) and the
+declared ``width``/``height``. These say what an alt cannot: a partner badge and a landmark photo may both be
+"Туристичка организација Београд", but only the badge links off-site from the footer. Each rule returns a
+named reason or None; a null column never fires a rule (rows from older collect outputs pass). The values are
+data (``data/filter/structure.yaml``), each with its reason there.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+from mella.filter.text import normalize_alt, url_parts
+
+# Path words: split at anything that is not a letter, and between a lowercase and an uppercase letter.
+_PATH_SPLIT = re.compile(r"[^A-Za-z]+|(?<=[a-z])(?=[A-Z])")
+# A home page in a language or script folder: /en/, /sr-latn/, /ru, /lat/, /cir/ (Serbian sites' scripts).
+_LANG_HOME = re.compile(r"/[a-z]{2,3}(?:[-_][a-z]{2,4})?/?")
+_ARCHIVED = re.compile(r"https?://web\.archive\.org/web/\d+[a-z_]*/(https?://.+)$", re.IGNORECASE)
+
+
+@lru_cache(maxsize=1)
+def structure_data() -> dict[str, Any]:
+    """The packaged structure rule values (``data/filter/structure.yaml``)."""
+    import yaml
+
+    text = resources.files("mella").joinpath("data/filter/structure.yaml").read_text(encoding="utf-8")
+    return yaml.safe_load(text)
+
+
+@dataclass(frozen=True)
+class StructureRules:
+    """The structure rules with their values; :meth:`check` gives the first reason a row breaks."""
+
+    chrome: frozenset[str]
+    nav: frozenset[str]
+    tiny_max: int
+    icon_max: int
+    banner_max_height: int
+    banner_min_ratio: float
+    path_words: frozenset[str]
+    services: frozenset[str]
+    home_paths: frozenset[str]
+    # Any path word anywhere in the lowercased address (a case-blind regex is ten times slower).
+    _any_word: re.Pattern = field(default=re.compile("$^"), compare=False)
+
+    @classmethod
+    def load(cls) -> StructureRules:
+        d = structure_data()
+        words = frozenset(w.lower() for w in d["path_words"])
+        return cls(frozenset(d["chrome_landmarks"]), frozenset(d["nav_landmarks"]), int(d["tiny_max_side"]),
+                   int(d["icon_max_side"]), int(d["banner_max_height"]), float(d["banner_min_ratio"]),
+                   words, frozenset(h.lower() for h in d["service_hosts"]), frozenset(d["home_paths"]),
+                   re.compile("|".join(sorted(map(re.escape, words)))))
+
+    def check(self, row: dict[str, Any]) -> str | None:
+        """The first structure rule ``row`` breaks, or None. Cheapest first; all are dictionary lookups and
+        one split of the image path."""
+        return (self._size(row.get("declared_width"), row.get("declared_height"))
+                or self._link(row)
+                or self._path(row.get("image_url")))
+
+    def _size(self, w: int | None, h: int | None) -> str | None:
+        """tiny_image: a declared side at most one text line (32 px), or both at most an icon (48 px);
+        banner_size: the shape of an IAB ad unit (at most 90 px high, at least 4 times as wide)."""
+        sides = [s for s in (w, h) if s is not None and s > 0]
+        if not sides:
+            return None
+        if min(sides) <= self.tiny_max or (len(sides) == 2 and max(sides) <= self.icon_max):
+            return "tiny_image"
+        if w and h and h <= self.banner_max_height and w >= self.banner_min_ratio * h:
+            return "banner_size"
+        return None
+
+    def _link(self, row: dict[str, Any]) -> str | None:
+        url = row.get("link_url")
+        if not url:
+            return None
+        host, path = url_parts(unarchive(url))
+        if self._service(host):
+            return "service_link"
+        landmark, scope = row.get("landmark"), row.get("link_scope")
+        if scope == "other_site":
+            if landmark in self.chrome and not _is_image_file(path):
+                return "partner_badge"
+        elif scope == "same_site" and (path in self.home_paths or _LANG_HOME.fullmatch(path)):
+            return "site_logo"
+        if landmark in self.nav:
+            return "nav_link"
+        return None
+
+    def linked(self, row: dict[str, Any], kind: str | None, norm: str) -> str | None:
+        """The link rules that need the alt's kind (run after language ID); ``norm`` is the normalised alt.
+
+        The alt of an image inside a link names where the link goes (WCAG's rule for functional images),
+        unless it was written for the picture:
+
+        - ``link_title``: a description that is the link's only text or repeats the link's text: the title of
+          the linked page (a teaser's headline, a listing's title), which says what that page is about, not
+          what the picture shows. A description that differs from the link's own text was written for the
+          picture (a caption beside a teaser's headline) and is kept;
+        - ``partner_badge``: a name (or one word) in a link to another site: that site's name, a sponsor or a
+          partner, wherever on the page.
+
+        A name in a same-site link is kept: a gallery of places or dishes links each picture to its page,
+        and the name of the page is the name of what is shown. Links to an image file (the picture at full
+        size) or back to the page itself are not the image's purpose and change nothing.
+        """
+        url = row.get("link_url")
+        if not url:
+            return None
+        target = unarchive(url)
+        if _is_image_file(url_parts(target)[1]) or _same_page(target, row.get("page_url")):
+            return None
+        if kind == "description":
+            text = normalize_alt(row.get("link_text") or "")
+            return "link_title" if not text or f" {norm} " in f" {text} " else None
+        return "partner_badge" if row.get("link_scope") == "other_site" else None
+
+    def _service(self, host: str) -> bool:
+        """The host or one of its parent domains is an app store, social network, share or counter service."""
+        host = host.removeprefix("www.")
+        while host:
+            if host in self.services:
+                return True
+            host = host.partition(".")[2]
+        return False
+
+    def _path(self, image_url: str | None) -> str | None:
+        # One search first (a few microseconds): most image addresses hold none of the words anywhere.
+        if not image_url or image_url.startswith("data:"):
+            return None
+        if not self._any_word.search(image_url.lower()):
+            return None
+        words = _PATH_SPLIT.split(url_parts(image_url)[1])
+        return "chrome_path" if any(w.lower() in self.path_words for w in words if w) else None
+
+
+def unarchive(url: str) -> str:
+    """The archived address inside a web-archive address (``web.archive.org/web/<time>/<url>``): saved pages
+    from archives keep their links wrapped, and the home page or the app store is the inner address's."""
+    m = _ARCHIVED.match(url)
+    return m.group(1) if m else url
+
+
+def _same_page(url: str, page_url: str | None) -> bool:
+    """True when the link leads back to the page it is on (``href="#"``, a link to itself)."""
+    return bool(page_url) and url.split("#", 1)[0].rstrip("/") == unarchive(page_url).split("#", 1)[0].rstrip("/")
+
+
+def _is_image_file(path: str) -> bool:
+    """A link to an image file is the enlarged picture (a photo linked to its full size on a CDN), not a badge."""
+    return path.lower().endswith((".jpg", ".jpeg", ".png", ".gif", ".webp", ".avif", ".bmp", ".tif", ".tiff"))
+
+
+@lru_cache(maxsize=1)
+def structure_rules() -> StructureRules:
+    """The packaged structure rules, loaded once per process."""
+    return StructureRules.load()

@@ -1,0 +1,105 @@
+"""Structure rules: what the HTML around an image says (landmark, link, declared size, path), on rows built here
+with the alts real pages carry (the issue's examples)."""
+
+from __future__ import annotations
+
+import pytest
+
+from mella.filter.structure import structure_rules, unarchive
+from mella.records import CANDIDATES
+
+PAGE = "https://www.beograd.rs/lat/vesti/123-vest"
+
+
+def row(alt="Туристичка организација Београд", **fields):
+    r = dict.fromkeys(CANDIDATES.names)
+    r.update(page_url=PAGE, image_url="https://www.beograd.rs/images/photo-123.jpg", alt=alt, domain="beograd.rs")
+    r.update(fields)
+    return r
+
+
+@pytest.fixture(scope="module")
+def rules():
+    return structure_rules()
+
+
+def test_null_columns_pass_every_rule(rules):
+    # Rows from an older collect (or another tool) have no structure: nothing fires.
+    assert rules.check(row()) is None
+    assert rules.linked(row(), "description", "туристичка организација београд") is None
+
+
+@pytest.mark.parametrize("fields,reason", [
+    # Partner badges and banners: a link to another site from the page's chrome.
+    ({"landmark": "footer", "link_url": "https://www.tob.rs/", "link_scope": "other_site"}, "partner_badge"),
+    ({"landmark": "aside", "link_url": "https://www.slglasnik.rs/", "link_scope": "other_site"}, "partner_badge"),
+    ({"landmark": "header", "link_url": "https://www.tob.rs/", "link_scope": "other_site"}, "partner_badge"),
+    # ... but the enlarged picture on a CDN is not a partner.
+    ({"landmark": "aside", "link_url": "https://cdn.example.net/full/photo.JPG", "link_scope": "other_site"}, None),
+    # App stores, social networks, counters: their badge wherever it sits.
+    ({"landmark": "main", "link_url": "https://apps.apple.com/ru/app/livelib/id1", "link_scope": "other_site"},
+     "service_link"),
+    ({"link_url": "https://play.google.com/store/apps/details?id=x", "link_scope": "other_site"}, "service_link"),
+    ({"link_url": "https://m.facebook.com/beograd", "link_scope": "other_site"}, "service_link"),
+    ({"link_url": "https://top.mail.ru/jump?from=1", "link_scope": "other_site"}, "service_link"),
+    # The site's own home page: its logo (also inside a web archive's address).
+    ({"link_url": "https://www.beograd.rs/", "link_scope": "same_site"}, "site_logo"),
+    ({"link_url": "https://www.beograd.rs/lat/", "link_scope": "same_site"}, "site_logo"),
+    ({"link_url": "https://web.archive.org/web/20220721135650/https://www.mk.co.kr/", "link_scope": "same_site"},
+     "site_logo"),
+    # Any image link in navigation is a menu entry.
+    ({"landmark": "nav", "link_url": "https://www.beograd.rs/lat/igre/", "link_scope": "same_site"}, "nav_link"),
+    # Declared sizes: icons (<= 48 x 48, or a side <= 32) and the IAB ad-unit shapes.
+    ({"declared_width": 24, "declared_height": 24}, "tiny_image"),
+    ({"declared_width": 48, "declared_height": 48}, "tiny_image"),
+    ({"declared_width": 300, "declared_height": 16}, "tiny_image"),
+    ({"declared_width": 16}, "tiny_image"),
+    ({"declared_width": 468, "declared_height": 60}, "banner_size"),
+    ({"declared_width": 728, "declared_height": 90}, "banner_size"),
+    ({"declared_width": 88, "declared_height": 31}, "tiny_image"),
+    ({"declared_width": 640, "declared_height": 360}, None),
+    ({"declared_width": 64, "declared_height": 64}, None),
+    ({"declared_width": 0, "declared_height": 0}, None),
+    # Words of the image's own path.
+    ({"image_url": "https://www.beograd.rs/img/logo_white.png"}, "chrome_path"),
+    ({"image_url": "https://www.beograd.rs/static/icons/arrow-left.svg"}, "chrome_path"),
+    ({"image_url": "https://www.beograd.rs/img/btnShare.gif"}, "chrome_path"),
+    ({"image_url": "https://www.beograd.rs/partners/tob2.png"}, "chrome_path"),
+    ({"image_url": "https://www.beograd.rs/img/iconic-bridge-at-night.jpg"}, None),
+    ({"image_url": "https://logo.example.rs/photos/hram-svetog-save.jpg"}, None),  # the host is not the path
+    ({"image_url": "data:image/gif;base64,R0lGODlhAQABAIAAAP///wAAACwAAAAAAQABAAACAkQBADs="}, None),
+])
+def test_structure_rules(rules, fields, reason):
+    assert rules.check(row(**fields)) == reason
+
+
+@pytest.mark.parametrize("alt,kind,fields,reason", [
+    # A teaser: the alt is the link's only text, or repeats it: the linked article's title.
+    ("Sao Việt bức xúc vì bị sử dụng hình ảnh trái phép", "description",
+     {"link_url": "https://giaitri.vnexpress.net/tin-tuc/sao-viet.html", "link_scope": "same_site"}, "link_title"),
+    ("Kezdődik az iskola: milyen a tökéletes tanulósarok?", "description",
+     {"link_url": "https://hirvilag.hu/article/kezdodik", "link_scope": "other_site",
+      "link_text": "lakaskultura.hu Kezdődik az iskola: milyen a tökéletes tanulósarok?"}, "link_title"),
+    # A caption written for the picture differs from the link's own text (a teaser's headline): kept.
+    ("Fotbalisté Červených Janovic v utkání s béčkem Tupadel", "description",
+     {"link_url": "https://sport.aktualne.cz/fotbal/repka/", "link_scope": "same_site",
+      "link_text": "Řepka a spol. zůstali na trávníku sami."}, None),
+    # A name in a same-site link: a gallery links each place to its page. Kept.
+    ("Храм Светог Саве", "entity",
+     {"link_url": "https://www.beograd.rs/lat/hram-svetog-save", "link_scope": "same_site"}, None),
+    # A name in a link to another site: that site's badge, wherever it is.
+    ("Hírvilág", "entity", {"link_url": "https://hirvilag.hu/", "link_scope": "other_site"}, "partner_badge"),
+    # The picture at full size, or the page itself: not the image's purpose.
+    ("Pogled na Kalemegdan sa reke", "description",
+     {"link_url": "https://www.beograd.rs/images/kalemegdan-full.jpg", "link_scope": "same_site"}, None),
+    ("Pogled na Kalemegdan sa reke", "description", {"link_url": PAGE + "#", "link_scope": "same_site"}, None),
+])
+def test_link_rules_need_the_kind(rules, alt, kind, fields, reason):
+    from mella.filter.text import normalize_alt
+
+    assert rules.linked(row(alt, **fields), kind, normalize_alt(alt)) == reason
+
+
+def test_unarchive():
+    assert unarchive("https://web.archive.org/web/2022id_/http://mk.co.kr/news/") == "http://mk.co.kr/news/"
+    assert unarchive("https://www.mk.co.kr/") == "https://www.mk.co.kr/"
