@@ -5,13 +5,7 @@ answers noise: they fall back to the offline rating and are counted) and through
 from __future__ import annotations
 
 import csv
-import os
-import socket
 import sqlite3
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -198,50 +192,16 @@ def test_rubric_answers_are_read_robustly(answer, expected):
 
 
 # -- rubric through a real OpenAI-compatible server --------------------------------------------------------
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def served(tiny_models, tmp_path_factory):
-    """`transformers serve` with the tiny Qwen2-VL, behind the test gate (it counts what reaches the server)."""
-    for module in ("fastapi", "uvicorn", "openai"):  # what `transformers serve` needs
-        pytest.importorskip(module, reason="transformers serve needs fastapi, uvicorn and openai")
+    """`transformers serve` with the tiny Qwen2-VL (tests/models/servekit.py), behind the test gate (it counts
+    what reaches the server)."""
     from models.modelgate import Gate
+    from models.servekit import transformers_serve
 
     folder = tiny_models("qwen2-vl")
-    port = _free_port()
-    log_path = tmp_path_factory.mktemp("serve") / "serve.log"
-    env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_VERBOSITY="error")
-    cmd = [sys.executable, "-m", "transformers.cli.transformers", "serve", folder, "--host", "127.0.0.1",
-           "--port", str(port), "--device", "cpu", "--default-seed", "0"]
-    with open(log_path, "w") as log:
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
-    try:
-        _wait_healthy(f"http://127.0.0.1:{port}", proc, log_path)
-        with Gate(f"http://127.0.0.1:{port}/v1") as gate:
-            yield gate, folder
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-
-
-def _wait_healthy(url: str, proc: subprocess.Popen, log_path: Path, limit_s: float = 180) -> None:
-    deadline = time.monotonic() + limit_s
-    while time.monotonic() < deadline and proc.poll() is None:
-        try:
-            with urllib.request.urlopen(url + "/health", timeout=2) as resp:
-                if resp.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.5)
-    proc.kill()
-    raise RuntimeError(f"transformers serve did not start:\n{log_path.read_text()[-3000:]}")
+    with transformers_serve(folder, tmp_path_factory.mktemp("serve")) as root, Gate(root + "/v1") as gate:
+        yield gate, folder
 
 
 # The tiny model reads at most 512 tokens: a short rubric (the prompt option) instead of the default one.

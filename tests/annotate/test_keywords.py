@@ -4,12 +4,7 @@ model method against a real OpenAI-compatible server (``transformers serve`` wit
 from __future__ import annotations
 
 import csv
-import os
-import socket
-import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pyarrow as pa
@@ -223,44 +218,14 @@ def test_every_default_language_has_a_keywords_prompt():
     assert "web page in German." in render_prompt(None, "de", "x")  # English's prompt, the name from CLDR
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def served(tiny_models, tmp_path_factory):
-    """`transformers serve` with the tiny Qwen2-VL, as tests/models/test_models_openai.py starts it."""
-    for module in ("fastapi", "uvicorn", "openai"):
-        pytest.importorskip(module, reason="transformers serve needs fastapi, uvicorn and openai")
+    """`transformers serve` with the tiny Qwen2-VL (tests/models/servekit.py)."""
+    from models.servekit import transformers_serve
+
     folder = tiny_models("qwen2-vl")
-    port = _free_port()
-    log_path = tmp_path_factory.mktemp("serve") / "serve.log"
-    env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_VERBOSITY="error")
-    cmd = [sys.executable, "-m", "transformers.cli.transformers", "serve", folder, "--host", "127.0.0.1",
-           "--port", str(port), "--device", "cpu", "--default-seed", "0"]
-    with open(log_path, "w") as log:
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
-    root = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 180
-        while proc.poll() is None and time.monotonic() < deadline:
-            try:
-                with urllib.request.urlopen(root + "/health", timeout=2) as resp:
-                    if resp.status == 200:
-                        break
-            except OSError:
-                time.sleep(0.5)
-        else:
-            pytest.fail(f"transformers serve did not start:\n{log_path.read_text()[-3000:]}")
+    with transformers_serve(folder, tmp_path_factory.mktemp("serve")) as root:
         yield root + "/v1", folder
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 def test_model_method_against_an_openai_compatible_server(served, tmp_path):

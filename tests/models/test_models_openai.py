@@ -5,15 +5,10 @@ from __future__ import annotations
 
 import base64
 import io
-import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 
 import pytest
 from modelgate import Gate
+from servekit import transformers_serve
 
 from mella.errors import MellaError
 from mella.models.base import GenOptions, GenRequest, load_backend
@@ -25,48 +20,12 @@ SHORT = GenOptions(max_new_tokens=6)
 FAST = dict(backoff_s=0.01, max_backoff_s=0.05)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_healthy(url: str, proc: subprocess.Popen, log_path, limit_s: float = 180) -> None:
-    deadline = time.monotonic() + limit_s
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            break
-        try:
-            with urllib.request.urlopen(url + "/health", timeout=2) as resp:
-                if resp.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.5)
-    proc.kill()
-    raise RuntimeError(f"transformers serve did not start:\n{log_path.read_text()[-3000:]}")
-
-
 @pytest.fixture(scope="module")
 def server(tiny, tmp_path_factory):
     """`transformers serve` with the tiny Qwen2-VL preloaded; yields (base_url, model folder)."""
     folder = tiny("qwen2-vl")
-    port = _free_port()
-    log_path = tmp_path_factory.mktemp("serve") / "serve.log"
-    env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_VERBOSITY="error")
-    cmd = [sys.executable, "-m", "transformers.cli.transformers", "serve", folder, "--host", "127.0.0.1",
-           "--port", str(port), "--device", "cpu", "--default-seed", "0"]
-    with open(log_path, "w") as log:
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
-    root = f"http://127.0.0.1:{port}"
-    try:
-        _wait_healthy(root, proc, log_path)
+    with transformers_serve(folder, tmp_path_factory.mktemp("serve")) as root:
         yield root + "/v1", folder
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 @pytest.fixture(scope="module")
