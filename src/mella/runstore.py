@@ -175,18 +175,18 @@ class StageDir:
                     tmp.unlink(missing_ok=True)
         (self.path / "_SUCCESS").unlink(missing_ok=True)
 
-    def committed(self, index: int, fingerprint: str, source: str, also: tuple[str, ...] = ()) -> bool:
-        """Whether part ``index`` is done for this stage config and input; a mismatch is an error. ``also``: the
-        fingerprints earlier versions gave the same config (:meth:`mella.pipeline.entry.Entry.resume_fingerprints`)."""
+    def committed(self, index: int, fingerprint: str, source: str) -> bool:
+        """Whether part ``index`` is done for this stage config and input; a mismatch is an error."""
         marker = self.marker(index)
         if not (marker.exists() and self.part_file(index).exists()):
             return False
         info = read_json(marker)
         raw = info.get("source")
         recorded = from_marker(raw, self.path) if raw is not None else None
-        if info.get("fingerprint") != fingerprint and info.get("fingerprint") not in also:
+        if info.get("fingerprint") != fingerprint:
             raise MellaError(
-                f"{self.path}: {part_name(index)} was written with other options of this stage; "
+                f"{self.path}: {part_name(index)} was written with other options of this stage (or by a version "
+                "of mella whose output differs); "
                 "use a new output folder or --overwrite"
             )
         here = from_marker(portable(source, self.path), self.path)

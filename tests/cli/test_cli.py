@@ -101,3 +101,20 @@ def test_mella_run_pipeline_writes_run_json(tmp_path, capsys):
     assert main(["run", str(tmp_path / "p.yaml"), "--run-dir", str(run_dir)]) == 0
     manifest = json.loads((run_dir / "run.json").read_text())
     assert manifest["attempts"] == 2 and manifest["stages"]["lines"]["parts_run"] == 0
+
+
+def test_a_reader_that_goes_away_is_not_an_error():
+    # `mella stages | head`: the pipe's reader is gone before mella writes; no "internal error", exit 0.
+    import os
+    import subprocess
+    import sys
+
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        code = "import sys; from mella.cli import main; sys.exit(main(['stages']))"
+        proc = subprocess.run([sys.executable, "-c", code], stdout=write_end, stderr=subprocess.PIPE, timeout=120)
+    finally:
+        os.close(write_end)
+    assert proc.returncode == 0, proc.stderr.decode()
+    assert b"error" not in proc.stderr

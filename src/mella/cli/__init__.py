@@ -85,6 +85,11 @@ def main(argv: list[str] | None = None) -> int:
     except click.ClickException as exc:
         exc.show()
         return exc.exit_code
+    except BrokenPipeError:  # the reader went away (`mella stages | head`): nothing of ours failed
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error when Python flushes
+        return 0
     except (click.exceptions.Abort, KeyboardInterrupt):
         click.echo("mella: interrupted; committed parts are kept and a rerun resumes", err=True)
         return 130

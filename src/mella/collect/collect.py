@@ -100,12 +100,6 @@ class CollectStage(Stage):
     schema = CANDIDATES
     _engine: str | None = None
 
-    def resume_fingerprints(self) -> tuple[str, ...]:
-        # Before the client options were declared once (one NetStageOptions for collect and fetch), collect left
-        # allow_hosts out of its fingerprint. Parts written then still resume, as they did under that version (the
-        # allow list they were written with was not recorded); parts written now record it.
-        return (self._fingerprint(leave_out=("allow_hosts",)),)
-
     def read(self, shard) -> Iterator[list[dict[str, Any]]]:
         """Batches of raw records from one input file (bounded in count and in bytes)."""
         opts = self.options

@@ -85,11 +85,6 @@ class Entry:
         """
         return self._fingerprint()
 
-    def resume_fingerprints(self) -> tuple[str, ...]:
-        """Fingerprints that earlier versions of mella gave this same configuration, whose committed parts this
-        run may resume (an option that became part of the fingerprint without changing what was written)."""
-        return ()
-
     def _fingerprint(self, leave_out: tuple[str, ...] = ()) -> str:
         fields = type(self.options).model_fields
         opts = {k: v for k, v in self.options.model_dump(mode="json").items()

@@ -65,8 +65,7 @@ def plan_parts(stage: Stage, shards: list[Shard], stage_dir: StageDir) -> tuple[
     fp = stage.fingerprint()
     stage.before_run(shards, stage_dir)
     stage_dir.check_part_count(len(shards))
-    also = stage.resume_fingerprints()
-    pending = [(i, s) for i, s in enumerate(shards) if not stage_dir.committed(i, fp, s.uri, also)]
+    pending = [(i, s) for i, s in enumerate(shards) if not stage_dir.committed(i, fp, s.uri)]
     skipped = len(shards) - len(pending)
     if pending:
         stage.prepare(shards, stage_dir)
