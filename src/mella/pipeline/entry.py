@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -51,7 +52,7 @@ class StageReport:
         return dict(self.__dict__)
 
 
-class Entry:
+class Entry(ABC):
     """Base of stages and steps. Subclasses set ``name``, ``Options``, ``reads`` and ``requires``."""
 
     name: ClassVar[str] = ""
@@ -73,9 +74,10 @@ class Entry:
 
         return resolve_inputs(inputs, self.reads)
 
+    @abstractmethod
     def run(self, shards: list[Shard], out: Path, executor: Any, run_dir: Path | None) -> StageReport:
-        """Do the work into ``out`` (already checked and locked by the runner)."""
-        raise NotImplementedError(f"{type(self).__name__} must implement run()")
+        """Do the work into ``out`` (already checked and locked by the runner): :class:`~mella.pipeline.stage.Stage`
+        hands itself to an executor, :class:`~mella.pipeline.step.Step` runs its ``run_step``."""
 
     def fingerprint(self) -> str:
         """Identifies the entry and every option that changes its output (recorded in markers).
