@@ -198,3 +198,44 @@ def default_tags(split_scripts: bool = False) -> list[str]:
         else:
             tags.append(lang.code)
     return tags
+
+
+def cldr_places(locale_id: str) -> tuple[dict[str, str], dict[str, str]] | None:
+    """CLDR's territory names and time-zone city names in the locale ``locale_id`` (``sr_Latn``, ``ko``), from
+    ``babel``: ``(code -> name, zone -> city)``; None without babel or without the locale. The filter's name
+    test and the keywords stage's gazetteer both start from these (each keeps the names its rules want, and each
+    caches its own result: one read per language and worker)."""
+    try:
+        from babel import Locale, UnknownLocaleError
+    except ImportError:
+        return None
+    try:
+        locale = Locale.parse(locale_id)
+    except (UnknownLocaleError, ValueError):
+        return None
+    cities: dict[str, str] = {}
+    for zone, data in locale.time_zones.items():
+        try:
+            city = data["city"]
+        except (KeyError, TypeError):
+            continue
+        if city:
+            cities[zone] = city
+    return dict(locale.territories), cities
+
+
+def english_name(tag: str | None, with_script: bool = False) -> str:
+    """How a prompt names a row's language: the registry's English name (``with_script``: and its script, for
+    a language written in more than one, "Serbian (Latn script)"), else CLDR's English name (babel, when
+    installed), else the tag as it is."""
+    if not tag:
+        return "an unknown language"
+    try:
+        lang = get_language(tag)
+    except MellaError:
+        try:
+            from babel import Locale
+        except ImportError:
+            return tag
+        return Locale("en").languages.get(tag.replace("-", "_").split("_")[0]) or tag
+    return f"{lang.name} ({lang.script} script)" if with_script and lang.script else lang.name

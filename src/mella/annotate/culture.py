@@ -29,8 +29,7 @@ from mella.annotate.culture_rules import (
     rate_offline,
     wordlists_digest,
 )
-from mella.errors import MellaError
-from mella.languages import get_language
+from mella.languages import english_name
 from mella.models.cache import cache_key
 from mella.models.stage import GenerationOptions, ModelOptions, ModelStage
 from mella.pipeline.checks import raise_problems
@@ -203,15 +202,8 @@ class CultureStage(ModelStage):
 
 
 def language_name(tag: str | None) -> str:
-    """How the rubric names a row's language: the registry's English name (with the script for Serbian's two),
-    else the tag as it is."""
-    if not tag:
-        return "an unknown language"
-    try:
-        lang = get_language(tag)
-    except MellaError:
-        return tag
-    return f"{lang.name} ({lang.script} script)" if lang.script else lang.name
+    """How the rubric names a row's language: with the script, since Serbian's two are rated apart."""
+    return english_name(tag, with_script=True)
 
 
 def _clip(text: str | None) -> str:

@@ -24,7 +24,7 @@ from pydantic import Field, model_validator
 
 from mella.annotate.salience import COMMON_ZIPF, Extractor
 from mella.errors import MellaError
-from mella.languages import get_language
+from mella.languages import english_name, get_language
 from mella.models.cache import cache_key
 from mella.models.stage import GenerationOptions, ModelOptions, ModelStage
 from mella.pipeline.checks import raise_problems
@@ -151,22 +151,6 @@ def clean(alt: str | None) -> str:
     return unicodedata.normalize("NFC", " ".join((alt or "").split()))
 
 
-def language_name(tag: str | None) -> str:
-    """The English name of a row language: the registry's, else CLDR's (babel, when installed), else the tag."""
-    if not tag:
-        return "an unknown language"
-    try:
-        return get_language(tag).name
-    except MellaError:
-        pass
-    try:
-        from babel import Locale
-
-        return Locale("en").languages.get(tag.replace("-", "_").split("_")[0]) or tag
-    except ImportError:
-        return tag
-
-
 def prompt_template(tag: str | None) -> str:
     """The keywords prompt of a row language: its ``keywords_prompt``, else English's (which names the language)."""
     try:
@@ -184,7 +168,7 @@ def prompt_template(tag: str | None) -> str:
 def render_prompt(override: str | None, tag: str | None, alt: str) -> str:
     """The prompt for one alt (str.replace, not format: the prompts hold JSON braces)."""
     template = override or prompt_template(tag)
-    return template.replace("{language}", language_name(tag)).replace("{alt}", alt)
+    return template.replace("{language}", english_name(tag)).replace("{alt}", alt)
 
 
 _FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.S)

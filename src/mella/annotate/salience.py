@@ -33,7 +33,7 @@ from importlib import resources
 from typing import Any
 
 from mella.errors import MellaError
-from mella.languages import TRANSLITERATIONS, Language, get_language
+from mella.languages import TRANSLITERATIONS, Language, cldr_places, get_language
 
 log = logging.getLogger("mella")
 
@@ -345,25 +345,18 @@ class Gazetteer:
 
 def _babel_names(code: str, script: str | None) -> set[str] | None:
     """CLDR's names of countries, regions and cities in the language (None without babel or the locale)."""
-    try:
-        from babel import Locale, UnknownLocaleError
-    except ImportError:
-        return None
     names: set[str] = set()
     locales = [f"{code}_{script}"] if script else []
     if code == "sr" and not script:
         locales.append("sr_Latn")  # digraphic: both alphabets
     locales.append(code)
     for ident in locales:
-        try:
-            loc = Locale.parse(ident)
-        except (UnknownLocaleError, ValueError):
+        places = cldr_places(ident)
+        if places is None:
             continue
-        names.update(v for k, v in loc.territories.items() if k not in NOT_PLACES)
-        for zone, data in loc.time_zones.items():
-            city = data.get("city")
-            if city and "," not in city and not zone.startswith("Etc/"):
-                names.add(city)
+        territories, cities = places
+        names.update(v for k, v in territories.items() if k not in NOT_PLACES)
+        names.update(city for zone, city in cities.items() if "," not in city and not zone.startswith("Etc/"))
     return names or None
 
 

@@ -24,6 +24,7 @@ from importlib import resources
 from typing import Any
 
 from mella.filter.text import normalize_alt, words
+from mella.languages import cldr_places
 
 #: Scripts with letter case: only there does capitalisation say "name".
 CASED = frozenset({"Latn", "Cyrl", "Grek", "Armn"})
@@ -98,27 +99,14 @@ def gazetteer(code: str, script: str | None = None) -> frozenset[str]:
     For a Latin-script language only the names that differ from English count: "Praha" is Czech, "Tirana" is
     everyone's. Without ``babel`` the set is empty and names need the other marks.
     """
-    try:
-        from babel import Locale, UnknownLocaleError
-    except ImportError:
-        return frozenset()
     locale_id = f"{code}_{script}" if code == "sr" and script == "Latn" else code
-    try:
-        locale, english = Locale.parse(locale_id), Locale.parse("en")
-    except (UnknownLocaleError, ValueError):
+    own, english = cldr_places(locale_id), cldr_places("en")
+    if own is None or english is None:
         return frozenset()
-    names = {k: v for k, v in locale.territories.items() if len(k) == 2 and k.isalpha()}
-    english_names = dict(english.territories)
-    zones, english_zones = locale._data["time_zones"], english._data["time_zones"]
-    for zone in zones.keys():
-        try:
-            names[zone] = zones[zone]["city"]
-        except (KeyError, TypeError):
-            continue
-        try:
-            english_names[zone] = english_zones[zone]["city"]
-        except (KeyError, TypeError):
-            english_names[zone] = zone.rsplit("/", 1)[-1].replace("_", " ")
+    names = {k: v for k, v in own[0].items() if len(k) == 2 and k.isalpha()}
+    names.update(own[1])
+    english_names = {**english[0],
+                     **{zone: english[1].get(zone) or zone.rsplit("/", 1)[-1].replace("_", " ") for zone in own[1]}}
     latin = script == "Latn"
     out = set()
     for key, name in names.items():
