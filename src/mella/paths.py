@@ -15,7 +15,7 @@ from pathlib import Path
 from mella.errors import MellaError
 
 #: Inputs that are addresses, not paths: kept as they are in markers, read through mella.net or fsspec.
-REMOTE_PREFIXES = ("http://", "https://", "s3://", "gs://", "gcs://", "az://", "abfs://", "hf://")
+REMOTE_PREFIXES = ("http://", "https://", "s3://", "gs://", "gcs://", "az://", "abfs://", "hf://", "cc:")
 # A stage id or pipeline name: starts with a letter or digit; no separators, no "..".
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
 # An image or sample key: also a WebDataset key, which ends at the first dot, so no dots at all.

@@ -26,6 +26,7 @@ COMMANDS: dict[str, str] = {
     "export": "export",
     "train": "train",
     "ablate": "ablate",
+    "cc-estimate": "ccestimate",
 }
 
 

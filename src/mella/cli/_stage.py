@@ -26,7 +26,7 @@ def _unwrap_optional(tp: Any) -> Any:
     return tp
 
 
-def _split_list(_ctx, _param, value):
+def split_list(_ctx, _param, value):
     if value is None:
         return None
     items: list[str] = []
@@ -48,7 +48,7 @@ def option_for(name: str, info: FieldInfo) -> click.Option:
         return click.Option([flag, name], type=click.Choice([str(a) for a in get_args(tp)]), default=default,
                             show_default=True, required=info.is_required(), help=help_text)
     if get_origin(tp) in (list, tuple, set, frozenset):
-        return click.Option([flag, name], multiple=True, callback=_split_list, default=tuple(default or ()),
+        return click.Option([flag, name], multiple=True, callback=split_list, default=tuple(default or ()),
                             show_default=True, help=(help_text + " (comma-separated or repeated)").strip())
     click_type = {int: click.INT, float: click.FLOAT}.get(tp, click.STRING)
     return click.Option([flag, name], type=click_type, default=default, show_default=default is not None,

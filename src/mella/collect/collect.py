@@ -7,24 +7,30 @@ the rows. Skipped records become dropped rows (``drop_reason``) that point back 
 
 from __future__ import annotations
 
+import logging
 import zlib
 from collections.abc import Iterator
 from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
+from mella.collect import crawlinputs
 from mella.collect.html import DEFAULT_CONTEXT_CHARS, DEFAULT_MAX_PAGE_BYTES, default_engine, extract_page
 from mella.collect.live import URL_LIST_SUFFIXES, is_sitemap, site_records, sitemap_records, url_list_records
 from mella.collect.saved import is_saved_html, saved_page
 from mella.collect.sites import CrawlOptions
 from mella.collect.structure import blank_structure
-from mella.collect.warc import open_input, warc_pages
+from mella.collect.warc import open_input, skip_record, warc_pages
 from mella.collect.wat import wat_records, wat_rows
 from mella.net.client import NetOptions, NetStageOptions
+from mella.net.ranges import RemoteReadError
 from mella.options import with_default
-from mella.pipeline.checks import no_controls, nonblank, raise_problems
+from mella.pipeline.checks import languages, no_controls, nonblank, raise_problems
+from mella.pipeline.shards import Shard
 from mella.pipeline.stage import Emitter, Stage, StageOptions, runtime_option
 from mella.records import CANDIDATES
+
+log = logging.getLogger("mella")
 
 # Raw page bytes held per batch: bounds memory whatever the page sizes.
 _BATCH_BYTES = 64 * 1024 * 1024
@@ -45,10 +51,30 @@ class CollectOptions(StageOptions, NetStageOptions):
     scope: Literal["host", "domain"] = Field("host", description="Same host, or same registered domain.")
     # A crawl asks one site for page after page: one second apart unless told otherwise.
     per_host_delay: float = with_default(NetStageOptions, "per_host_delay", 1.0)
+    # Common Crawl (cc:CC-MAIN-YYYY-WW inputs; docs/common-crawl.md).
+    langs: list[str] = Field(default_factory=list, description=(
+        "Languages (mella tags) of a cc: input: read only the pages Common Crawl's index detects in them."))
+    cc_match: Literal["any", "primary"] = Field(
+        "any", description="A page counts when any of its detected languages is wanted, or only its primary one.")
+    cc_tlds: list[str] = Field(default_factory=list, description="With --langs: only hosts under these TLDs.")
+    cc_files: int | None = Field(None, ge=1, description=(
+        "Read a sample of the crawl: the first N WARC/WAT files after a seeded shuffle (with --langs: only "
+        "the selected pages in those files)."))
+    cc_seed: int = Field(0, description="Seed of the --cc-files shuffle.")
+    cc_shard: str | None = runtime_option(None, description=(
+        "i/n: this machine's share of a cc: input's files (every n-th from the i-th), disjoint across i."))
+    cc_base: str | None = runtime_option(None, description=(
+        "Where crawls lie: https://data.commoncrawl.org/ (default, or MELLA_CC_BASE), s3://commoncrawl/ "
+        "(the cc extra), a mirror URL or a local folder."))
+    cc_concurrency: int = runtime_option(8, ge=1, le=256, description="Range requests in flight per input.")
+    strict: bool = runtime_option(False, description=(
+        "An unreachable or corrupt remote input stops the stage (default: it is counted as skipped in "
+        "stats.json and the stage goes on; a rerun tries it again)."))
 
     @model_validator(mode="after")
     def _check(self):
-        raise_problems(nonblank(self, "allow_hosts") + no_controls(self, "allow_hosts", "user_agent"))
+        raise_problems(nonblank(self, "allow_hosts") + no_controls(self, "allow_hosts", "user_agent")
+                       + languages(self, "langs") + nonblank(self, "cc_tlds"))
         return self
 
     def input_net_options(self) -> NetOptions:
@@ -100,10 +126,36 @@ class CollectStage(Stage):
     schema = CANDIDATES
     _engine: str | None = None
 
+    _cc_warc_files: frozenset[str] | None = None
+
+    def resolve(self, inputs: list[str]) -> list[Shard]:
+        """Files, globs, folders and URLs as every stage reads them; a ``cc:<crawl>`` input becomes the crawl's
+        files (with ``langs``: its index files, each read for the pages of those languages)."""
+        shards, self._cc_warc_files = crawlinputs.resolve(inputs, self.options, super().resolve)
+        return shards
+
     def read(self, shard) -> Iterator[list[dict[str, Any]]]:
-        """Batches of raw records from one input file (bounded in count and in bytes)."""
+        """Batches of raw records from one input file (bounded in count and in bytes).
+
+        A remote input that stays unreachable, or is cut short or corrupt, ends as a counted skip
+        (``inputs_skipped.<reason>``) after what it gave is kept; ``strict`` makes it fatal.
+        """
+        try:
+            yield from self._read(shard)
+        except RemoteReadError as exc:
+            if self.options.strict:
+                raise
+            log.warning("collect: skipping input %s: %s", shard.uri, exc)
+            yield [{"kind": "count", "name": f"inputs_skipped.{exc.reason}", "n": 1},
+                   skip_record(f"input_{exc.reason}", "", shard.uri, -1)]
+
+    def _read(self, shard) -> Iterator[list[dict[str, Any]]]:
         opts = self.options
         net = opts.input_net_options()
+        if crawlinputs.is_index_shard(shard.uri):
+            records = crawlinputs.targeted_records(shard.uri, opts, self._cc_warc_files)
+            yield from _batched(records, opts.batch_pages, _BATCH_BYTES)
+            return
         fmt = opts.format if opts.format != "auto" else detect_format(shard.uri, net)
         if fmt is None:
             yield [{"kind": "count", "name": "files_skipped.unknown_format", "n": 1}]
@@ -121,6 +173,10 @@ class CollectStage(Stage):
         else:
             records = iter([saved_page(shard.uri, opts.max_page_bytes, net)])
         yield from _batched(records, opts.batch_pages, _BATCH_BYTES)
+
+    def before_run(self, shards: list, stage_dir) -> list[str]:
+        """Re-open committed parts whose input (or some of its records) could not be read: a rerun tries again."""
+        return crawlinputs.reopen_unreachable(stage_dir)
 
     def process(self, rows: list[dict[str, Any]], out: Emitter) -> None:
         for record in rows:

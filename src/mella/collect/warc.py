@@ -215,11 +215,12 @@ def warc_pages(uri: str, max_page_bytes: int, net: NetOptions | None = None) -> 
     from fastwarc.warc import WarcRecordType
 
     types = WarcRecordType.response | WarcRecordType.resource
-    yield from read_records(uri, types, lambda record: _record_page(record, uri, max_page_bytes), "records_read",
+    yield from read_records(uri, types, lambda record: record_page(record, uri, max_page_bytes), "records_read",
                             net)
 
 
-def _record_page(record, source: str, max_page_bytes: int) -> dict[str, Any]:
+def record_page(record, source: str, max_page_bytes: int) -> dict[str, Any]:
+    """A page record for one response/resource record, or a skip/count record saying why it is not a page."""
     from fastwarc.warc import WarcRecordType
 
     url, offset = target_uri(record), record.stream_pos

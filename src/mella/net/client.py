@@ -195,6 +195,16 @@ class NetClient:
         """
         return await self._get(url, _Request(headers=headers, on_body=on_body))
 
+    async def get_range(self, url: str, start: int, length: int) -> Response:
+        """GET bytes ``[start, start + length)`` of a file (``start < 0``: its last ``length`` bytes) with one
+        bounded ``Range`` request; guarded, throttled and retried as :meth:`get` (a body cut short by a
+        lost connection is retried whole). The caller checks the 206 and ``Content-Range``
+        (:mod:`mella.net.ranges`)."""
+        spec = f"-{length}" if start < 0 else f"{start}-{start + length - 1}"
+        request = _Request(headers={"Range": f"bytes={spec}", "Accept-Encoding": "identity"},
+                           max_bytes=max(length, 1))
+        return await self._get(url, request, robots=False)
+
     async def _get(self, url: str, request: _Request, *, follow=None, robots: bool = True) -> Response:
         resp = Response(url=url, final_url=url)
         current = url

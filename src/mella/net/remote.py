@@ -16,17 +16,13 @@ import io
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 
-from mella.errors import MellaError
 from mella.net.client import CHUNK, NetClient, NetOptions, Response
+from mella.net.ranges import RemoteReadError, remote_error
 from mella.net.sync import iter_async
 
 # A forward seek shorter than this reads on instead of opening a new ranged request.
 _SKIP_BYTES = 1 << 20
 _BUFFER = 1 << 20
-
-
-class RemoteReadError(MellaError):
-    """A remote input failed after its retries (the network, not the content)."""
 
 
 @dataclass
@@ -111,7 +107,8 @@ class RemoteFile(io.RawIOBase):
         first = next(self._chunks)
         if isinstance(first, _End):
             self._stop()
-            raise MellaError(f"cannot read input {self.url}: {_describe(first.response)}")
+            raise remote_error(f"cannot read input {self.url}: {_describe(first.response)}",
+                               first.response.error or "no_body")
         if pos and first.status != 206:  # the server ignored the Range header
             self._stop()
             raise RemoteReadError(f"cannot read input {self.url}: the server does not resume at byte {pos}")
@@ -144,7 +141,8 @@ class RemoteFile(io.RawIOBase):
             return None
         if not self._ranges or self._resumes >= self.options.retries:
             what = _describe(response) if response is not None else "the stream ended early"
-            raise RemoteReadError(f"cannot read input {self.url}: {what} at byte {self._stream_pos}")
+            raise RemoteReadError(f"cannot read input {self.url}: {what} at byte {self._stream_pos}",
+                                  "unreachable" if response is not None and response.error else "truncated")
         self._resumes += 1
         self._open(self._stream_pos)
         return b""

@@ -51,6 +51,9 @@ def _stage_parts(folder: Path) -> list[Path]:
 
 def expand_input(item: str, reads: str) -> list[str]:
     """The files (or URL) one input item stands for: a stage output's committed parts, a folder's files, a glob."""
+    if item.startswith("cc:") and reads != "files":
+        raise MellaError(f"input {item}: a Common Crawl crawl is read by collect (cc:<crawl>), not by a stage "
+                         "that reads rows")
     if item.startswith(REMOTE_PREFIXES):
         return [item]
     path = Path(item)
