@@ -141,7 +141,10 @@ def select_records(fh, selection: Selection, scan: IndexScan | None = None) -> I
         mask = _mask(table, selection, any_regex, wanted_tlds, pc)
         if not pc.any(mask).as_py():
             continue
-        rows = pf.read_row_group(i, columns=FILTER_COLUMNS + LOCATION_COLUMNS).filter(mask)
+        located = pf.read_row_group(i, columns=LOCATION_COLUMNS)  # only where something matched
+        for name in LOCATION_COLUMNS:
+            table = table.append_column(name, located[name])
+        rows = table.filter(mask)
         if selection.warc_files is not None:
             rows = rows.filter(pc.is_in(rows["warc_filename"], value_set=_array(selection.warc_files)))
         for row in rows.to_pylist():

@@ -47,6 +47,10 @@ def open_input(uri: str, net: NetOptions | None = None) -> IO[bytes]:
             if _over_http(uri):
                 raise MellaError(f"cannot read input {uri}: fsspec reads it over HTTP, outside the address "
                                  "guard; give the http(s) URL itself")
+            if uri.lower().startswith("s3://"):
+                from mella.errors import require
+
+                require("s3fs", "cc", f"reading {uri}")
             return fsspec.open(uri, "rb").open()
         return open(uri, "rb")
     except MellaError:
