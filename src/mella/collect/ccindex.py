@@ -225,9 +225,12 @@ def _read_chunk(rows: list[dict[str, Any]], store, max_page_bytes: int) -> Itera
     for request, data, error in store.read_many(list(merged)):
         group = merged[request]
         if error is not None:
+            # 416: the file ends before the record starts (a truncated upload): as lost as a record cut short.
+            reason = "truncated" if error.startswith("http_416") else "unreachable"
             for part in group.parts:
-                yield skip_record("unreachable", by_span[part]["url"], part.url, part.start)
-                yield {"kind": "count", "name": f"records_unreachable.{_reason(error)}", "n": 1}
+                yield skip_record(reason, by_span[part]["url"], part.url, part.start)
+                if reason == "unreachable":
+                    yield {"kind": "count", "name": f"records_unreachable.{_reason(error)}", "n": 1}
             continue
         for part, record_bytes in group.split(data):
             yield {"kind": "count", "name": "records_read", "n": 1}
