@@ -21,7 +21,7 @@ from typing import Any
 from mella.collect.warc import record_page, skip_record
 from mella.errors import MellaError
 from mella.languages import get_language
-from mella.net.ranges import Span, coalesce
+from mella.net.ranges import RemoteReadError, Span, coalesce
 
 HTML_MIMES = ("text/html", "application/xhtml+xml")
 # What a selection reads of each index file: the filters' columns, then where each record lies.
@@ -119,12 +119,15 @@ def select_records(fh, selection: Selection, scan: IndexScan | None = None) -> I
     scan = scan if scan is not None else IndexScan()
     try:
         pf = pq.ParquetFile(fh)
+    except RemoteReadError:
+        raise
     except Exception as exc:  # noqa: BLE001 - pyarrow raises several kinds for a corrupt file
-        raise MellaError(f"not a readable parquet index file: {exc.__class__.__name__}: {exc}") from None
+        raise RemoteReadError(f"not a readable parquet index file: {exc.__class__.__name__}: {exc}",
+                              "corrupt") from None
     names = set(pf.schema_arrow.names)
     missing = [c for c in FILTER_COLUMNS + LOCATION_COLUMNS if c not in names]
     if missing:
-        raise MellaError(f"not a Common Crawl index file: no column {', '.join(missing)}")
+        raise RemoteReadError(f"not a Common Crawl index file: no column {', '.join(missing)}", "corrupt")
     tld_index = pf.schema_arrow.get_field_index("url_host_tld")
     wanted_tlds = selection.tlds
     if wanted_tlds is None and not selection.languages:  # only TLD-bound languages: their TLDs bound the scan
@@ -136,12 +139,12 @@ def select_records(fh, selection: Selection, scan: IndexScan | None = None) -> I
         if wanted_tlds and _prunable(group.column(tld_index).statistics, wanted_tlds):
             scan.row_groups_pruned += 1
             continue
-        table = pf.read_row_group(i, columns=FILTER_COLUMNS)
+        table = _row_group(pf, i, FILTER_COLUMNS)
         scan.rows += table.num_rows
         mask = _mask(table, selection, any_regex, wanted_tlds, pc)
         if not pc.any(mask).as_py():
             continue
-        located = pf.read_row_group(i, columns=LOCATION_COLUMNS)  # only where something matched
+        located = _row_group(pf, i, LOCATION_COLUMNS)  # only where something matched
         for name in LOCATION_COLUMNS:
             table = table.append_column(name, located[name])
         rows = table.filter(mask)
@@ -154,6 +157,16 @@ def select_records(fh, selection: Selection, scan: IndexScan | None = None) -> I
             scan.selected += 1
             yield {"url": row["url"], "lang": lang, "warc_filename": row["warc_filename"],
                    "offset": int(row["warc_record_offset"]), "length": int(row["warc_record_length"])}
+
+
+def _row_group(pf, i: int, columns: list[str]):
+    try:
+        return pf.read_row_group(i, columns=columns)
+    except RemoteReadError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a damaged column chunk: the file's fault, not the network's
+        raise RemoteReadError(f"row group {i} of the index file is not readable: {exc.__class__.__name__}: "
+                              f"{exc}", "corrupt") from None
 
 
 def _array(values):

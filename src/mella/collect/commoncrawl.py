@@ -167,7 +167,10 @@ class CrawlStore:
     def open(self, location: str) -> IO[bytes]:
         """A seekable binary file: each read of an http(s) file is one bounded range request."""
         if self.kind == "local":
-            return _CountingFile(open(location, "rb"), self)
+            try:
+                return _CountingFile(open(location, "rb"), self)
+            except OSError as exc:
+                raise MellaError(f"cannot read {location}: {exc.strerror or exc}") from None
         if self.kind == "http":
             return RangeFile(self._range_reader(), location)
         return _CountingFile(self._filesystem().open(self._fs_path(location), "rb"), self)

@@ -29,6 +29,7 @@ from mella.collect.commoncrawl import (
     sample_files,
 )
 from mella.errors import MellaError
+from mella.net.ranges import RemoteReadError
 from mella.pipeline.shards import Shard
 from mella.runstore import StageDir, read_json
 
@@ -101,6 +102,10 @@ def targeted_records(uri: str, opts: Any, warc_files: frozenset[str] | None) -> 
         fh = store.open(uri)
         try:
             yield from targeted_pages(select_records(fh, selection, scan), store, opts.max_page_bytes)
+        except RemoteReadError as exc:
+            if uri in str(exc):
+                raise
+            raise RemoteReadError(f"index file {uri}: {exc}", exc.reason) from None
         finally:
             fh.close()
         for name, value in (("index.row_groups", scan.row_groups), ("index.row_groups_pruned", scan.row_groups_pruned),
