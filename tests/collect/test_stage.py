@@ -135,7 +135,11 @@ def test_remote_warc_over_http(http_root):
     kept, dropped, counters = run(f"{base}/sample.warc.gz", allow_hosts=allow)
     assert len(kept) == 169 and dropped == []
     assert {r["source"] for r in kept} == {f"{base}/sample.warc.gz"}
+    # A missing remote file is a counted skip (a crawl goes on without it); --strict makes it fatal.
+    kept, dropped, counters = run(f"{base}/missing.warc.gz", allow_hosts=allow)
+    assert kept == [] and counters["inputs_skipped.http_404"] == 1
+    assert [d["drop_reason"] for d in dropped] == ["input_http_404"]
     with pytest.raises(MellaError, match=r"cannot read input http://127\.0\.0\.1:\d+/missing\.warc\.gz: http_404"):
-        run(f"{base}/missing.warc.gz", allow_hosts=allow)
+        run(f"{base}/missing.warc.gz", allow_hosts=allow, strict=True)
     with pytest.raises(MellaError, match=r"cannot read input http://127\.0\.0\.1:\d+/sample\.warc\.gz: blocked_address"):
         run(f"{base}/sample.warc.gz")

@@ -217,10 +217,18 @@ def test_a_connection_lost_mid_body_is_resumed_with_a_range_request(archive):
     assert ranges[0] is None and ranges[1] == f"bytes={len(SAMPLE.read_bytes()) // 2}-"
 
 
-def test_a_connection_lost_where_ranges_are_not_accepted_stops_with_one_line(archive):
+def test_a_connection_lost_where_ranges_are_not_accepted_stops_with_one_line_under_strict(archive):
     with pytest.raises(MellaError, match=r"cannot read input http://127\.0\.0\.1:\d+/cut-no-ranges/sample\.warc\.gz: "
                                          r"connection lost .* at byte \d+"):
-        collect(f"{archive.base}/cut-no-ranges/sample.warc.gz", allow_hosts=[archive.host_port])
+        collect(f"{archive.base}/cut-no-ranges/sample.warc.gz", allow_hosts=[archive.host_port], strict=True)
+
+
+def test_a_connection_lost_where_ranges_are_not_accepted_is_a_counted_skip_that_keeps_what_was_read(archive):
+    url = f"{archive.base}/cut-no-ranges/sample.warc.gz"
+    kept, dropped, counters = collect(url, allow_hosts=[archive.host_port])
+    assert 0 < len(kept) < SAMPLE_ROWS  # the first half of the file was read and its rows are kept
+    assert counters["inputs_skipped.unreachable"] == 1
+    assert [(d["source"], d["drop_reason"]) for d in dropped] == [(url, "input_unreachable")]
 
 
 def test_damage_recovery_seeks_with_range_requests(archive, tmp_path):

@@ -138,41 +138,41 @@ class CollectStage(Stage):
         """Batches of raw records from one input file (bounded in count and in bytes).
 
         A remote input that stays unreachable, or is cut short or corrupt, ends as a counted skip
-        (``inputs_skipped.<reason>``) after what it gave is kept; ``strict`` makes it fatal.
+        (``inputs_skipped.<reason>``) after the records it gave, which are kept; ``strict`` makes it fatal.
         """
+        yield from _batched(self._guarded(shard), self.options.batch_pages, _BATCH_BYTES)
+
+    def _guarded(self, shard) -> Iterator[dict[str, Any]]:
         try:
-            yield from self._read(shard)
+            yield from self._records(shard)
         except RemoteReadError as exc:
             if self.options.strict:
                 raise
             log.warning("collect: skipping input %s: %s", shard.uri, exc)
-            yield [{"kind": "count", "name": f"inputs_skipped.{exc.reason}", "n": 1},
-                   skip_record(f"input_{exc.reason}", "", shard.uri, -1)]
+            yield {"kind": "count", "name": f"inputs_skipped.{exc.reason}", "n": 1}
+            yield skip_record(f"input_{exc.reason}", "", shard.uri, -1)
 
-    def _read(self, shard) -> Iterator[list[dict[str, Any]]]:
+    def _records(self, shard) -> Iterator[dict[str, Any]]:
         opts = self.options
         net = opts.input_net_options()
         if crawlinputs.is_index_shard(shard.uri):
-            records = crawlinputs.targeted_records(shard.uri, opts, self._cc_warc_files)
-            yield from _batched(records, opts.batch_pages, _BATCH_BYTES)
+            yield from crawlinputs.targeted_records(shard.uri, opts, self._cc_warc_files)
             return
         fmt = opts.format if opts.format != "auto" else detect_format(shard.uri, net)
         if fmt is None:
-            yield [{"kind": "count", "name": "files_skipped.unknown_format", "n": 1}]
-            return
-        if fmt == "warc":
-            records = warc_pages(shard.uri, opts.max_page_bytes, net)
+            yield {"kind": "count", "name": "files_skipped.unknown_format", "n": 1}
+        elif fmt == "warc":
+            yield from warc_pages(shard.uri, opts.max_page_bytes, net)
         elif fmt == "wat":
-            records = wat_records(shard.uri, opts.max_page_bytes, net)
+            yield from wat_records(shard.uri, opts.max_page_bytes, net)
         elif fmt == "site":
-            records = site_records(shard.uri, opts.crawl_options(), follow=opts.crawl)
+            yield from site_records(shard.uri, opts.crawl_options(), follow=opts.crawl)
         elif fmt == "sitemap":
-            records = sitemap_records(shard.uri, opts.crawl_options())
+            yield from sitemap_records(shard.uri, opts.crawl_options())
         elif fmt == "urls":
-            records = url_list_records(shard.uri, opts.crawl_options())
+            yield from url_list_records(shard.uri, opts.crawl_options())
         else:
-            records = iter([saved_page(shard.uri, opts.max_page_bytes, net)])
-        yield from _batched(records, opts.batch_pages, _BATCH_BYTES)
+            yield saved_page(shard.uri, opts.max_page_bytes, net)
 
     def before_run(self, shards: list, stage_dir) -> list[str]:
         """Re-open committed parts whose input (or some of its records) could not be read: a rerun tries again."""
