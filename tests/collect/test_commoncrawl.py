@@ -393,10 +393,6 @@ def test_a_warc_whose_connection_keeps_breaking_is_read_again_on_rerun(crawl, se
     _rerun_reads_again(crawl, server, full, tmp_path / "out", warc)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "a re-opened part rewritten without drops keeps its old _dropped/part-NNNNN.parquet (PartWriter.commit only "
-    "replaces it when the new attempt dropped rows; reopen_unreachable does not remove it): stats.json says 0 "
-    "dropped while _dropped/ still holds the input_unreachable row"))
 def test_a_reopened_part_leaves_no_stale_dropped_rows(crawl, server, tmp_path):
     warc = crawl.warc_paths[1]
     out = tmp_path / "out"
@@ -409,9 +405,6 @@ def test_a_reopened_part_leaves_no_stale_dropped_rows(crawl, server, tmp_path):
     assert again.dropped == []
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "a WARC answering 503 past the retries is counted inputs_skipped.http_503 (ranges.remote_error keeps the "
-    "http_503 reason), which crawlinputs.RETRIED does not list, so the rerun does not re-open its part"))
 def test_a_warc_answering_503_past_the_retries_is_read_again_on_rerun(crawl, server, full, tmp_path):
     warc = crawl.warc_paths[1]
     server.fail(warc, times=50)
@@ -459,15 +452,12 @@ def test_records_that_stayed_unreachable_are_read_again_on_rerun(crawl, server, 
         r["warc_filename"] for r in rows if r["index_file"] == owner}
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "an index file answering 503 past the retries is counted inputs_skipped.http_503, which "
-    "crawlinputs.RETRIED does not list, so the rerun does not re-open its part"))
 def test_an_index_file_answering_503_past_the_retries_is_read_again_on_rerun(crawl, server, targeted, tmp_path):
     first_file = index_files(crawl)[0]
     out = tmp_path / "out"
     server.fail(first_file, times=50)
     first = collect(out, "--langs", "sr,th", srv=server)
-    assert first.rc == 0 and first.counters.get("inputs_skipped.http_503") == 1
+    assert first.rc == 0 and first.counters.get("inputs_skipped.unreachable") == 1
     server.fail(first_file, times=0)
     server.reset_stats()
     again = collect(out, "--langs", "sr,th", srv=server)

@@ -21,7 +21,7 @@ from typing import Any
 from mella.collect.warc import record_page, skip_record
 from mella.errors import MellaError
 from mella.languages import get_language
-from mella.net.ranges import RemoteReadError, Span, coalesce
+from mella.net.ranges import RemoteReadError, Span, coalesce, failure_reason
 
 HTML_MIMES = ("text/html", "application/xhtml+xml")
 # What a selection reads of each index file: the filters' columns, then where each record lies.
@@ -239,10 +239,10 @@ def _read_chunk(rows: list[dict[str, Any]], store, max_page_bytes: int) -> Itera
         group = merged[request]
         if error is not None:
             # 416: the file ends before the record starts (a truncated upload): as lost as a record cut short.
-            reason = "truncated" if error.startswith("http_416") else "unreachable"
+            reason = "truncated" if error.startswith("http_416") else failure_reason(error)
             for part in group.parts:
                 yield skip_record(reason, by_span[part]["url"], part.url, part.start)
-                if reason == "unreachable":
+                if reason == "unreachable":  # a rerun reads these again (crawlinputs.RETRIED)
                     yield {"kind": "count", "name": f"records_unreachable.{_reason(error)}", "n": 1}
             continue
         for part, record_bytes in group.split(data):

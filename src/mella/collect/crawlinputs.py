@@ -124,7 +124,11 @@ def reopen_unreachable(stage_dir) -> list[str]:
     for marker in sorted(stage_dir.path.glob("part-*._SUCCESS")):
         counters = read_json(marker).get("counters", {})
         if any(k.startswith(RETRIED) and v for k, v in counters.items()):
+            name = marker.name.split(".", 1)[0]
+            # The marker goes first: a kill after it leaves a pending part, whose files the next attempt replaces.
             marker.unlink(missing_ok=True)
             (stage_dir.path / "_SUCCESS").unlink(missing_ok=True)
-            reopened.append(marker.name.split(".", 1)[0])
+            for stale in (stage_dir.dropped_dir / f"{name}.parquet", stage_dir.path / f"{name}.parquet"):
+                stale.unlink(missing_ok=True)
+            reopened.append(name)
     return reopened

@@ -51,7 +51,16 @@ def remote_error(message: str, error: str) -> MellaError:
     head = error.split(" ", 1)[0]
     if head in ("blocked_address", "invalid_url", "tls_error"):
         return MellaError(message)
-    return RemoteReadError(message, "unreachable" if head in ("timeout", "connection_error") else head)
+    return RemoteReadError(message, failure_reason(error))
+
+
+def failure_reason(error: str) -> str:
+    """The counter name of a failed read: ``unreachable`` for what the client retries and may succeed later
+    (timeouts, resets, 429, 5xx), else the error's own name (``http_404``: the server's answer about the file;
+    ``range_ignored``, ``short_body`` ...)."""
+    head = error.split(" ", 1)[0]
+    transient = head in ("timeout", "connection_error", "dns_error", "http_429") or head.startswith("http_5")
+    return "unreachable" if transient else head
 
 
 @dataclass(frozen=True, order=True)
@@ -163,6 +172,9 @@ class RangeReader:
         self._count(response)
         if response.status == 416:  # an empty file: no suffix of it can be served
             return 0, b""
+        if response.status == 200:  # the whole file came (or would have, past the cap): no ranges here
+            raise RemoteReadError(f"cannot read {url}: the server does not answer range requests (status 200)",
+                                  "no_ranges")
         if response.error is not None or response.body is None:
             error = response.error or "no body"
             raise remote_error(f"cannot read {url}: {error}", error)
