@@ -145,3 +145,20 @@ def test_pipeline_file_with_executor_ray_equals_local(tmp_path, gold_shards):
     assert outputs["ray"] == outputs["local"]
     assert outputs["ray"]["filter"]["stats"]["rows"] > 100 and outputs["ray"]["filter"]["stats"]["dropped"] > 50
     assert outputs["ray"]["dedup"]["stats"]["rows"] < outputs["ray"]["filter"]["stats"]["rows"]
+
+
+def test_targeted_common_crawl_harvest_equals_local(tmp_path):
+    # The sampled WARC files are chosen in the driver (resolve) and must travel to the workers with the stage.
+    import pyarrow.parquet as pq
+
+    from cccrawl import build_crawl, corpus_pages
+    from mella.collect.collect import CollectStage
+
+    build_crawl(tmp_path / "crawl", corpus_pages(), warc_files=6, index_files=3, row_group_size=4)
+    stage = lambda: CollectStage(langs=["sr", "th", "ru"], cc_base=str(tmp_path / "crawl"), cc_files=4)  # noqa: E731
+    local, remote, report = both(stage, ["cc:CC-MAIN-2025-13"], tmp_path)
+    assert report.parts_run == 3 and report.rows > 0
+    assert output(remote) == output(local)
+    rows = pq.read_table(sorted(remote.glob("part-*.parquet"))).to_pylist()
+    sources = {r["source"].rsplit("/", 1)[-1] for r in rows}
+    assert 0 < len(sources) <= 4  # only pages in the sampled WARC files
