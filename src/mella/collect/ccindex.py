@@ -62,7 +62,7 @@ def selection_for(langs: list[str], *, match: str = "any", tlds: list[str] | Non
         codes = lang.extra.get("cc_languages")
         if not codes:
             raise MellaError(f"language {tag}: the registry gives no cc_languages (the ISO 639-3 codes Common "
-                             "Crawl's index writes for it); add them to its entry (docs/languages.md)")
+                             "Crawl's index writes for it); add them to its registry entry (src/mella/data/languages.yaml, or a file named by MELLA_LANGUAGES)")
         for code in codes:
             _check_code(tag, code)
             languages.setdefault(code, lang.tag)
