@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 # GPU users: make install TORCH_SPEC="torch torchvision --index-url https://download.pytorch.org/whl/cu128"
 TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 # What the test suite and the demo need.
-EXTRAS ?= dev,eval,report,demo,models,train,ray,culture
+EXTRAS ?= dev,eval,report,demo,models,train,ray,culture,rate
 comma  := ,
 STAMP  := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
 # collect's C extractor (mella.collect._native), compiled with lexbor's sources from the pinned selectolax

@@ -27,7 +27,7 @@ LAYERS: list[tuple[str, set[str]]] = [
     ("models", {"models"}),
     ("model and dataset stages", {"annotate", "evaluate", "dataset", "train"}),
     ("pipeline files", {"config"}),
-    ("output", {"report"}),
+    ("output", {"report", "rate"}),
     ("entry points", {"cli", "demo", "__init__"}),
 ]
 
