@@ -106,23 +106,31 @@ def _user(annotation: dict[str, Any]) -> str:
     return f"labelstudio:{who if who not in (None, '') else 'unknown'}"
 
 
-def _answer(result: dict[str, Any], question: str) -> str | None:
-    """The answer a result gives: a ``choices`` value (the code, or a localised anchor text) or a ``rating``."""
-    value = result.get("value") or {}
-    if "rating" in value:
-        answer = str(int(value["rating"]))
-    elif value.get("choices"):
-        answer = str(value["choices"][0])
-    else:
+def _answer(result: dict[str, Any], question: str, lang: str) -> str | None:
+    """The answer a result gives: a ``rating``, or a ``choices`` value: the code (``4``, ``A``, ``tie``) or the
+    anchor's text in English or the item's language (a config whose choices show the anchors)."""
+    value = result.get("value")
+    value = value if isinstance(value, dict) else {}
+    try:
+        if "rating" in value:
+            answer = str(int(value["rating"]))
+        elif value.get("choices"):
+            answer = str(value["choices"][0])
+        else:
+            return None
+    except (TypeError, ValueError):
         return None
     if answer in VALUES[question]:
         return answer
-    anchors = {text: code for lang in ("en",) for code, text in scale(question, lang)["anchors"].items()}
+    anchors = {text: code for tag in ("en", lang) for code, text in scale(question, tag)["anchors"].items()}
     return anchors.get(answer)
 
 
 def import_export(store: RatingStore, path: str | Path) -> Counter:
-    """Judgements from a Label Studio JSON export into the store; counts of what was recorded and skipped."""
+    """Judgements from a Label Studio JSON export into the store; counts of what was recorded and skipped.
+
+    The whole file is read and checked before anything is recorded, so a bad answer leaves the store as it was.
+    """
     path = Path(path)
     try:
         tasks = json.loads(path.read_text(encoding="utf-8"))
@@ -131,6 +139,7 @@ def import_export(store: RatingStore, path: str | Path) -> Counter:
     if not isinstance(tasks, list):
         raise InputError(f"{path}: a Label Studio JSON export is a list of tasks, found {type(tasks).__name__}")
     counts: Counter = Counter()
+    planned: list[tuple[str, Item, dict[str, str], str]] = []
     for n, task in enumerate(tasks):
         item_id = ((task or {}).get("data") or {}).get("mella_item_id") if isinstance(task, dict) else None
         item = store.item(item_id) if isinstance(item_id, str) else None
@@ -138,31 +147,35 @@ def import_export(store: RatingStore, path: str | Path) -> Counter:
             counts["tasks_unknown"] += 1
             continue
         for annotation in task.get("annotations") or []:
-            if annotation.get("was_cancelled"):
+            if not isinstance(annotation, dict) or annotation.get("was_cancelled"):
                 counts["annotations_cancelled"] += 1
                 continue
-            counts["annotations"] += _import_annotation(store, item, annotation, counts, f"{path}: task {n}")
+            answers, comment = _answers(item, annotation, f"{path}: task {n}")
+            if not answers:
+                counts["annotations_empty"] += 1
+                continue
+            planned.append((_user(annotation), item, answers, comment))
+    for user, item, answers, comment in planned:
+        rater = store.rater(user)
+        for question, answer in answers.items():
+            store.record(rater, item.item_id, question, answer, comment)
+            counts["judgements"] += 1
+        counts["annotations"] += 1
     return counts
 
 
-def _import_annotation(store: RatingStore, item: Item, annotation: dict[str, Any], counts: Counter,
-                       where: str) -> int:
+def _answers(item: Item, annotation: dict[str, Any], where: str) -> tuple[dict[str, str], str]:
+    """One annotation's answers (question -> value) to the item's questions, and its comment."""
     results = [r for r in annotation.get("result") or [] if isinstance(r, dict)]
-    comment = next((" ".join(r["value"]["text"]) for r in results
-                    if r.get("from_name") == COMMENT and (r.get("value") or {}).get("text")), "")
+    comment = next((" ".join(map(str, r["value"]["text"])) for r in results
+                    if r.get("from_name") == COMMENT and isinstance(r.get("value"), dict)
+                    and r["value"].get("text")), "")
     answers = {}
     for r in results:
         question = r.get("from_name")
         if question in QUESTIONS[item.kind]:
-            answer = _answer(r, question)
+            answer = _answer(r, question, item.lang)
             if answer is None:
                 raise InputError(f"{where}: {question} has no valid answer ({json.dumps(r.get('value'))[:80]})")
             answers[question] = answer
-    if not answers:
-        counts["annotations_empty"] += 1
-        return 0
-    rater = store.rater(_user(annotation))
-    for question, answer in answers.items():
-        store.record(rater, item.item_id, question, answer, comment)
-        counts["judgements"] += 1
-    return 1
+    return answers, comment
