@@ -225,6 +225,19 @@ PLAN = _schema("build_plan", [
     ("group", pa.string(), "split group: key of the group's root image"),
 ])
 
+# -- benchmark ------------------------------------------------------------------------------------
+#: What ``benchmark`` writes: an external benchmark's test samples (SAMPLES, split "test", source the benchmark's
+#: name) with every reference, and the image in the part's tar as fetch stores it, so ``predict`` reads it as it
+#: reads a build.
+BENCHMARK = _schema("benchmark", [
+    ("references", pa.list_(pa.string()), "every reference of the image in the language (response: the first)"),
+    ("benchmark", pa.string(), "the benchmark the sample comes from (xm3600)"),
+    ("image_locale", pa.string(), "xm3600: the image's image/locale (the language region it was chosen for)"),
+    ("sha256", pa.string(), "sha256 of the benchmark's image file (stored unchanged in the tar)"),
+    _like("fetched", "tar_offset"),
+    _like("fetched", "tar_size"),
+], base="samples")
+
 # -- every stage's _dropped/ ----------------------------------------------------------------------
 DROPPED = _schema("dropped", [
     ("drop_reason", pa.string(), "why the row was dropped (a status or rule name, e.g. duplicate_alt, http_404)"),
@@ -314,6 +327,7 @@ CAPTION_READS = ("key",)
 TRANSLATE_READS = ("lang", "caption")
 SCORE_READS = ("key",)
 BUILD_READS = ("key", "lang", "alt")
+BENCHMARK_READS = ("image/key",)  # xm3600: captions.jsonl
 PREDICT_READS = ("id", "lang", "instruction")
 PREDICT_IMAGE_READS = ("key",)     # predict with images
 PREDICT_SPLIT_READS = ("split",)   # predict one split (not --split all)

@@ -33,6 +33,8 @@ log = logging.getLogger("mella")
 CAPTION_OF = {"translation": "caption", "translation_thick": "caption_thick"}
 # What a D_know sample carries over from its row (null where the input lacks the column; null on D_ling samples).
 KNOW_COLUMNS = ("kind", "keywords", "keyword_kinds", "culture_category", "culture_score")
+# build --exclude-benchmark (mella.dataset.decontaminate).
+BENCHMARK_OPTIONS = ("exclude_benchmark", "benchmark_images")
 
 
 class BuildOptions(StageOptions):
@@ -67,14 +69,30 @@ class BuildOptions(StageOptions):
         "single", description="two_turn: both sources of one image as one conversation (train/validation).")
     code_switch_rate: float = Field(0.3, gt=0, le=1, description="sdrrl: share of lexicon matches switched.")
     seed: int = Field(0, description="Seed of template choice, split order and mixing.")
+    exclude_benchmark: Literal["xm3600"] | None = Field(
+        None, description="Drop rows whose image is one of this benchmark's images (same sha256, or pHash within "
+                          "--phash-distance); needs --benchmark-images.")
+    benchmark_images: str | None = Field(None, description="The benchmark's local image folder "
+                                                           "(--exclude-benchmark).")
     images: str | None = runtime_option(None, description="Fetch folder with the image tars (default: found "
                                                            "next to the input).")
 
     @model_validator(mode="after")
     def _check(self):
         raise_problems(languages(self, "langs", detected=known_code)
-                       + fractions_leave_room(self, "test_size", "validation_size", rest="train"))
+                       + fractions_leave_room(self, "test_size", "validation_size", rest="train")
+                       + _benchmark_problems(self))
         return self
+
+
+def _benchmark_problems(opts: BuildOptions) -> list:
+    """--exclude-benchmark and --benchmark-images go together."""
+    if opts.exclude_benchmark and not opts.benchmark_images:
+        return [(("benchmark_images",), "benchmark_images: --exclude-benchmark needs the benchmark's image folder")]
+    if opts.benchmark_images and not opts.exclude_benchmark:
+        return [(("exclude_benchmark",), "exclude_benchmark: --benchmark-images names no benchmark; add "
+                                         "--exclude-benchmark xm3600")]
+    return []
 
 
 class BuildStage(Stage):
@@ -85,6 +103,11 @@ class BuildStage(Stage):
     requires = BUILD_READS
     schema = BUILT
 
+    def fingerprint(self) -> str:
+        """Without ``--exclude-benchmark`` its two options are left out: a build made before they existed resumes."""
+        unused = () if self.options.exclude_benchmark else BENCHMARK_OPTIONS
+        return self._fingerprint(leave_out=unused)
+
     def prepare(self, shards: list, stage_dir=None) -> Path:
         """The global pass (``Stage.prepare``): plan every row's samples and splits, once."""
         parts = [s.uri if hasattr(s, "uri") else str(s) for s in shards]
@@ -92,8 +115,9 @@ class BuildStage(Stage):
         work = out / "_global" / "build"
         work.mkdir(parents=True, exist_ok=True)
         reference = _reference_parts(self.options.splits_from) if self.options.splits_from else None
-        summary = plan.make_plan(parts, self.options, work, reference)
-        summary["images_dir"] = self.options.images or find_images(parts)
+        images_dir = self.options.images or find_images(parts)
+        summary = plan.make_plan(parts, self.options, work, reference, images_dir)
+        summary["images_dir"] = images_dir
         summary["options"] = self.options.model_dump(mode="json")
         (work / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False))
         self._parts, self._work = parts, work

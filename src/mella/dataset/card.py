@@ -159,6 +159,7 @@ def write_card(build_dir: str | Path, out: str | Path, fmt: str, result: dict[st
         "## Loading\n\n" + LOADING.get(fmt, "") + "\n",
         "## Samples per language, source and split\n\n" + _count_table(counts),
         "## Filter funnel\n\n" + _funnel_table(funnel(build_dir)),
+        "## Benchmark decontamination\n\n" + decontamination_section(summary),
         "## Culture (D_know)\n\n" + culture_section(culture),
         "## Models\n\n" + _models(models),
         "## Examples\n\n" + _examples(examples),
@@ -196,6 +197,26 @@ def _funnel_table(stages: list[dict[str, Any]]) -> str:
         drops = ", ".join(f"{k}: {v}" for k, v in st["dropped"].items()) or "-"
         lines.append(f"| {st['stage']} | {st['rows_in'] if st['rows_in'] is not None else '-'} | "
                      f"{st['rows_out']} | {drops} |")
+    return "\n".join(lines) + "\n"
+
+
+def decontamination_section(summary: dict[str, Any]) -> str:
+    """How many images the build dropped as a benchmark's images (``--exclude-benchmark``), and why; or that it
+    did not check."""
+    info = summary.get("decontamination")
+    if not info:
+        return ("Not checked: this build was made without `--exclude-benchmark`, so training images may include "
+                "the images of a benchmark (XM3600 ...) a model trained on it is scored on.\n")
+    samples = info.get("samples_dropped", {})
+    lines = [f"Training images compared with the {info['benchmark_images']} images of **{info['benchmark']}** "
+             f"(`--exclude-benchmark {info['benchmark']}`): **{info['images_dropped']} images dropped** "
+             f"({info['rows']} rows; {samples.get('know', 0)} D_know and {samples.get('ling', 0)} D_ling samples "
+             "not made).\n",
+             f"- same file (sha256): {info['by_sha256']}",
+             f"- resized or re-encoded copy (pHash at most {info['phash_distance']} bits apart): {info['by_phash']}"]
+    if info.get("benchmark_unhashed"):
+        lines.append(f"- benchmark images that could not be decoded (compared by sha256 only): "
+                     f"{info['benchmark_unhashed']}")
     return "\n".join(lines) + "\n"
 
 

@@ -177,9 +177,14 @@ def _know_ineligible(row: dict[str, Any], opts) -> str | None:
     return None
 
 
-def make_plan(parts: list[str], opts, work: Path, reference: list[str] | None = None) -> dict[str, Any]:
-    """Run the global pass over ``parts`` and write the plan files to ``work``; returns the summary."""
+def make_plan(parts: list[str], opts, work: Path, reference: list[str] | None = None,
+              images_dir: str | None = None) -> dict[str, Any]:
+    """Run the global pass over ``parts`` and write the plan files to ``work``; returns the summary.
+
+    ``images_dir``: the fetch folder of the rows' images (``--exclude-benchmark`` hashes the benchmark's images
+    under its resize options)."""
     cand = read_candidates(parts, opts)
+    excluded = _exclude_benchmark(cand, opts, images_dir)
     group_of_image = image_groups(labels(cand.image_sha), cand.image_phash,
                                   labels(cand.image_domain) if opts.group_by_domain else None,
                                   opts.phash_distance)
@@ -197,8 +202,41 @@ def make_plan(parts: list[str], opts, work: Path, reference: list[str] | None = 
     decisions = _decide(cand, group, split_of, opts)
     _write(work, parts, cand, group, decisions)
     summary = _summary(cand, decisions, split_of)
+    if excluded is not None:
+        summary["decontamination"] = excluded
     (work / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False))
     return summary
+
+
+def _exclude_benchmark(cand: Candidates, opts, images_dir: str | None) -> dict[str, Any] | None:
+    """With ``--exclude-benchmark``: rows whose image is one of the benchmark's lose their samples
+    (``benchmark_image``); returns what the card reports (None without the option)."""
+    if not getattr(opts, "exclude_benchmark", None):
+        return None
+    from mella.dataset.decontaminate import benchmark_hashes, find_matches
+
+    bench = benchmark_hashes(opts.exclude_benchmark, opts.benchmark_images, images_dir)
+    found = find_matches(cand.image_sha, cand.image_phash, bench, opts.phash_distance)
+    samples: Counter = Counter()
+    rows = 0
+    for i, image in enumerate(cand.image):
+        if image not in found:
+            continue
+        rows += 1
+        for source in ("know", "ling"):
+            if getattr(cand, source)[i] is not None:  # a row that had no sample anyway keeps its own reason
+                getattr(cand, source)[i] = None
+                cand.drops[(i, source)] = "benchmark_image"
+                samples[source] += 1
+    keys = keys_of(cand)
+    how = Counter(match for match, _, _ in found.values())
+    log.info("build: %d images of the input are %s images (%s)", len(found), opts.exclude_benchmark, dict(how))
+    return {"benchmark": opts.exclude_benchmark, "benchmark_images": len(bench.keys),
+            "benchmark_unhashed": len(bench.unhashed), "phash_distance": opts.phash_distance,
+            "images_dropped": len(found), "by_sha256": how["sha256"], "by_phash": how["phash"], "rows": rows,
+            "samples_dropped": {s: samples[s] for s in ("know", "ling")},
+            "matches": [{"key": keys[i], "benchmark_key": key, "match": match, "bits": bits}
+                        for i, (match, key, bits) in sorted(found.items())[:100]]}
 
 
 def _reference_splits(reference: list[str], cand: Candidates, group_of_image: np.ndarray) -> dict[str, str]:

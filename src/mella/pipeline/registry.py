@@ -29,6 +29,7 @@ STAGES: dict[str, str] = {
     "culture": "mella.annotate.culture:CultureStage",
     "build": "mella.dataset.build:BuildStage",
     "predict": "mella.evaluate.predict:PredictStage",
+    "benchmark": "mella.evaluate.benchmark:BenchmarkStage",
     # steps: whole folders in, a folder out (mella.pipeline.step)
     "evaluate": "mella.evaluate.evaluate:EvaluateStep",
     "report": "mella.report.report:ReportStep",
