@@ -20,12 +20,15 @@ export MELLA_REQUIRE_NATIVE := 1
 
 install: $(STAMP) $(NATIVE) browser
 
-# The report's browser test drives Debian's chromium (no browser download): installed here when we are root.
+# The browser tests (report, rating app) drive Debian's chromium (no browser download); the rating app's Thai and
+# Korean pages need fonts-thai-tlwg and fonts-nanum. Installed here when we are root.
 browser:
-	@command -v chromium >/dev/null 2>&1 || { \
+	@{ command -v chromium && { ! command -v dpkg || dpkg -s fonts-nanum fonts-thai-tlwg; }; } >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
-	  else echo "note: install Debian's chromium to run the report's browser test (skipped without it)"; fi; }
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-nanum \
+	      fonts-thai-tlwg >/dev/null; \
+	  else echo "note: install Debian's chromium, fonts-nanum and fonts-thai-tlwg to run the browser tests" \
+	    "(skipped without chromium)"; fi; }
 
 $(STAMP): pyproject.toml setup.py tools/lexbor_source.py
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

@@ -27,6 +27,7 @@ COMMANDS: dict[str, str] = {
     "train": "train",
     "ablate": "ablate",
     "cc-estimate": "ccestimate",
+    "rate": "rate",
     "rate-report": "ratereport",
 }
 
