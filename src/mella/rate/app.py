@@ -51,23 +51,6 @@ SECURITY_HEADERS = {
     "cross-origin-opener-policy": "same-origin",
     "cross-origin-resource-policy": "same-origin",
 }
-#: Strings the page needs beyond ``scales.ui_strings`` (English; a language file that has the key wins).
-UI_EXTRA: dict[str, str] = {
-    "sign_in": "Sign in",
-    "token_label": "Team token",
-    "continue": "Continue",
-    "review": "Review",
-    "saving": "Saving…",
-    "shortcuts_letters": "a / t / b: A is better / about the same / B is better",
-    "shortcuts_rtl": "In right-to-left pages the arrows point at the side: right arrow: A (on the right); "
-                     "left arrow: B",
-    "shortcuts_back": "Backspace: previous item",
-    "no_script": "This page needs JavaScript to save your ratings.",
-    "wrong_token": "Wrong token.",
-    "bad_name": "Enter a name of 1 to 64 characters.",
-    "expired": "The form had expired and was reloaded; please sign in again.",
-    "signed_in_as": "Signed in as {name}",
-}
 
 
 @dataclass(frozen=True)
@@ -140,7 +123,7 @@ class RateApp:
         self.order: dict[str, list[Item]] = {}
         self.by_id: dict[str, Item] = {}
         self.image_keys: set[str] = set()
-        self.ui = {**UI_EXTRA, **ui_strings(settings.lang)}
+        self.ui = ui_strings(settings.lang)
         self.direction = text_direction(settings.lang)
         self.env = _environment()
 
