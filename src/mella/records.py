@@ -238,6 +238,24 @@ BENCHMARK = _schema("benchmark", [
     _like("fetched", "tar_size"),
 ], base="samples")
 
+# -- rate ------------------------------------------------------------------------------------------
+#: ``judgements.parquet`` (and ``.csv``) of ``rate-report``: one row per (rater, item, question).
+JUDGEMENTS = _schema("judgements", [
+    ("rater", pa.string(), "the rater's id in the store"),
+    ("rater_name", pa.string(), "the name the rater signed in with (labelstudio:<user> for imported ones)"),
+    ("item_id", pa.string(), "the rated item: 16 hex digits of sha256 over kind, language, sample id, systems"),
+    ("kind", pa.string(), "pairwise | know | ling"),
+    ("lang", pa.string(), "the item's language (mella tag)"),
+    ("sample_id", pa.string(), "the sample (build's or predictions' id) the item shows"),
+    ("question", pa.string(), "preference (pairwise) | relevance, correctness (know) | adequacy, fluency (ling)"),
+    ("value", pa.string(), "pairwise: A | tie | B as shown on screen; ratings: 1-5"),
+    ("comment", pa.string(), "the rater's free-text comment on the item"),
+    ("shown_a", pa.string(), "pairwise: the system shown as A (never sent to the page); else null"),
+    ("shown_b", pa.string(), "pairwise: the system shown as B; else null"),
+    ("created_at", pa.timestamp("ms", tz="UTC"), "when the answer was first given"),
+    ("updated_at", pa.timestamp("ms", tz="UTC"), "when it was last changed"),
+])
+
 # -- every stage's _dropped/ ----------------------------------------------------------------------
 DROPPED = _schema("dropped", [
     ("drop_reason", pa.string(), "why the row was dropped (a status or rule name, e.g. duplicate_alt, http_404)"),

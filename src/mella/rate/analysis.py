@@ -243,12 +243,8 @@ def judgement_table(judgements: list[dict[str, Any]]):
     """The judgements as an arrow table (the columns of :meth:`RatingStore.judgements`; times as UTC timestamps)."""
     import pyarrow as pa
 
-    schema = pa.schema([
-        ("rater", pa.string()), ("rater_name", pa.string()), ("item_id", pa.string()), ("kind", pa.string()),
-        ("lang", pa.string()), ("sample_id", pa.string()), ("question", pa.string()), ("value", pa.string()),
-        ("comment", pa.string()), ("shown_a", pa.string()), ("shown_b", pa.string()),
-        ("created_at", pa.timestamp("ms", tz="UTC")), ("updated_at", pa.timestamp("ms", tz="UTC")),
-    ])
+    from mella.records import JUDGEMENTS as schema
+
     rows = [{**{k: j.get(k) for k in schema.names},
              "created_at": round(j["created_at"] * 1000), "updated_at": round(j["updated_at"] * 1000)}
             for j in judgements]
