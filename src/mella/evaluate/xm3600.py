@@ -15,7 +15,6 @@ it has no Serbian (its ``hr`` is Croatian, a different standard, and is never ta
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -90,20 +89,12 @@ def captions(row: dict[str, Any], code: str, where: str) -> list[str]:
 
 def read_rows(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
     """(line number, object) of every non-blank line of a captions.jsonl."""
+    from mella.pipeline.shards import jsonl_objects
+
     path = Path(path)
     if not path.is_file():
         raise MellaError(f"{path}: no such file; name XM3600's captions.jsonl")
-    with open(path, encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise MellaError(f"{path}:{lineno}: not valid JSON ({exc.msg})") from None
-            if not isinstance(row, dict):
-                raise MellaError(f"{path}:{lineno}: expected a JSON object per line")
-            yield lineno, row
+    yield from jsonl_objects(path)
 
 
 def load(captions_file: str | Path, images: str | Path, langs: list[str] | tuple[str, ...] = MELLA_LANGUAGES

@@ -138,9 +138,11 @@ def parquet_batches(uri: str, batch_size: int, columns: list[str] | None = None)
             yield batch
 
 
-def _jsonl_rows(uri: str, batch_size: int) -> Iterator[list[dict[str, Any]]]:
+def jsonl_objects(uri: str | os.PathLike) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, object) of every non-blank line of a JSON lines file (``.gz`` too); one-line errors
+    naming the file and line for a line that is not a JSON object."""
+    uri = str(uri)
     opener = gzip.open if uri.endswith(".gz") else open
-    batch: list[dict[str, Any]] = []
     with opener(uri, "rt", encoding="utf-8") as fh:
         for lineno, line in enumerate(fh, 1):
             if not line.strip():
@@ -151,10 +153,16 @@ def _jsonl_rows(uri: str, batch_size: int) -> Iterator[list[dict[str, Any]]]:
                 raise MellaError(f"{uri}:{lineno}: not valid JSON ({exc.msg})") from None
             if not isinstance(row, dict):
                 raise MellaError(f"{uri}:{lineno}: expected a JSON object per line")
-            batch.append(row)
-            if len(batch) >= batch_size:
-                yield batch
-                batch = []
+            yield lineno, row
+
+
+def _jsonl_rows(uri: str, batch_size: int) -> Iterator[list[dict[str, Any]]]:
+    batch: list[dict[str, Any]] = []
+    for _, row in jsonl_objects(uri):
+        batch.append(row)
+        if len(batch) >= batch_size:
+            yield batch
+            batch = []
     if batch:
         yield batch
 
