@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import itertools
 import json
 import math
-from collections.abc import Sequence
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -167,21 +169,71 @@ def run_sorted(items: Sequence[Any], keys: Sequence[Any], batch_size: int, fn,
 
     Sorting by length keeps padding small; a batch never mixes items of different ``groups``.
     """
-    groups = list(groups) if groups is not None else [0] * len(items)
     out: list[Any] = [None] * len(items)
-    for group in dict.fromkeys(groups):
-        order = sorted((i for i in range(len(items)) if groups[i] == group), key=lambda i: keys[i], reverse=True)
-        for start in range(0, len(order), batch_size):
-            idx = order[start:start + batch_size]
-            for i, result in zip(idx, fn([items[i] for i in idx]), strict=True):
-                out[i] = result
+    for idx in batch_order(keys, batch_size, groups):
+        for i, result in zip(idx, fn([items[i] for i in idx]), strict=True):
+            out[i] = result
     return out
+
+
+def batch_order(keys: Sequence[Any], batch_size: int, groups: Sequence[Any] | None = None,
+                sort: bool = True) -> list[list[int]]:
+    """Input indices cut into batches: per group (in order of first appearance), longest ``keys`` first.
+
+    With ``sort`` off, each group keeps input order (the sort is stable, so equal keys do too).
+    """
+    groups = list(groups) if groups is not None else [0] * len(keys)
+    batches = []
+    for group in dict.fromkeys(groups):
+        members = [i for i in range(len(keys)) if groups[i] == group]
+        order = sorted(members, key=lambda i: keys[i], reverse=True) if sort else members
+        batches += [order[start:start + batch_size] for start in range(0, len(order), batch_size)]
+    return batches
+
+
+def prefetched(items: Iterable[Any], prepare: Callable[[Any], Any], depth: int) -> Iterator[Any]:
+    """``prepare(item)`` for each item, in order, computed up to ``depth`` items ahead in one worker thread.
+
+    The caller consumes one prepared item (runs the model on a batch) while the worker prepares the next
+    ones (image resizing, the processor), so the accelerator does not wait for the CPU. At most ``depth``
+    items are prepared or being prepared beyond the one the caller holds: memory stays bounded. An
+    exception in ``prepare`` is raised here, unchanged, when its item is reached; the worker is then
+    stopped and items not yet started are cancelled. ``depth`` 0 prepares inline.
+    """
+    if depth <= 0:
+        yield from map(prepare, items)
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    source = iter(items)
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mella-prefetch")
+    pending: deque = deque()
+    try:
+        for item in itertools.islice(source, depth):
+            pending.append(pool.submit(prepare, item))
+        while pending:
+            ready = pending.popleft().result()
+            for item in itertools.islice(source, 1):
+                pending.append(pool.submit(prepare, item))
+            yield ready
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def fit_pixels(image, min_pixels: int | None, max_pixels: int | None):
     """RGB copy of ``image`` scaled (aspect kept) so its pixel count lies within [min_pixels, max_pixels]."""
     image = image.convert("RGB")
-    w, h = image.size
+    size = fitted_size(image.size, min_pixels, max_pixels)
+    if size == image.size:
+        return image
+    from PIL import Image
+
+    return image.resize(size, Image.Resampling.BICUBIC)
+
+
+def fitted_size(size: tuple[int, int], min_pixels: int | None, max_pixels: int | None) -> tuple[int, int]:
+    """The (width, height) :func:`fit_pixels` gives an image of ``size`` (known without decoding it)."""
+    w, h = size
     n = w * h
     scale = 1.0
     if max_pixels and n > max_pixels:
@@ -189,10 +241,8 @@ def fit_pixels(image, min_pixels: int | None, max_pixels: int | None):
     elif min_pixels and n < min_pixels:
         scale = math.sqrt(min_pixels / n)
     if scale == 1.0:
-        return image
-    from PIL import Image
-
-    return image.resize((max(1, round(w * scale)), max(1, round(h * scale))), Image.Resampling.BICUBIC)
+        return w, h
+    return max(1, round(w * scale)), max(1, round(h * scale))
 
 
 def chat_messages(request: GenRequest, text_only: bool = False, image_part: dict | None = None) -> list[dict]:

@@ -13,11 +13,13 @@ from __future__ import annotations
 import logging
 import os
 import re
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
+from contextlib import closing
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from mella.errors import MellaError, require
 from mella.languages import get_language
@@ -28,8 +30,11 @@ from mella.models.base import (
     GenOptions,
     GenRequest,
     UnsupportedTaskError,
+    batch_order,
     chat_messages,
     fit_pixels,
+    fitted_size,
+    prefetched,
     run_sorted,
 )
 from mella.models.hub import hub_errors
@@ -40,6 +45,10 @@ log = logging.getLogger("mella.models")
 Task = Literal["auto", "vlm", "causal", "seq2seq", "embed"]
 EMBED_TYPES = {"clip", "siglip", "siglip2", "chinese_clip", "altclip"}
 DTYPES = {"bfloat16", "float16", "float32"}
+
+# A fast tokenizer must not be called from two threads at once (its Rust side is borrowed mutably to set
+# padding): the prefetch worker's processor calls and the caller's decoding take turns through this lock.
+_TOKENIZER_LOCK = threading.Lock()
 
 
 # A hub id: "name" or "org/name" (letters, digits, - _ .). Anything else can only be a local folder.
@@ -76,6 +85,25 @@ class HFOptions(BackendOptions):
     trust_remote_code: bool = Field(False, strict=True, description=(
         "run the Python code a model repository ships (InternVL2 remote-code checkpoints); "
         "only for repositories you trust"))
+    # Throughput switches: none of them changes what greedy decoding writes (see docs/models.md).
+    sort_by_length: bool = Field(True, strict=True, description=(
+        "batch requests of similar length together (prompt tokens plus image tokens); results keep input order"))
+    prefetch: int = Field(1, ge=0, description=(
+        "batches prepared ahead (image resizing, chat template, processor) in a worker thread while the model "
+        "generates; 0 prepares each batch just before its turn"))
+    static_cache: bool = Field(False, strict=True, description=(
+        "preallocated KV cache (generate's cache_implementation='static'); needed by compile"))
+    compile: bool = Field(False, strict=True, description="torch.compile the decoding step (needs static_cache)")
+    compile_options: dict[str, Any] = Field(default_factory=dict, description=(
+        "transformers CompileConfig fields (fullgraph, dynamic, backend, mode; default mode reduce-overhead)"))
+    pad_to_multiple_of: int | None = Field(None, ge=1, description=(
+        "left-pad prompts to a multiple of this many tokens: fewer distinct shapes for compile to specialise on"))
+
+    @model_validator(mode="after")
+    def _check_compile(self):
+        if self.compile and not self.static_cache:
+            raise ValueError("compile: needs static_cache: true (a compiled decoding step needs a fixed-size cache)")
+        return self
 
 
 class RemoteCodeError(MellaError):
@@ -120,6 +148,7 @@ class HFBackend(Backend):
         super().__init__(options, **kwargs)
         self._loaded: _Loaded | None = None
         self._config = None
+        self._compile_config = None  # one object for all calls: a new one would make transformers recompile
 
     # -- loading ---------------------------------------------------------------------------------
 
@@ -220,25 +249,69 @@ class HFBackend(Backend):
         task = self.task
         if task not in ("vlm", "causal"):
             raise UnsupportedTaskError(f"{self.model_id} is a {task} model: it cannot generate from prompts")
+        requests = list(requests)
         if task == "causal" and any(r.image is not None for r in requests):
             raise UnsupportedTaskError(f"{self.model_id} is a text-only model: it cannot take images")
-        run = self._generate_vlm if task == "vlm" else self._generate_causal
-        keys = [len(r.prompt) + _image_tokens(r.image) for r in requests]
+        if not requests:
+            return []
+        prepare = self._prepare_vlm if task == "vlm" else self._prepare_causal
+        if task == "vlm" and self.loaded.processor is None:  # remote-code InternVL prepares its own inputs
+            prepare, run = (lambda batch: batch), (lambda batch: self._generate_remote_internvl(batch, options))
+        else:
+            run = lambda inputs: self._decode_new(inputs, options)  # noqa: E731
         # Requests with and without an image are never mixed in one batch: processors expect either.
         groups = [r.image is not None for r in requests]
-        return run_sorted(list(requests), keys, self.options.batch_size, lambda batch: run(batch, options), groups)
+        return self._run_batches(requests, self._length_keys(requests), groups, prepare, run)
 
-    def _generate_vlm(self, batch: list[GenRequest], options: GenOptions) -> list[str]:
+    def _run_batches(self, items: list, keys: list, groups: list | None, prepare: Callable, run: Callable) -> list:
+        """``run(prepare(batch))`` over length-sorted batches, ``prepare`` running ahead in a worker thread;
+        results in input order."""
+        out: list[Any] = [None] * len(items)
+        batches = batch_order(keys, self.options.batch_size, groups, sort=self.options.sort_by_length)
+        work = prefetched(batches, lambda idx: prepare([items[i] for i in idx]), self.options.prefetch)
+        with closing(work):  # an error in run stops the worker at once
+            for idx, prepared in zip(batches, work, strict=True):
+                for i, result in zip(idx, run(prepared), strict=True):
+                    out[i] = result
+        return out
+
+    def _length_keys(self, requests: list[GenRequest]) -> list[int]:
+        """Expected input length per request: prompt and system tokens plus the image's tokens after fitting."""
+        if not self.options.sort_by_length:
+            return [0] * len(requests)
+        tok = self.loaded.tokenizer
+        with _TOKENIZER_LOCK:
+            ids = tok([(r.system or "") + r.prompt for r in requests], add_special_tokens=False)["input_ids"]
+        return [len(t) + self._image_tokens(r.image) for t, r in zip(ids, requests, strict=True)]
+
+    def _image_tokens(self, image) -> int:
+        # A sort key: vision models spend about one token per 28x28 patch of the image they are given.
+        if image is None:
+            return 0
+        w, h = fitted_size(image.size, self.options.min_pixels, self.options.max_pixels)
+        return (w * h) // (28 * 28)
+
+    def _prepare_vlm(self, batch: list[GenRequest]):
+        """Chat template, image fitting and the processor: CPU work, done in the prefetch worker."""
         lo = self.loaded
-        if lo.processor is None:  # remote-code InternVL
-            return self._generate_remote_internvl(batch, options)
         texts = [lo.processor.apply_chat_template(chat_messages(r), add_generation_prompt=True, tokenize=False)
                  for r in batch]
         # One list per request: Idefics-style processors need the nesting, Qwen-style ones flatten it.
         images = [[self._fit(r.image)] for r in batch] if batch[0].image is not None else None
-        inputs = lo.processor(text=texts, images=images, padding=True, return_tensors="pt")
+        with _TOKENIZER_LOCK:
+            inputs = lo.processor(text=texts, images=images, padding=True, return_tensors="pt", **self._padding())
         # Pixel values come as float32; cast them to the model's dtype (bf16 on GPU), ids stay integers.
-        return self._decode_new(inputs.to(lo.model.device, dtype=lo.model.dtype), options)
+        return inputs.to(lo.model.dtype)
+
+    def _prepare_causal(self, batch: list[GenRequest]):
+        tok = self.loaded.tokenizer
+        with _TOKENIZER_LOCK:
+            if tok.chat_template:
+                texts = [tok.apply_chat_template(chat_messages(r, text_only=True), add_generation_prompt=True,
+                                                 tokenize=False) for r in batch]
+                return tok(texts, padding=True, return_tensors="pt", add_special_tokens=False, **self._padding())
+            # a base model: the prompt is the text
+            return tok([r.prompt for r in batch], padding=True, return_tensors="pt", **self._padding())
 
     def _generate_remote_internvl(self, batch: list[GenRequest], options: GenOptions) -> list[str]:
         torch = require("torch", "models", "the hf backend")
@@ -258,27 +331,46 @@ class HFBackend(Backend):
             out.update(zip(idx, texts, strict=True))
         return [out[i] for i in range(len(batch))]
 
-    def _generate_causal(self, batch: list[GenRequest], options: GenOptions) -> list[str]:
-        tok = self.loaded.tokenizer
-        if tok.chat_template:
-            texts = [tok.apply_chat_template(chat_messages(r, text_only=True), add_generation_prompt=True, tokenize=False)
-                     for r in batch]
-            inputs = tok(texts, padding=True, return_tensors="pt", add_special_tokens=False)
-        else:  # a base model: the prompt is the text
-            inputs = tok([r.prompt for r in batch], padding=True, return_tensors="pt")
-        return self._decode_new(inputs, options)
-
-    def _decode_new(self, inputs, options: GenOptions) -> list[str]:
+    def _decode_new(self, inputs, options: GenOptions, **extra: Any) -> list[str]:
         """Run ``generate`` and decode only the new tokens (the prompt is the left-padded prefix)."""
         torch = require("torch", "models", "the hf backend")
         lo = self.loaded
         inputs = inputs.to(lo.model.device)
         if options.seed is not None:
             torch.manual_seed(options.seed)
+        kwargs = _generate_kwargs(options, lo.tokenizer) | self._cache_kwargs() | extra
         with torch.inference_mode():
-            out = lo.model.generate(**inputs, **_generate_kwargs(options, lo.tokenizer))
-        new = out[:, inputs["input_ids"].shape[1]:]
-        return [t.strip() for t in lo.tokenizer.batch_decode(new, skip_special_tokens=True)]
+            out = lo.model.generate(**inputs, **kwargs)
+        if not lo.model.config.is_encoder_decoder:
+            out = out[:, inputs["input_ids"].shape[1]:]
+        with _TOKENIZER_LOCK:
+            texts = lo.tokenizer.batch_decode(out, skip_special_tokens=True)
+        return [t.strip() for t in texts]
+
+    def _padding(self) -> dict[str, Any]:
+        return {"pad_to_multiple_of": self.options.pad_to_multiple_of} if self.options.pad_to_multiple_of else {}
+
+    def _cache_kwargs(self) -> dict[str, Any]:
+        """``generate`` arguments for the static cache and compiled decoding (nothing when both are off).
+
+        transformers compiles the decoding step by itself on a GPU once the cache is static; ``compile`` off
+        says ``disable_compile``, and ``compile`` on makes it compile on every device (CPU included).
+        """
+        o = self.options
+        if not o.static_cache:
+            return {}
+        if not o.compile:
+            return {"cache_implementation": "static", "disable_compile": True}
+        if self._compile_config is None:
+            tf = require("transformers", "models", "the hf backend")
+            try:
+                config = tf.CompileConfig(**o.compile_options)
+            except TypeError as exc:
+                raise MellaError(f"hf backend: compile_options: {exc}; known: fullgraph, dynamic, backend, mode, "
+                                 f"options") from None
+            config._compile_all_devices = True  # honour the option on CPU too (transformers' own switch)
+            self._compile_config = config
+        return {"cache_implementation": "static", "compile_config": self._compile_config}
 
     def _fit(self, image):
         return fit_pixels(image, self.options.min_pixels, self.options.max_pixels)
@@ -290,29 +382,33 @@ class HFBackend(Backend):
         if self.task != "seq2seq":
             return super().translate(texts, src_lang, tgt_lang, options)
         options = options or GenOptions()
-        return run_sorted(list(texts), [len(t) for t in texts], self.options.batch_size,
-                          lambda batch: self._translate_seq2seq(batch, src_lang, tgt_lang, options))
+        texts = list(texts)
+        if not texts:
+            return []
+        prefix, forced = self._seq2seq_codes(src_lang, tgt_lang)
+        keys = [len(t) for t in texts] if self.options.sort_by_length else [0] * len(texts)
+        return self._run_batches(texts, keys, None, lambda batch: self._prepare_seq2seq(batch, prefix),
+                                 lambda inputs: self._decode_new(inputs, options, forced_bos_token_id=forced))
 
-    def _translate_seq2seq(self, texts: list[str], src_lang: str, tgt_lang: str, options: GenOptions) -> list[str]:
-        torch = require("torch", "models", "the hf backend")
+    def _seq2seq_codes(self, src_lang: str, tgt_lang: str) -> tuple[str | None, int | None]:
+        """Set the tokenizer's source language; the text prefix (MADLAD) or forced first token (NLLB, M2M100)."""
         lo = self.loaded
         style = code_style(lo.tokenizer, lo.config)
         src, tgt = lang_token(style, src_lang), lang_token(style, tgt_lang)
-        forced = None
         if style == "madlad":  # MADLAD-400 (T5): the target is a "<2xx>" prefix on the source text
-            texts = [f"{tgt} {t}" for t in texts]
             _check_token(lo.tokenizer, tgt, self.model_id)
-        else:  # NLLB / M2M100: the source code is prepended by the tokenizer, the target forced as first token
-            _check_token(lo.tokenizer, src, self.model_id)
-            lo.tokenizer.src_lang = src if style == "nllb" else get_language(src_lang).m2m_code
-            forced = _check_token(lo.tokenizer, tgt, self.model_id)
-        inputs = lo.tokenizer(texts, padding=True, truncation=True, max_length=self.options.max_input_tokens,
-                              return_tensors="pt").to(lo.model.device)
-        if options.seed is not None:
-            torch.manual_seed(options.seed)
-        with torch.inference_mode():
-            out = lo.model.generate(**inputs, forced_bos_token_id=forced, **_generate_kwargs(options, lo.tokenizer))
-        return [t.strip() for t in lo.tokenizer.batch_decode(out, skip_special_tokens=True)]
+            return tgt, None
+        # NLLB / M2M100: the source code is prepended by the tokenizer, the target forced as first token
+        _check_token(lo.tokenizer, src, self.model_id)
+        lo.tokenizer.src_lang = src if style == "nllb" else get_language(src_lang).m2m_code
+        return None, _check_token(lo.tokenizer, tgt, self.model_id)
+
+    def _prepare_seq2seq(self, texts: list[str], prefix: str | None):
+        if prefix:
+            texts = [f"{prefix} {t}" for t in texts]
+        with _TOKENIZER_LOCK:
+            return self.loaded.tokenizer(texts, padding=True, truncation=True, return_tensors="pt",
+                                         max_length=self.options.max_input_tokens)
 
     # -- score -----------------------------------------------------------------------------------
 
@@ -394,11 +490,6 @@ def _generate_kwargs(options: GenOptions, tokenizer) -> dict[str, Any]:
     if options.greedy:
         return kwargs | {"do_sample": False, "temperature": None, "top_p": None, "top_k": None}
     return kwargs | {"do_sample": True, "temperature": options.temperature, "top_p": options.top_p}
-
-
-def _image_tokens(image) -> int:
-    # A rough sort key: vision models spend about one token per 28x28 patch.
-    return 0 if image is None else (image.size[0] * image.size[1]) // (28 * 28)
 
 
 def _features(out):

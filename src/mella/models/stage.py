@@ -21,6 +21,8 @@ RUNTIME_BACKEND_OPTIONS = {
     "batch_size", "concurrency", "timeout_s", "max_retries", "backoff_s", "max_backoff_s", "api_key_env",
     "base_url", "device", "device_map", "attn_implementation", "gpu_memory_utilization", "tensor_parallel_size",
     "max_num_seqs", "enforce_eager",
+    # hf throughput switches: batching order, prefetching, static cache and compiled decoding
+    "sort_by_length", "prefetch", "static_cache", "compile", "compile_options", "pad_to_multiple_of",
 }
 CACHE_ENV = "MELLA_CACHE_DIR"
 
