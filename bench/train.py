@@ -9,12 +9,15 @@ tokens, as in a built dataset.
 
 * plain: what a naive user writes: batches in random order padded to their longest sample, LoRA on every
   ``*_proj`` module (vision tower included), labels on the whole sequence, one AdamW loop.
-* mella: :class:`mella.train.sft.SFTRecipe` (TRL's SFTTrainer): length-grouped batches, LoRA on the language
-  model only, frozen vision tower, answer-only labels, TRL's fused LM-head loss, sdpa attention.
+* mella: :class:`mella.train.sft.SFTRecipe` (TRL's SFTTrainer): length-grouped batches packed into one row
+  without padding (``train.packing``; flash_attention_2 varlen where flash-attn is installed, else sdpa with a
+  block-diagonal mask), LoRA on the language model only, frozen vision tower, answer-only labels, the chunked
+  LM-head loss (``train.chunked_loss``). ``--no-packing`` runs it with padded batches instead.
 
 Reported: real (non-padding) tokens per second, and an MFU estimate: 6 * (language-model parameters) FLOPs
 per real token plus 6 * (vision parameters) per image patch, over the card's bf16 dense peak. The same
-formula on both sides, so the ratio of MFUs is the ratio of useful throughput.
+formula on both sides, so the ratio of MFUs is the ratio of useful throughput. Peak GPU memory per side
+(``peak_mem_gib``, torch's max allocated) is reported too; on CPU it is null.
 """
 
 from __future__ import annotations
@@ -40,7 +43,7 @@ VISION_3B = dict(depth=32, hidden_size=1280, out_hidden_size=2048, intermediate_
                  fullatt_block_indexes=[7, 15, 23, 31])
 
 
-def build_model(tiny: bool, device: str):
+def build_model(tiny: bool, device: str, attn: str = "sdpa"):
     """(model, processor): the tiny Qwen2.5-VL, or a 3B-sized one with the tiny processor's special tokens."""
     import transformers as tf
 
@@ -51,11 +54,11 @@ def build_model(tiny: bool, device: str):
     processor.image_processor.max_pixels = 1280 * 28 * 28
     processor.image_processor.size = {"shortest_edge": 56 * 56, "longest_edge": 1280 * 28 * 28}
     if tiny:
-        return tf.AutoModelForImageTextToText.from_pretrained(folder).to(device), processor
+        return tf.AutoModelForImageTextToText.from_pretrained(folder, attn_implementation=attn).to(device), processor
     tok = processor.tokenizer
     text = dict(TEXT_3B, bos_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id)
     config = tf.Qwen2_5_VLConfig(text_config=text, vision_config=VISION_3B, **T._qwen_ids(tok))
-    config.text_config._attn_implementation = config._attn_implementation = "sdpa"
+    config.text_config._attn_implementation = config._attn_implementation = attn
     with torch.device(device):
         model = tf.Qwen2_5_VLForConditionalGeneration(config).to(torch.bfloat16)
     return model, processor
@@ -87,7 +90,12 @@ def flops_per_batch(model, batch) -> float:
     n_vis = sum(p.numel() for n, p in model.named_parameters() if ".visual." in n or n.startswith("visual"))
     n_lm = sum(p.numel() for p in model.parameters()) - n_vis
     patches = int(batch["image_grid_thw"].prod(-1).sum()) if "image_grid_thw" in batch else 0
-    return 6.0 * n_lm * int(batch["attention_mask"].sum()) + 6.0 * n_vis * patches
+    return 6.0 * n_lm * real_tokens(batch) + 6.0 * n_vis * patches
+
+
+def real_tokens(batch) -> int:
+    """Non-padding tokens: the attention mask's ones, or every token of a packed (padding-free) batch."""
+    return int(batch["attention_mask"].sum()) if "attention_mask" in batch else int(batch["input_ids"].numel())
 
 
 def run_plain(model, processor, rows, images: Path, steps: int, batch_size: int, device: str) -> dict:
@@ -121,7 +129,8 @@ def run_plain(model, processor, rows, images: Path, steps: int, batch_size: int,
     return _rates(tokens, flops, time.perf_counter() - start, steps)
 
 
-def run_mella(model, processor, rows, images: Path, steps: int, batch_size: int, out: Path, device: str) -> dict:
+def run_mella(model, processor, rows, images: Path, steps: int, batch_size: int, out: Path, device: str,
+              packing: bool = True) -> dict:
     """``mella train``'s SFT recipe on the same model and samples, timed after two warm-up steps."""
     import transformers as tf
     from trainkit import write_samples
@@ -135,7 +144,8 @@ def run_mella(model, processor, rows, images: Path, steps: int, batch_size: int,
            "output": {"dir": str(out / "mella"), "save_adapter": False, "save_merged": False},
            "lora": {"r": 16, "alpha": 32, "dropout": 0.0},
            "train": {"max_steps": steps + 2, "batch_size": batch_size, "logging_steps": 1, "save_steps": None,
-                     "resume": False, "device": "cpu" if device == "cpu" else "auto", "dataloader_workers": 0}}
+                     "resume": False, "device": "cpu" if device == "cpu" else "auto", "dataloader_workers": 0,
+                     "packing": packing, "chunked_loss": True}}
     recipe = SFTRecipe(parse_config(doc)).setup(model, processor)
     meter = _Meter(device)
     recipe.trainer.add_callback(meter.callback)
@@ -167,7 +177,7 @@ class _Meter:
     def wrap(self, collate, model):
         def counted(rows):
             batch = collate(rows)
-            self.batches.append((int(batch["attention_mask"].sum()), flops_per_batch(model, batch)))
+            self.batches.append((real_tokens(batch), flops_per_batch(model, batch)))
             return batch
         return counted
 
@@ -180,8 +190,16 @@ def _sync(device: str) -> None:
 def _rates(tokens: int, flops: float, seconds: float, steps: int) -> dict:
     peak = next((v for k, v in PEAK_BF16.items() if torch.cuda.is_available() and k in torch.cuda.get_device_name()),
                 None)
+    memory = round(torch.cuda.max_memory_allocated() / 2**30, 2) if torch.cuda.is_available() else None
     return {"steps": steps, "seconds": round(seconds, 2), "tokens": tokens, "tokens_per_s": round(tokens / seconds, 1),
-            "mfu": round(flops / seconds / peak, 4) if peak else None}
+            "mfu": round(flops / seconds / peak, 4) if peak else None, "peak_mem_gib": memory}
+
+
+def mella_attention(device: str) -> str:
+    """flash_attention_2 (varlen attention over the packed row) where flash-attn is installed on a GPU, else sdpa."""
+    import importlib.util
+
+    return "flash_attention_2" if device == "cuda" and importlib.util.find_spec("flash_attn") else "sdpa"
 
 
 def main() -> None:
@@ -190,6 +208,7 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=None)
     ap.add_argument("--batch-size", type=int, default=8)
     ap.add_argument("--samples", type=int, default=256)
+    ap.add_argument("--no-packing", action="store_true", help="mella side with padded batches (packing off)")
     args = ap.parse_args()
     if not torch.cuda.is_available() and not args.tiny:
         # A 3B-sized model on a CPU would run for hours: say so and check the script with the tiny one instead.
@@ -199,15 +218,19 @@ def main() -> None:
     steps = args.steps or (4 if args.tiny else 20)
     work = Path(tempfile.mkdtemp(prefix="mella-bench-train-"))
     rows = make_samples(args.samples if not args.tiny else 32, args.tiny, work / "images")
+    attn = mella_attention(device)
     results = {"device": torch.cuda.get_device_name() if device == "cuda" else "cpu", "tiny": args.tiny,
-               "batch_size": args.batch_size}
+               "batch_size": args.batch_size, "packing": not args.no_packing, "mella_attention": attn}
     for name in ("plain", "mella"):
         torch.manual_seed(0)
-        model, processor = build_model(args.tiny, device)
+        if device == "cuda":
+            torch.cuda.reset_peak_memory_stats()
+        model, processor = build_model(args.tiny, device, "sdpa" if name == "plain" else attn)
         if name == "plain":
             results[name] = run_plain(model, processor, rows, work / "images", steps, args.batch_size, device)
         else:
-            results[name] = run_mella(model, processor, rows, work / "images", steps, args.batch_size, work, device)
+            results[name] = run_mella(model, processor, rows, work / "images", steps, args.batch_size, work, device,
+                                      packing=not args.no_packing)
         del model
         if device == "cuda":
             torch.cuda.empty_cache()

@@ -89,6 +89,13 @@ class TrainSection(_Section):
     eval_batch_size: int | None = Field(None, ge=1)
     grad_accum: int = Field(1, ge=1)
     gradient_checkpointing: bool = False
+    # Samples of a batch in one row without padding, each attending only to itself (mella.train.packing); same
+    # loss and gradients as unpacked. auto: on with flash attention (varlen), off with sdpa/eager (block mask).
+    packing: bool | Literal["auto"] = "auto"
+    # The answer-token loss through TRL's chunked LM head (no full-vocabulary logits); false: the model's own
+    # loss over full logits. Same loss and gradients either way.
+    chunked_loss: bool = True
+    liger: bool = False                       # Liger's fused kernels (RMSNorm, RoPE, SwiGLU); needs liger-kernel
     precision: Literal["auto", "bf16", "fp16", "fp32"] = "auto"   # auto: bf16 on a GPU that has it, else fp32
     group_by_length: bool = True              # batches of similar length: less padding
     seed: int = 0
@@ -243,6 +250,8 @@ def _cross_problems(method: str, p: dict[str, _Section]) -> list[str]:
     gpu = _has_cuda() and getattr(train, "device", "auto") != "cpu"
     if train is not None and train.precision in ("bf16", "fp16") and not gpu:
         problems.append(f"train.precision: {train.precision} needs a CUDA GPU; use auto or fp32 on CPU")
+    if train is not None and train.liger and importlib.util.find_spec("liger_kernel") is None:
+        problems.append("train.liger: needs liger-kernel (pip install liger-kernel), which is not installed")
     if method == "qlora":
         if importlib.util.find_spec("bitsandbytes") is None:
             problems.append("method: qlora needs bitsandbytes (pip install bitsandbytes), which is not installed")

@@ -16,6 +16,7 @@ from mella.errors import MellaError, require
 from mella.train import data as D
 from mella.train import model as M
 from mella.train.config import TrainConfig
+from mella.train.packing import PackingCollator, packing_wanted, rope_index
 from mella.train.recipe import (
     PartLearningRates,
     losses,
@@ -57,6 +58,11 @@ class SFTRecipe:
         train_ds, eval_ds = self._datasets(opener)
         collator = D.SFTCollator(self.processor, opener, cfg.data.min_pixels, cfg.data.max_pixels,
                                  cfg.data.system, cfg.data.max_length)
+        attn = getattr(model.config, "_attn_implementation", None)
+        self.result["packing"] = packing_wanted(cfg.train.packing, attn)
+        if self.result["packing"]:
+            collator = PackingCollator(collator, rope_index(model))
+            log.info("sequence packing on (attention: %s)", attn)
         self.trainer = self._trainer(model, train_ds, eval_ds, collator, peft_config)
         return self
 
@@ -80,8 +86,9 @@ class SFTRecipe:
 
         cfg, t = self.cfg, self.cfg.train
 
-        class Trainer(PartLearningRates, SFTTrainer):
+        class Trainer(LossChoice, PartLearningRates, SFTTrainer):
             lr_by_part = {"vision": cfg.optim.lr_vision, "projector": cfg.optim.lr_projector}
+            chunked_loss = t.chunked_loss
 
         args = SFTConfig(
             **trainer_kwargs(cfg, self.out, eval_ds is not None, self.gpu),
@@ -90,6 +97,7 @@ class SFTRecipe:
             gradient_accumulation_steps=t.grad_accum, max_length=cfg.data.max_length,
             train_sampling_strategy="group_by_length" if t.group_by_length else "random",
             length_column_name="length", dataset_kwargs={"skip_prepare_dataset": True},
+            use_liger_kernel=t.liger,
         )
         trainer = Trainer(model=model, args=args, train_dataset=train_ds, eval_dataset=eval_ds,
                           processing_class=self.processor, data_collator=collator, peft_config=peft_config)
@@ -127,6 +135,31 @@ class SFTRecipe:
         write_json(self.out / "train.json", {"stage": "sft", "config": self.cfg.resolved(), **self.result})
         log.info("saved %s", ", ".join(f"{k}: {v}" for k, v in written.items()))
         return self.result
+
+
+class LossChoice:
+    """SFTTrainer mixin: ``train.chunked_loss`` picks TRL's chunked LM-head loss or the model's own full-logits loss.
+
+    Both are the answer tokens' cross-entropy summed and divided by their count (``num_items_in_batch`` under
+    gradient accumulation), so they agree to float tolerance; the chunked one never holds the batch's
+    full-vocabulary logits (152k columns on Qwen) and also logs entropy and token accuracy.
+    """
+
+    chunked_loss: bool = True
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        if not self.chunked_loss:
+            from transformers import Trainer
+
+            inputs["use_cache"] = False
+            return Trainer.compute_loss(self, model, inputs, return_outputs, num_items_in_batch)
+        out = super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+        positions = inputs.get("position_ids")
+        if self.model.training and positions is not None and positions.ndim == 3 and "attention_mask" not in inputs:
+            # TRL counts a padding-free batch's tokens as position_ids.size(1): the rows of the 3D mrope layout.
+            self._total_train_tokens += positions.shape[-1] * positions.shape[1] - positions.shape[1]
+            self._metrics["train"]["num_tokens"] = [self._total_train_tokens]
+        return out
 
 
 def data_counts(rows: list[dict[str, Any]], d) -> dict[str, int]:
