@@ -29,13 +29,13 @@ CAPTIONS = [
 
 
 class RecordingHF(HFBackend):
-    """The real hf backend; each seq2seq model batch is recorded (languages, texts, outputs)."""
+    """The real hf backend; each translate call is recorded (languages, texts, outputs)."""
 
     name = "hf"
     calls: list[tuple[str, str, list[str], list[str]]] = []
 
-    def _translate_seq2seq(self, texts, src_lang, tgt_lang, options):
-        outputs = super()._translate_seq2seq(texts, src_lang, tgt_lang, options)
+    def translate(self, texts, src_lang, tgt_lang, options=None):
+        outputs = super().translate(texts, src_lang, tgt_lang, options)
         RecordingHF.calls.append((src_lang, tgt_lang, list(texts), list(outputs)))
         return outputs
 
