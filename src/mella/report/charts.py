@@ -45,19 +45,26 @@ def funnel_chart(stages: list[str], per_lang: dict[str, list[int | None]]) -> st
 
 def reasons_chart(title: str, table: dict[str, Any]) -> str:
     """Stacked horizontal bars: drop reasons per language for one stage."""
-    plt = _plt()
-    langs = list(table)
     reasons = sorted({r for c in table.values() for r in c}, key=lambda r: -sum(c.get(r, 0) for c in table.values()))
-    fig, ax = plt.subplots(figsize=(6.0, 0.35 * len(langs) + 1.2))
-    left = [0] * len(langs)
-    for k, reason in enumerate(reasons):
-        vals = [table[lang].get(reason, 0) for lang in langs]
-        ax.barh(langs, vals, left=left, label=reason, color=_COLORS[k % len(_COLORS)])
-        left = [a + b for a, b in zip(left, vals, strict=True)]
+    fig, ax = _stacked_bars(_plt(), table, reasons, width=6.0)
     ax.set_title(title, loc="left")
     ax.set_xlabel("rows dropped")
-    ax.legend(fontsize=7, frameon=False, bbox_to_anchor=(1.0, 1.0), loc="upper left")
     return _svg(fig)
+
+
+def _stacked_bars(plt: Any, table: dict[str, Any], columns: list[str], width: float) -> tuple[Any, Any]:
+    """One horizontal bar per language (the keys of ``table``), stacked from its values in ``columns`` order,
+    each column in its own colour, with the legend outside on the right: the figure and axes, for the caller's
+    titles and limits."""
+    langs = list(table)
+    fig, ax = plt.subplots(figsize=(width, 0.35 * len(langs) + 1.2))
+    left = [0] * len(langs)
+    for k, column in enumerate(columns):
+        vals = [table[lang].get(column, 0) for lang in langs]
+        ax.barh(langs, vals, left=left, label=column, color=_COLORS[k % len(_COLORS)])
+        left = [a + b for a, b in zip(left, vals, strict=True)]
+    ax.legend(fontsize=7, frameon=False, bbox_to_anchor=(1.0, 1.0), loc="upper left")
+    return fig, ax
 
 
 def histograms(title: str, values: dict[str, list[float]], lo: float | None = None, hi: float | None = None) -> str:
@@ -101,16 +108,8 @@ def metric_chart(metric: str, series: dict[str, dict[str, float | None]]) -> str
 
 def share_chart(title: str, shares: dict[str, dict[str, float]], columns: list[str]) -> str:
     """Stacked horizontal bars: per language, the share of its rows in each column (a category), 0-1."""
-    plt = _plt()
-    langs = list(shares)
-    fig, ax = plt.subplots(figsize=(6.5, 0.35 * len(langs) + 1.2))
-    left = [0.0] * len(langs)
-    for k, column in enumerate(columns):
-        vals = [shares[lang].get(column, 0.0) for lang in langs]
-        ax.barh(langs, vals, left=left, label=column, color=_COLORS[k % len(_COLORS)])
-        left = [a + b for a, b in zip(left, vals, strict=True)]
+    fig, ax = _stacked_bars(_plt(), shares, columns, width=6.5)
     ax.set_xlim(0, 1)
     ax.set_title(title, loc="left")
     ax.set_xlabel("share of D_know rows")
-    ax.legend(fontsize=7, frameon=False, bbox_to_anchor=(1.0, 1.0), loc="upper left")
     return _svg(fig)
