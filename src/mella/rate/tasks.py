@@ -71,17 +71,15 @@ def _read_rows(path: Path) -> list[dict[str, Any]]:
     return read_predictions(path)
 
 
-def _samples_behind(predictions: Path, samples: Path | None) -> dict[str, dict[str, Any]]:
-    """id -> {key, instruction} of the samples the predictions were made from: ``samples`` when given, else the
-    input parts the prediction parts' markers name, else a sibling ``build`` folder; {} when none is found."""
-    import pyarrow.parquet as pq
-
+def _sample_files(predictions: Path, samples: Path | None) -> list[Path]:
+    """The sample parts the predictions were made from: ``samples`` when given, else the input parts the
+    prediction parts' markers name, else a sibling ``build`` folder's parts; [] when none is found."""
     from mella.paths import from_marker
 
-    files: list[Path] = []
     if samples is not None:
-        files = [samples] if samples.is_file() else sorted(samples.glob("part-*.parquet"))
-    elif predictions.is_dir():
+        return [samples] if samples.is_file() else sorted(samples.glob("part-*.parquet"))
+    files: list[Path] = []
+    if predictions.is_dir():
         for marker in sorted(predictions.glob("part-*._SUCCESS")):
             try:
                 source = json.loads(marker.read_text(encoding="utf-8")).get("source")
@@ -93,6 +91,13 @@ def _samples_behind(predictions: Path, samples: Path | None) -> dict[str, dict[s
                     files.append(path)
         if not files and (predictions.parent / "build").is_dir():
             files = sorted((predictions.parent / "build").glob("part-*.parquet"))
+    return files
+
+
+def _samples_behind(files: list[Path]) -> dict[str, dict[str, Any]]:
+    """id -> {key, instruction} of the samples in ``files`` (each file read once; the first file with an id wins)."""
+    import pyarrow.parquet as pq
+
     out: dict[str, dict[str, Any]] = {}
     for f in dict.fromkeys(files):
         names = pq.read_schema(f).names
@@ -117,7 +122,8 @@ def pairwise_items(predictions_a: Path, predictions_b: Path, names: tuple[str, s
               if lang_matches(r.get("lang"), lang) and r.get("prediction") is not None}
     rows_b = {r["id"]: r for r in _read_rows(Path(predictions_b))
               if lang_matches(r.get("lang"), lang) and r.get("prediction") is not None}
-    behind = {**_samples_behind(Path(predictions_b), samples), **_samples_behind(Path(predictions_a), samples)}
+    # system A's samples first, so they win where both sets name a sample; a file both share is read once
+    behind = _samples_behind(_sample_files(Path(predictions_a), samples) + _sample_files(Path(predictions_b), samples))
     items = []
     for sid in sorted(set(rows_a) & set(rows_b)):
         a, b = rows_a[sid], rows_b[sid]
