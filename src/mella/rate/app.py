@@ -161,6 +161,11 @@ class RateApp:
             return None
         return self.store.session(sid)
 
+    def done_ids(self, rater_id: str, kind: str) -> set[str]:
+        """The items of ``kind`` the rater has finished: one query per page gives both the next item (the first
+        of ``self.order`` not in it) and the progress (its size of ``len(self.order[kind])``)."""
+        return self.store.done_ids(rater_id, self.settings.lang, kind)
+
     def answers(self, rater_id: str, item_id: str) -> tuple[dict[str, str], str]:
         """This rater's values for one item (question -> value) and their comment."""
         found = self.store.answered(rater_id, item_id)
@@ -234,8 +239,8 @@ class RateApp:
             return RedirectResponse("/login", status_code=303)
         rater_id, _ = found
         tasks = []
-        for kind in self.order:
-            done, total = self.store.progress(rater_id, self.settings.lang, kind)
+        for kind, order in self.order.items():
+            done, total = len(self.done_ids(rater_id, kind)), len(order)
             tasks.append({"kind": kind, "label": self.ui[f"kind_{kind}"], "done": done, "total": total,
                           "url": f"/rate/{kind}", "progress": self.progress_text(done, total)})
         return self.render("choose.html.j2", tasks=tasks, finished=request.query_params.get("finished", ""),
@@ -252,24 +257,25 @@ class RateApp:
         if kind not in self.order:
             return _refuse("no such task", 404)
         wanted = request.query_params.get("item")
+        done_ids = self.done_ids(rater_id, kind)
         if wanted is not None:
             item = self.by_id.get(wanted)
             if item is None or item.kind != kind:
                 return _refuse("no such item", 404)
         else:
-            item = self.store.next_item(rater_id, self.settings.lang, kind)
+            item = next((it for it in self.order[kind] if it.item_id not in done_ids), None)
             if item is None:
                 return RedirectResponse("/?" + urlencode({"finished": kind}), status_code=303)
-        return self.item_page(rater_id, csrf, item)
+        return self.item_page(rater_id, csrf, item, done_ids)
 
-    def item_page(self, rater_id: str, csrf: str, item: Item):
+    def item_page(self, rater_id: str, csrf: str, item: Item, done_ids: set[str]):
         order = self.order[item.kind]
         at = next(i for i, it in enumerate(order) if it.item_id == item.item_id)
         back = f"/rate/{item.kind}?" + urlencode({"item": order[at - 1].item_id}) if at > 0 else "/"
         following = f"/rate/{item.kind}?" + urlencode({"item": order[at + 1].item_id}) if at + 1 < len(order) \
             else f"/rate/{item.kind}"
         values, comment = self.answers(rater_id, item.item_id)
-        done, total = self.store.progress(rater_id, self.settings.lang, item.kind)
+        done, total = len(done_ids), len(order)
         questions = self.questions(item.kind)
         view = {
             "kind": item.kind, "position": at + 1, "count": len(order),
@@ -310,7 +316,7 @@ class RateApp:
             return _refuse(problem, 400)
         item = self.by_id[judgement["item_id"]]
         self.store.record(rater_id, item.item_id, judgement["question"], judgement["value"], judgement["comment"])
-        done, total = self.store.progress(rater_id, self.settings.lang, item.kind)
+        done, total = len(self.done_ids(rater_id, item.kind)), len(self.order[item.kind])
         return JSONResponse({"saved": True, "done": done, "total": total})
 
     def parse_judgement(self, body: bytes) -> tuple[str, dict[str, str]]:

@@ -223,7 +223,8 @@ class RatingStore:
                           (rater_id, item_id))
         return {r[0]: (r[1], r[2]) for r in rows}
 
-    def _done_ids(self, rater_id: str, lang: str, kind: str) -> set[str]:
+    def done_ids(self, rater_id: str, lang: str, kind: str) -> set[str]:
+        """Ids of the items of ``lang`` and ``kind`` the rater has answered every question of."""
         needed = len(QUESTIONS.get(kind, []))
         rows = self._read(
             "SELECT j.item_id FROM judgements j JOIN items i USING (item_id) "
@@ -234,10 +235,10 @@ class RatingStore:
     def next_item(self, rater_id: str, lang: str, kind: str) -> Item | None:
         """The first item (in the order added) of ``lang`` and ``kind`` whose questions the rater has not all
         answered; None when they are done."""
-        done = self._done_ids(rater_id, lang, kind)
+        done = self.done_ids(rater_id, lang, kind)
         return next((it for it in self.items(lang, kind) if it.item_id not in done), None)
 
     def progress(self, rater_id: str, lang: str, kind: str) -> tuple[int, int]:
         """(items the rater has answered every question of, items) for ``lang`` and ``kind``."""
         total = self._read("SELECT COUNT(*) FROM items WHERE lang = ? AND kind = ?", (lang, kind))[0][0]
-        return len(self._done_ids(rater_id, lang, kind)), total
+        return len(self.done_ids(rater_id, lang, kind)), total
