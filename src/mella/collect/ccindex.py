@@ -132,7 +132,8 @@ def select_records(fh, selection: Selection, scan: IndexScan | None = None) -> I
     wanted_tlds = selection.tlds
     if wanted_tlds is None and not selection.languages:  # only TLD-bound languages: their TLDs bound the scan
         wanted_tlds = frozenset(selection.tld_languages)
-    any_regex = _regex(list(selection.languages), selection.match) if selection.languages else None
+    mask_of = _masker(selection, pc)
+    warc_files = _array(selection.warc_files) if selection.warc_files is not None else None
     for i in range(pf.metadata.num_row_groups):
         scan.row_groups += 1
         group = pf.metadata.row_group(i)
@@ -141,15 +142,15 @@ def select_records(fh, selection: Selection, scan: IndexScan | None = None) -> I
             continue
         table = _row_group(pf, i, FILTER_COLUMNS)
         scan.rows += table.num_rows
-        mask = _mask(table, selection, any_regex, wanted_tlds, pc)
+        mask = mask_of(table)
         if not pc.any(mask).as_py():
             continue
         located = _row_group(pf, i, LOCATION_COLUMNS)  # only where something matched
         for name in LOCATION_COLUMNS:
             table = table.append_column(name, located[name])
         rows = table.filter(mask)
-        if selection.warc_files is not None:
-            rows = rows.filter(pc.is_in(rows["warc_filename"], value_set=_array(selection.warc_files)))
+        if warc_files is not None:
+            rows = rows.filter(pc.is_in(rows["warc_filename"], value_set=warc_files))
         for row in rows.to_pylist():
             lang = _language_of(row["content_languages"], row["url_host_tld"], selection)
             if lang is None:
@@ -175,22 +176,30 @@ def _array(values):
     return pa.array(sorted(values), pa.string())
 
 
-def _mask(table, selection: Selection, any_regex: str | None, tlds: frozenset[str] | None, pc):
-    """Rows of one row group that pass: 200, HTML, a wanted language (TLD-bound ones on their TLD)."""
-    ok = pc.and_(pc.equal(table["fetch_status"], 200),
-                 pc.is_in(table["content_mime_detected"], value_set=_array(HTML_MIMES)))
-    languages = table["content_languages"]
-    wanted = pc.match_substring_regex(languages, any_regex) if any_regex else None
-    for tld, codes in selection.tld_languages.items():
-        bound = pc.and_(pc.equal(table["url_host_tld"], tld),
-                        pc.match_substring_regex(languages, _regex(list(codes), selection.match)))
-        wanted = bound if wanted is None else pc.or_(wanted, bound)
-    if wanted is None:
-        return pc.fill_null(pc.equal(table["fetch_status"], -1), False)
-    mask = pc.and_(ok, wanted)
-    if tlds is not None and selection.tlds is not None:
-        mask = pc.and_(mask, pc.is_in(table["url_host_tld"], value_set=_array(tlds)))
-    return pc.fill_null(mask, False)
+def _masker(selection: Selection, pc):
+    """The row-group filter of a selection: rows that pass are 200, HTML, in a wanted language (TLD-bound
+    ones on their TLD) and, with ``tlds``, on a wanted TLD. Its value sets and regexes are built here, once
+    per index file, not once per row group."""
+    mimes = _array(HTML_MIMES)
+    any_regex = _regex(list(selection.languages), selection.match) if selection.languages else None
+    bound = [(tld, _regex(list(codes), selection.match)) for tld, codes in selection.tld_languages.items()]
+    tlds = _array(selection.tlds) if selection.tlds is not None else None
+
+    def mask(table):
+        ok = pc.and_(pc.equal(table["fetch_status"], 200), pc.is_in(table["content_mime_detected"], value_set=mimes))
+        languages = table["content_languages"]
+        wanted = pc.match_substring_regex(languages, any_regex) if any_regex else None
+        for tld, regex in bound:
+            on_tld = pc.and_(pc.equal(table["url_host_tld"], tld), pc.match_substring_regex(languages, regex))
+            wanted = on_tld if wanted is None else pc.or_(wanted, on_tld)
+        if wanted is None:
+            return pc.fill_null(pc.equal(table["fetch_status"], -1), False)
+        result = pc.and_(ok, wanted)
+        if tlds is not None:
+            result = pc.and_(result, pc.is_in(table["url_host_tld"], value_set=tlds))
+        return pc.fill_null(result, False)
+
+    return mask
 
 
 def _language_of(languages: str | None, tld: str | None, selection: Selection) -> str | None:
