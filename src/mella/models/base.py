@@ -14,6 +14,7 @@ import json
 import math
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import closing
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -164,16 +165,26 @@ def load_backend(name: str, options: BackendOptions | dict | None = None, **kwar
 
 
 def run_sorted(items: Sequence[Any], keys: Sequence[Any], batch_size: int, fn,
-               groups: Sequence[Any] | None = None) -> list[Any]:
+               groups: Sequence[Any] | None = None, *, sort: bool = True,
+               prepare: Callable[[list], Any] | None = None, prefetch: int = 0) -> list[Any]:
     """Apply ``fn`` to batches of ``items``, longest ``keys`` first; results come back in input order.
 
-    Sorting by length keeps padding small; a batch never mixes items of different ``groups``.
+    Sorting by length keeps padding small; a batch never mixes items of different ``groups``. With ``prepare``,
+    ``fn`` gets ``prepare(batch)``, computed up to ``prefetch`` batches ahead in a worker thread
+    (:func:`prefetched`).
     """
     out: list[Any] = [None] * len(items)
-    for idx in batch_order(keys, batch_size, groups):
-        for i, result in zip(idx, fn([items[i] for i in idx]), strict=True):
-            out[i] = result
+    batches = batch_order(keys, batch_size, groups, sort)
+    work = prefetched(batches, lambda idx: (prepare or _same)([items[i] for i in idx]), prefetch)
+    with closing(work):  # an error in fn stops the worker at once
+        for idx, prepared in zip(batches, work, strict=True):
+            for i, result in zip(idx, fn(prepared), strict=True):
+                out[i] = result
     return out
+
+
+def _same(batch: list) -> list:
+    return batch
 
 
 def batch_order(keys: Sequence[Any], batch_size: int, groups: Sequence[Any] | None = None,

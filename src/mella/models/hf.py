@@ -15,7 +15,6 @@ import os
 import re
 import threading
 from collections.abc import Callable, Sequence
-from contextlib import closing
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -30,11 +29,9 @@ from mella.models.base import (
     GenOptions,
     GenRequest,
     UnsupportedTaskError,
-    batch_order,
     chat_messages,
     fit_pixels,
     fitted_size,
-    prefetched,
     run_sorted,
 )
 from mella.models.hub import hub_errors
@@ -266,14 +263,9 @@ class HFBackend(Backend):
     def _run_batches(self, items: list, keys: list, groups: list | None, prepare: Callable, run: Callable) -> list:
         """``run(prepare(batch))`` over length-sorted batches, ``prepare`` running ahead in a worker thread;
         results in input order."""
-        out: list[Any] = [None] * len(items)
-        batches = batch_order(keys, self.options.batch_size, groups, sort=self.options.sort_by_length)
-        work = prefetched(batches, lambda idx: prepare([items[i] for i in idx]), self.options.prefetch)
-        with closing(work):  # an error in run stops the worker at once
-            for idx, prepared in zip(batches, work, strict=True):
-                for i, result in zip(idx, run(prepared), strict=True):
-                    out[i] = result
-        return out
+        o = self.options
+        return run_sorted(items, keys, o.batch_size, run, groups, sort=o.sort_by_length, prepare=prepare,
+                          prefetch=o.prefetch)
 
     def _length_keys(self, requests: list[GenRequest]) -> list[int]:
         """Expected input length per request: prompt and system tokens plus the image's tokens after fitting."""
@@ -386,8 +378,8 @@ class HFBackend(Backend):
         if not texts:
             return []
         prefix, forced = self._seq2seq_codes(src_lang, tgt_lang)
-        keys = [len(t) for t in texts] if self.options.sort_by_length else [0] * len(texts)
-        return self._run_batches(texts, keys, None, lambda batch: self._prepare_seq2seq(batch, prefix),
+        return self._run_batches(texts, [len(t) for t in texts], None,
+                                 lambda batch: self._prepare_seq2seq(batch, prefix),
                                  lambda inputs: self._decode_new(inputs, options, forced_bos_token_id=forced))
 
     def _seq2seq_codes(self, src_lang: str, tgt_lang: str) -> tuple[str | None, int | None]:
