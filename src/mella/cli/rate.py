@@ -41,6 +41,7 @@ def command(run_dir: str, lang: str, pairwise: str | None, know: int, ling: int,
     for module in ("starlette", "uvicorn", "jinja2"):
         require(module, "rate", "mella rate")
     from mella.rate.serve import build_store, check_bind, gather_items, parse_pairwise, serve
+    from mella.rate.tasks import KINDS
 
     tag = get_language(lang).tag
     host = host or ("0.0.0.0" if public else "127.0.0.1")
@@ -52,7 +53,7 @@ def command(run_dir: str, lang: str, pairwise: str | None, know: int, ling: int,
     if not gathered.items:
         raise MellaError(f"{run_dir}: nothing to rate in {tag} (no pairwise, know or ling items of that language)")
     path, new = build_store(Path(run_dir), gathered.items)
-    counts = {k: sum(1 for i in gathered.items if i.kind == k) for k in ("pairwise", "know", "ling")}
+    counts = {k: sum(1 for i in gathered.items if i.kind == k) for k in KINDS}
     versus = f" ({gathered.systems[0]} vs {gathered.systems[1]})" if gathered.systems else ""
     click.echo(f"rate: {tag}: {counts['pairwise']} pairwise{versus}, {counts['know']} know, {counts['ling']} ling "
                f"items ({new} new); judgements in {path}")

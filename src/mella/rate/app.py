@@ -26,7 +26,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 from mella.rate.scales import QUESTIONS, VALUES, scale, ui_strings
 from mella.rate.store import RatingStore
-from mella.rate.tasks import Item, image_bytes
+from mella.rate.tasks import KINDS, Item, image_bytes
 
 HERE = Path(__file__).resolve().parent
 SESSION_COOKIE = "mella_rate_session"
@@ -40,7 +40,6 @@ MAX_NAME = 64
 KEY_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,128}")
 IMAGE_TYPES = {"image/jpeg", "image/webp", "image/png", "image/gif"}
 LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1"}
-KINDS = ("pairwise", "know", "ling")
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
        "font-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
 SECURITY_HEADERS = {
