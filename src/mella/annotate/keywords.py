@@ -16,13 +16,12 @@ from __future__ import annotations
 
 import json
 import re
-import unicodedata
 from typing import Any, Literal
 
 import pyarrow as pa
 from pydantic import Field, model_validator
 
-from mella.annotate.salience import COMMON_ZIPF, Extractor
+from mella.annotate.salience import COMMON_ZIPF, Extractor, clean
 from mella.errors import MellaError
 from mella.languages import english_name, get_language
 from mella.models.cache import cache_key
@@ -144,11 +143,6 @@ class KeywordsStage(ModelStage):
 
         requests = [GenRequest(prompt=p, system=self.options.system) for p in prompts]
         return self.backend.generate(requests, self.options.gen_options())
-
-
-def clean(alt: str | None) -> str:
-    """The alt as keywords are taken from it: NFC, whitespace runs as one space."""
-    return unicodedata.normalize("NFC", " ".join((alt or "").split()))
 
 
 def prompt_template(tag: str | None) -> str:

@@ -146,6 +146,12 @@ def tokens_of(text: str) -> list[Token]:
     return out
 
 
+def clean(alt: str | None) -> str:
+    """The alt as keywords are taken from it (by rules or from a model's answer): NFC, whitespace runs as one
+    space."""
+    return unicodedata.normalize("NFC", " ".join((alt or "").split()))
+
+
 def fold(text: str) -> str:
     """NFC and case-folded: how resources and spans are compared."""
     return unicodedata.normalize("NFC", text).casefold()
@@ -610,7 +616,7 @@ class Extractor:
 
     def extract(self, alt: str | None, tag: str | None) -> tuple[list[str], list[str], str]:
         """(keywords, their kinds, the method) of one alt in the language ``tag``."""
-        text = unicodedata.normalize("NFC", " ".join((alt or "").split()))
+        text = clean(alt)
         kit = self.kit(tag)
         if kit is None:
             return [], [], "offline:none"
