@@ -14,7 +14,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from mella.collect.ccindex import IndexScan, is_index_file, select_records, selection_for, targeted_pages
+from mella.collect.ccindex import IndexScan, list_index_files, select_records, selection_for, targeted_pages
 from mella.collect.commoncrawl import CrawlStore, crawl_base, parse_crawl, sample_files
 from mella.collect.html import extract_page
 from mella.errors import MellaError
@@ -48,9 +48,7 @@ def estimate(item: str, langs: list[str], *, base: str | None = None, net: NetOp
     per_lang: dict[str, LanguageEstimate] = defaultdict(LanguageEstimate)
     scan = IndexScan()
     with CrawlStore(crawl_base(base), net, concurrency) as store:
-        listed = [p for p in store.read_lines(ref.index_paths_file) if is_index_file("/" + p)]
-        if not listed:
-            raise MellaError(f"{store.url(ref.index_paths_file)} lists no index file of the warc subset")
+        listed = list_index_files(store, ref)
         chosen = sample_files(listed, files=index_files, seed=seed)
         for rel in chosen:
             fh = store.open(store.url(rel))

@@ -27,6 +27,7 @@ HTML_MIMES = ("text/html", "application/xhtml+xml")
 # What a selection reads of each index file: the filters' columns, then where each record lies.
 FILTER_COLUMNS = ["fetch_status", "content_mime_detected", "content_languages", "url_host_tld"]
 LOCATION_COLUMNS = ["url", "warc_filename", "warc_record_offset", "warc_record_length"]
+INDEX_ROOT = "cc-index/table/"
 INDEX_SUBSET = "/subset=warc/"
 _CODE = re.compile(r"[a-z]{3}")
 
@@ -82,7 +83,18 @@ def _check_code(tag: str, code: str) -> None:
 
 def is_index_file(location: str) -> bool:
     """Whether a location is a parquet file of the columnar index's ``warc`` subset."""
-    return "/cc-index/table/" in location and INDEX_SUBSET in location and location.endswith(".parquet")
+    return f"/{INDEX_ROOT}" in location and INDEX_SUBSET in location and location.endswith(".parquet")
+
+
+def list_index_files(store, ref) -> list[str]:
+    """The crawl-relative index files of the ``warc`` subset that a crawl's ``cc-index-table.paths.gz`` lists
+    (``store`` a :class:`~mella.collect.commoncrawl.CrawlStore`, ``ref`` a ``CrawlRef``); one-line error when
+    there are none."""
+    index = [p for p in store.read_lines(ref.index_paths_file) if is_index_file("/" + p)]
+    if not index:
+        raise MellaError(f"{store.url(ref.index_paths_file)} lists no index file of the warc subset "
+                         f"({INDEX_ROOT}cc-main/warc/crawl={ref.crawl}{INDEX_SUBSET}*.parquet)")
+    return index
 
 
 def _regex(codes: list[str], match: str) -> str:

@@ -13,9 +13,10 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from mella.collect.ccindex import (
-    INDEX_SUBSET,
+    INDEX_ROOT,
     IndexScan,
     is_index_file,
+    list_index_files,
     select_records,
     selection_for,
     targeted_pages,
@@ -33,7 +34,6 @@ from mella.net.ranges import RemoteReadError
 from mella.pipeline.shards import Shard
 from mella.runstore import StageDir, read_json
 
-INDEX_ROOT = "cc-index/table/"
 # Counters of a part whose input, or some of whose records, could not be read: a rerun tries them again.
 RETRIED = ("inputs_skipped.unreachable", "inputs_skipped.truncated", "records_unreachable.")
 
@@ -75,11 +75,7 @@ def crawl_files(item: str, opts: Any) -> tuple[list[str], list[str] | None]:
         if ref.kind != "warc":
             raise MellaError(f"input {item}: --langs reads pages from WARC records through the index; "
                              f"name the crawl itself (cc:{ref.crawl})")
-        index = [p for p in store.read_lines(ref.index_paths_file) if is_index_file("/" + p)]
-        if not index:
-            raise MellaError(f"{store.url(ref.index_paths_file)} lists no index file of the warc subset "
-                             f"({INDEX_ROOT}cc-main/warc/crawl={ref.crawl}{INDEX_SUBSET}*.parquet)")
-        return [store.url(p) for p in _slice(index, opts.cc_shard)], sample
+        return [store.url(p) for p in _slice(list_index_files(store, ref), opts.cc_shard)], sample
 
 
 def _slice(items: list[str], shard: str | None) -> list[str]:
