@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from mella.collect.warc import open_input
 from mella.errors import MellaError
 from mella.net.client import NetOptions
 from mella.net.ranges import RangeFile, RangeReader, RemoteReadError, Span, range_options
@@ -106,7 +107,6 @@ class CrawlStore:
         self.concurrency = concurrency
         self.kind = "http" if base.startswith(("http://", "https://")) else "fsspec" if "://" in base else "local"
         self._reader: RangeReader | None = None
-        self._fs = None
         self._bytes = self._requests = 0
 
     def __enter__(self) -> CrawlStore:
@@ -151,29 +151,19 @@ class CrawlStore:
         return [line.strip() for line in data.decode("utf-8", "replace").splitlines() if line.strip()]
 
     def _read_all(self, location: str) -> bytes:
-        if self.kind == "local":
-            with open(location, "rb") as fh:
-                data = fh.read()
-        elif self.kind == "http":
-            data = self._range_reader().fetch(location)
-        else:
-            data = self._filesystem().cat_file(self._fs_path(location))
-        if self.kind != "http":
-            self._bytes += len(data)
-            self._requests += 1
-        return data
+        if self.kind == "http":
+            return self._range_reader().fetch(location)
+        with self.open(location) as fh:
+            return fh.read()
 
     # -- seekable files (index parquet)
     def open(self, location: str) -> IO[bytes]:
-        """A seekable binary file: each read of an http(s) file is one bounded range request."""
-        if self.kind == "local":
-            try:
-                return _CountingFile(open(location, "rb"), self)
-            except OSError as exc:
-                raise MellaError(f"cannot read {location}: {exc.strerror or exc}") from None
+        """A seekable binary file: each read of an http(s) file is one bounded range request; a local or
+        fsspec file is opened as every archive input is (:func:`mella.collect.warc.open_input`: one-line
+        errors, the cc extra named for s3://, no fsspec protocol that reads over HTTP outside the guard)."""
         if self.kind == "http":
             return RangeFile(self._range_reader(), location)
-        return _CountingFile(self._filesystem().open(self._fs_path(location), "rb"), self)
+        return _CountingFile(open_input(location, self.net), self)
 
     # -- byte ranges (WARC records)
     def read_many(self, spans: Iterable[Span]) -> Iterator[tuple[Span, bytes | None, str | None]]:
@@ -200,25 +190,6 @@ class CrawlStore:
         if self._reader is None:
             self._reader = RangeReader(range_options(self.net, concurrency=self.concurrency))
         return self._reader
-
-    def _filesystem(self):
-        if self._fs is None:
-            import fsspec
-
-            from mella.errors import require
-
-            protocol = self.base.split("://", 1)[0]
-            if protocol == "s3":
-                require("s3fs", "cc", "reading Common Crawl from s3://")
-            try:
-                self._fs = fsspec.filesystem(protocol, **({"anon": False} if protocol == "s3" else {}))
-            except (ImportError, ValueError) as exc:
-                raise MellaError(f"cannot read {self.base}: {exc}") from None
-        return self._fs
-
-    @staticmethod
-    def _fs_path(location: str) -> str:
-        return location.split("://", 1)[1] if "://" in location else location
 
 
 class _CountingFile:
