@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import IO
 
 from mella.collect.warc import open_input
-from mella.errors import MellaError
+from mella.errors import MellaError, MissingExtraError
 from mella.net.client import NetOptions
 from mella.net.ranges import RangeFile, RangeReader, RemoteReadError, Span, range_options
 
@@ -182,6 +182,12 @@ class CrawlStore:
                     yield span, fh.read(span.length), None
                 except OSError as exc:
                     yield span, None, f"{exc.__class__.__name__}: {exc}"
+                except MellaError as exc:
+                    # A local file that cannot be opened stops the run (the user's crawl copy is wrong); a remote
+                    # (fsspec) one is this record's failure: open_input's "<why>" after "cannot read input <uri>: ".
+                    if self.kind == "local" or isinstance(exc, MissingExtraError):
+                        raise
+                    yield span, None, str(exc).split(f"{span.url}: ", 1)[-1]
         finally:
             for fh in handles.values():
                 fh.close()
