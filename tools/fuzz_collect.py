@@ -37,7 +37,9 @@ TAGS = ["img", "figure", "figcaption", "picture", "source", "script", "style", "
         "head", "html", "!DOCTYPE html",
         # the structure around an image: landmarks, links (nested ones too), SVG integration points
         "header", "nav", "footer", "aside", "main", "article", "section", "a", "a", "span", "foreignObject",
-        "annotation-xml encoding=text/html", "button", "object"]
+        "annotation-xml encoding=text/html", "button", "object",
+        # links and headings whose text an alt may repeat (alt_is_link_text)
+        "h1", "h2", "h6"]
 ATTRS = ["alt", "src", "srcset", "data-src", "data-lazy-src", "data-srcset", "title", "href", "rel", "property",
          "content", "http-equiv", "lang", "xml:lang", "data-original", "class",
          "role", "href", "width", "height", "width", "height"]
@@ -52,7 +54,9 @@ VALUES = ["", " ", "a.jpg", "x.jpg 100w, y.jpg 2x", "٣w", "data:x", "canonical"
           "http://[::1", "https://user@s.org:8080/x", " \t\n ", "https://s.org\\x", "file:///etc/x",
           # declared sizes: pixels, decimals, percentages, signs, garbage, huge
           "120", "120px", "120PX", " 64 ", "12.5", "12.", ".5", "-3", "+3", "50%", "auto", "1e3", "0", "007",
-          "100000", "100001", "99999999999999999999", "\u0663\u0660", "12 px", "\u00a012px\u3000", "1,5"]
+          "100000", "100001", "99999999999999999999", "\u0663\u0660", "12 px", "\u00a012px\u3000", "1,5",
+          # alts that the generated text can repeat word for word (TEXT's words, spacing and escapes)
+          "word", "Привет", " word ", "&lt;", "<", "word word", "é"]
 TEXT = ["word", " ", "\n\t", "\u00a0", "\u2028", "Привет", "ก\u0e48", "é\u0301", "\ufffd", "&lt;", "x" * 300,
         "\U0001F600"]
 

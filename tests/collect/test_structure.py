@@ -135,6 +135,31 @@ def test_link_text_is_cleaned_and_cut(engine):
     assert got["one"]["link_text"] == got["two"]["link_text"] == "Both"
 
 
+@pytest.mark.parametrize("engine", ENGINES)
+def test_alt_is_link_text_when_a_link_to_another_page_says_it(engine):
+    got = rows(
+        # a listing's teaser: the picture, then its headline as a link (real pages: binarymarket.ru, pravda.com.ua)
+        '<article><img src="a.jpg" alt="Денежный поток"><h2><a href="/strategy/1">Денежный  поток</a></h2></article>'
+        # the headline link comes first; spacing, markup and escapes inside the link are cleaned as alts are
+        '<a href="https://other.example.org/x">Tom &amp;amp; <b>Jerry</b></a><img src="a.jpg" alt="Tom &amp; Jerry">'
+        '<a href="/c">Café</a><img src="b.jpg" alt="Café">'
+        # the image's own link, with the headline beside the picture inside it
+        '<a href="/news/2"><img src="a.jpg" alt="Запад Украины замело снегом"> Запад Украины замело снегом</a>'
+        # not a link to another page: a heading, a table of contents entry, a link without href, a blank href
+        '<h2>Chế độ kết hợp</h2><img src="a.jpg" alt="Chế độ kết hợp">'
+        '<a href=" #assign">Gán giấy phép</a><img src="a.jpg" alt="Gán giấy phép">'
+        '<a name="x">Named anchor</a><img src="a.jpg" alt="Named anchor">'
+        '<a href="  ">Blank href</a><img src="a.jpg" alt="Blank href">'
+        # a caption, and a link whose text only contains the alt
+        '<figure><img src="a.jpg" alt="Modrý kostel"><figcaption>Modrý kostel</figcaption></figure>'
+        '<a href="/p">Bratislava: Modrý kostel v zimě</a><img src="a.jpg" alt="Bratislava"><img src="a.jpg" alt="no link">',
+        engine)
+    assert {alt: r["alt_is_link_text"] for alt, r in got.items()} == {
+        "Денежный поток": True, "Tom & Jerry": True, "Café": True, "Запад Украины замело снегом": True,
+        "Chế độ kết hợp": False, "Gán giấy phép": False, "Named anchor": False, "Blank href": False,
+        "Modrý kostel": False, "Bratislava": False, "no link": False}
+
+
 DECLARED = {"120": 120, " 120 ": 120, "120px": 120, "120PX": 120, "120Px": 120, "12.9": 12, "12.5px": 12,
             "\u00a064\u3000": 64, "007": 7, "0": 0, "100000": 100000, "100001": None, "9" * 30: None,
             "": None, " ": None, "50%": None, "auto": None, "-3": None, "+3": None, "12.": None, ".5": None,

@@ -3,6 +3,8 @@ with the alts real pages carry (the issue's examples)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from mella.filter.structure import structure_rules, unarchive
@@ -100,6 +102,47 @@ def test_link_rules_need_the_kind(rules, alt, kind, fields, reason):
     assert rules.linked(row(alt, **fields), kind, normalize_alt(alt)) == reason
 
 
+@pytest.mark.parametrize(("alt", "kind", "flag", "reason"), [
+    # a listing's teaser headline, a shop's category tile: the words of a link beside the picture
+    ("Достать до Алабуги и Грозного. Как Украина наращивает дроновые удары на 1000+ километров", "description",
+     True, "headline"),
+    ("Рыболовная электроника", "description", True, "headline"),
+    ("kontakt", "other", True, "headline"),
+    # a name that is also its link's text: a gallery of places or people; kept
+    ("Храм Светог Саве", "entity", True, None),
+    # not repeated, or not known (rows from WAT records and older collects): kept
+    ("Jedno z havarovaných aut na Pražském okruhu", "description", False, None),
+    ("Jedno z havarovaných aut na Pražském okruhu", "description", None, None),
+])
+def test_an_alt_repeated_as_a_link_is_a_headline(rules, alt, kind, flag, reason):
+    assert rules.repeated(row(alt, alt_is_link_text=flag), kind) == reason
+
+
 def test_unarchive():
     assert unarchive("https://web.archive.org/web/2022id_/http://mk.co.kr/news/") == "http://mk.co.kr/news/"
     assert unarchive("https://www.mk.co.kr/") == "https://www.mk.co.kr/"
+
+
+def test_teaser_headlines_of_a_real_page_are_dropped(tmp_path):
+    """collect -> filter on a saved news page (LBC Group, Arabic): its "more news" teasers repeat their
+    headline links on the picture; they are dropped as ``headline``, and nothing kept repeats a link."""
+    import pyarrow.parquet as pq
+
+    from mella.collect.collect import CollectStage
+    from mella.filter.filter import FilterStage
+    from mella.pipeline.local import LocalExecutor
+    from mella.pipeline.runner import run_stage
+
+    page = Path(__file__).resolve().parents[1] / "data" / "web" / "ar" / "flairNLP__fundus__lb-LBCGroup_2026_01_08.html.gz"
+    ex = LocalExecutor(1, progress=False)
+    run_stage(CollectStage(), [str(page)], tmp_path / "collect", ex)
+    run_stage(FilterStage(), [str(tmp_path / "collect")], tmp_path / "filter", ex)
+    candidates = pq.read_table(sorted((tmp_path / "collect").glob("part-*.parquet"))).to_pylist()
+    kept = pq.read_table(sorted((tmp_path / "filter").glob("part-*.parquet"))).to_pylist()
+    dropped = pq.read_table(sorted((tmp_path / "filter" / "_dropped").glob("part-*.parquet"))).to_pylist()
+    headlines = [d for d in dropped if d["drop_reason"] == "headline"]
+    assert len(headlines) >= 20
+    assert all(d["alt_is_link_text"] and d["kind"] != "entity" for d in headlines)
+    assert "وفاة هلي الرحباني نجل السيدة فيروز" in {d["alt"] for d in headlines}
+    assert not [r["alt"] for r in kept if r["alt_is_link_text"] and r["kind"] != "entity"]
+    assert sum(c["alt_is_link_text"] for c in candidates) >= len(headlines)

@@ -674,6 +674,8 @@ typedef struct {
     lxb_dom_node_t *link;          /* the last link an image was found in, and its href and text: */
     PyObject *link_href, *link_text; /* images in one link share them */
     lxb_dom_attr_id_t role_id;     /* the attribute name "role" in this document's table; 0: no element has one */
+    lxb_dom_node_t **titles;       /* the links to other pages, in document order (their text is read */
+    Py_ssize_t n_titles, cap_titles; /* after the walk, and only when the page has an image) */
 } walk_t;
 
 static void
@@ -1164,6 +1166,39 @@ on_head_element(walk_t *w, lxb_dom_element_t *el, uintptr_t tag)
     }
 }
 
+/* reference.away_link: an <a> whose href, stripped, is neither empty nor a fragment of this page ("#top"). */
+static int
+away_link(lxb_dom_element_t *el)
+{
+    val_t v = get_attr(el, "href");
+    if (!v.set) {
+        return 0;
+    }
+    size_t i = 0, k;
+    while (i < v.n && (k = ws_len(v.p + i, v.n - i)) > 0) {
+        i += k;
+    }
+    return i < v.n && v.p[i] != '#';
+}
+
+/* Keep a link for page_titles(): its text is read once the walk is done. */
+static int
+add_title(walk_t *w, lxb_dom_node_t *node)
+{
+    if (w->n_titles == w->cap_titles) {
+        Py_ssize_t cap = w->cap_titles ? w->cap_titles * 2 : 64;
+        lxb_dom_node_t **p = realloc(w->titles, (size_t) cap * sizeof(*p));
+        if (p == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        w->titles = p;
+        w->cap_titles = cap;
+    }
+    w->titles[w->n_titles++] = node;
+    return 0;
+}
+
 static int
 enter(walk_t *w, lxb_dom_node_t *node)
 {
@@ -1219,6 +1254,8 @@ enter(walk_t *w, lxb_dom_node_t *node)
         case LXB_TAG_META:
             on_head_element(w, el, tag);
             return 0;
+        case LXB_TAG_A:
+            return away_link(el) ? add_title(w, node) : 0;
         default:
             return 0;
     }
@@ -1632,6 +1669,7 @@ walk_free(walk_t *w)
         Py_XDECREF(im->link_text);
     }
     free(w->images);
+    free(w->titles);
     Py_XDECREF(w->link_href);
     Py_XDECREF(w->link_text);
     Py_XDECREF(w->title);
@@ -1702,6 +1740,31 @@ size_or_none(long v)
 }
 
 #define N_COLUMNS 12
+
+/* The text of each link to another page (reference.away_link), collapsed and finished as link text is, the
+ * empty ones left out; an empty list for a page without an image (nothing would compare with them). */
+static PyObject *
+page_titles(const walk_t *w)
+{
+    PyObject *out = PyList_New(0);
+    if (out == NULL || w->n_images == 0) {
+        return out;
+    }
+    for (Py_ssize_t i = 0; i < w->n_titles; i++) {
+        PyObject *t = finish(subtree_text(w->titles[i], " ", 1), 0, 1);
+        if (t == NULL) {
+            Py_DECREF(out);
+            return NULL;
+        }
+        int failed = PyUnicode_GET_LENGTH(t) > 0 && PyList_Append(out, t) < 0;
+        Py_DECREF(t);
+        if (failed) {
+            Py_DECREF(out);
+            return NULL;
+        }
+    }
+    return out;
+}
 
 static PyObject *
 build_result(walk_t *w, lxb_html_document_t *doc, Py_ssize_t context_chars)
@@ -1782,7 +1845,13 @@ build_result(walk_t *w, lxb_html_document_t *doc, Py_ssize_t context_chars)
         Py_DECREF(images);
         return NULL;
     }
-    return Py_BuildValue("(N(nnnn)N)", info, w->images_seen, w->n_alt, w->n_nosrc, w->n_data, images);
+    PyObject *titles = page_titles(w);
+    if (titles == NULL) {
+        Py_DECREF(images);
+        Py_DECREF(info);
+        return NULL;
+    }
+    return Py_BuildValue("(N(nnnn)NN)", info, w->images_seen, w->n_alt, w->n_nosrc, w->n_data, images, titles);
 fail:
     for (int c = 0; c < N_COLUMNS; c++) {
         Py_XDECREF(cols[c]); /* items not yet set are NULL: list_dealloc skips them */

@@ -121,6 +121,7 @@ class CollectStage(Stage):
     """Image + alt-text candidates from WARC/WAT files and saved HTML pages."""
 
     name = "collect"
+    output_version = 1  # 1: the alt_is_link_text column
     Options = CollectOptions
     reads = "files"
     schema = CANDIDATES

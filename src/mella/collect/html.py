@@ -184,11 +184,12 @@ def _extract(data, url, headers, source, source_offset, context_chars, infer_url
     if engine == "native":
         return _extract_native(html, url, headers, source, source_offset, context_chars, infer_url, counters)
     tree = parse_tree(html)
-    info, images, figures, pictures, junk = scan(tree, headers)
+    info, images, figures, pictures, junk, title_nodes = scan(tree, headers)
     page, base = _page_fields(info, url, infer_url, source, source_offset)
     kept = _keep(candidates(images, figures, pictures), len(images), base, counters)
     if not kept:
         return []
+    titles = [node.text(separator=" ") for node in title_nodes]  # before contexts() puts markers in the tree
     # Before contexts(), which puts markers in the tree and takes script and style out of it.
     resolve = Resolver.for_base(base)
     structures = [_structure(img, index, resolve, page["domain"]) for *_, (img, index) in kept]
@@ -203,8 +204,17 @@ def _extract(data, url, headers, source, source_offset, context_chars, infer_url
         row["context"] = windows[i] if windows else ""
         row.update(structures[i])
         rows.append(row)
+    mark_titles(rows, titles)
     counters["candidates"] += len(rows)
     return rows
+
+
+def mark_titles(rows: list[dict[str, Any]], titles: list[str]) -> None:
+    """Set ``alt_is_link_text`` on each row: whether its alt, cleaned, is the cleaned text of one of the
+    page's links to other pages (``titles``: their raw texts). Both engines call this with the same texts."""
+    keys = {clean(t) for t in titles}
+    for row in rows:
+        row["alt_is_link_text"] = row["alt"] in keys
 
 
 def _structure(img, index: int, resolve: Resolver, page_domain: str) -> dict[str, Any]:
@@ -224,7 +234,7 @@ def _extract_native(html, url, headers, source, source_offset, context_chars, in
     # One C walk: metadata, counts, and columns (alt, source, title, caption, context, fallback, and the structure:
     # landmark, link href, link text, width, height, index) of the <img>s with an alt and a source; text finished
     # (collapsed, NFC) unless it holds '&' or a control character.
-    meta, (n_images, n_alt, n_nosrc, n_data), columns = _native.extract(html, context_chars)
+    meta, (n_images, n_alt, n_nosrc, n_data), columns, titles = _native.extract(html, context_chars)
     info = dict(zip(_INFO, meta, strict=True))
     info["content_language"] = header(headers, "content-language") or info["meta_language"]
     page, base = _page_fields(info, url, infer_url, source, source_offset)
@@ -250,6 +260,7 @@ def _extract_native(html, url, headers, source, source_offset, context_chars, in
     rows, n_bad = _native.rows(page, parts, resolver, clean, registered_domain, data)
     _count_images(counters, n_images, n_alt, n_data, n_nosrc, n_bad)
     if rows:
+        mark_titles(rows, titles)
         counters["candidates"] += len(rows)
     return rows
 

@@ -24,24 +24,29 @@ def parse_tree(html: bytes):
 # a <noscript><img> in <head> closes it early (HTML5 rules), and every later <meta>/<link> lands in <body>.
 # <template> content is a separate fragment: neither selectors nor text() look into it.
 NODES = ("title, base[href], meta[property], meta[http-equiv], link[rel][href], "
-          "img, figure, picture, script, style")
+          "img, figure, picture, script, style, a[href]")
 _JUNK = frozenset(("script", "style"))
 _HEAD = frozenset(("base", "meta", "link"))
+
 
 
 def _empty_info() -> dict[str, str]:
     return {"title": "", "base": "", "og_locale": "", "canonical": "", "og_url": "", "meta_language": ""}
 
 
-def scan(tree, headers: Mapping[str, str] | None) -> tuple[dict[str, str], list, list, list, list]:
-    """One pass: page metadata, and the <img>, <figure>, <picture> and script/style/template nodes."""
+def scan(tree, headers: Mapping[str, str] | None) -> tuple[dict[str, str], list, list, list, list, list]:
+    """One pass: page metadata, and the <img>, <figure>, <picture>, script/style and link nodes (links to other
+    pages: their text is what an alt may repeat, html.mark_titles)."""
     info = _empty_info()
-    images, figures, pictures, junk = [], [], [], []
+    images, figures, pictures, junk, titles = [], [], [], [], []
     title = None
     for node in tree.css(NODES):
         tag = node.tag
         if tag == "img":
             images.append(node)
+        elif tag == "a":
+            if away_link(node):
+                titles.append(node)
         elif tag in _JUNK:
             junk.append(node)
         elif tag == "figure":
@@ -55,7 +60,14 @@ def scan(tree, headers: Mapping[str, str] | None) -> tuple[dict[str, str], list,
             _head_node(node, info)
     if title is not None:
         info["title"] = title.text()
-    return _finish_info(tree, info, headers), images, figures, pictures, junk
+    return _finish_info(tree, info, headers), images, figures, pictures, junk, titles
+
+
+def away_link(node) -> bool:
+    """An ``<a>`` whose ``href``, stripped, is neither empty nor a fragment of this page (``#top``): its text
+    titles another page. A table of contents' links name this page's sections, as its headings do."""
+    href = (node.attributes.get("href") or "").lstrip()
+    return bool(href) and href[0] != "#"
 
 
 def _finish_info(tree, info: dict[str, str], headers: Mapping[str, str] | None) -> dict[str, str]:

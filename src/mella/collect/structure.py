@@ -13,7 +13,7 @@ from mella.collect.urls import registered_domain
 
 #: The CANDIDATES columns these rules fill, in schema order (null where a rule finds nothing).
 STRUCTURE_COLUMNS = ("landmark", "link_url", "link_scope", "link_text", "declared_width", "declared_height",
-                     "image_index")
+                     "image_index", "alt_is_link_text")
 #: HTML's sectioning and landmark elements, and figure: what a reader sees as the region of the page.
 LANDMARK_TAGS = frozenset(("header", "nav", "footer", "aside", "main", "article", "figure"))
 #: ARIA landmark roles (and figure) named as the element that carries the role implicitly.

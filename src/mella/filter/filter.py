@@ -85,6 +85,7 @@ class FilterStage(Stage):
     """Keep alt-texts in the target languages that pass the quality rules."""
 
     name = "filter"
+    output_version = 1  # 1: the headline rule (alt_is_link_text)
     Options = FilterOptions
     requires = FILTER_READS
     schema = FILTERED
@@ -183,8 +184,8 @@ class FilterStage(Stage):
         Decided here, these rows never cost a language-ID call."""
         code = self.script_code.get(script, "")
         kind = kind_of(alt, reading, cues(code), script, self.all_names, norm)
-        reason = self.structure.linked(row, kind, norm) or (self._headline(norm, page) if kind == "description"
-                                                      else None)
+        reason = (self.structure.linked(row, kind, norm) or self.structure.repeated(row, kind)
+                  or (self._headline(norm, page) if kind == "description" else None))
         if not reason and self._unmarked_name(alt, norm, script, reading):
             reason = "bare_name"
         return kind, reason

@@ -123,6 +123,22 @@ class StructureRules:
             return "link_title" if not text or f" {norm} " in f" {text} " else None
         return "partner_badge" if row.get("link_scope") == "other_site" else None
 
+    @staticmethod
+    def repeated(row: dict[str, Any], kind: str | None) -> str | None:
+        """``headline``: an alt that is word for word the text of a link to another page (``alt_is_link_text``,
+        read by collect) and is not a name.
+
+        The same words on the picture and on a link beside it were written for the link: a teaser's headline
+        in a listing (the title of another article, not what its picture shows), a shop's category tile, a
+        menu entry. WCAG calls this a redundant text alternative (technique H2). A caption is not a link's text
+        (a ``<figcaption>`` is none), and neither is a section heading or a table of contents entry (``#...``)
+        that a screenshot's label may repeat, so a description written for the picture passes. A name passes
+        too: a gallery of places or people titles each picture's link with the name of what is shown.
+        """
+        if kind == "entity" or not row.get("alt_is_link_text"):
+            return None
+        return "headline"
+
     def _service(self, host: str) -> bool:
         """The host or one of its parent domains is an app store, social network, share or counter service."""
         host = host.removeprefix("www.")

@@ -64,6 +64,10 @@ class Entry(ABC):
     requires: ClassVar[tuple[str, ...]] = ()
     #: The pip extra this entry needs, named in errors when it is missing.
     extra: ClassVar[str | None] = None
+    #: Raised when a new mella writes other rows for the same options and input (a new column, a new rule):
+    #: it joins the fingerprint, so a folder written by an older version is refused on resume rather than
+    #: mixed with new parts. 0 (never raised) leaves the fingerprint as it always was.
+    output_version: ClassVar[int] = 0
 
     def __init__(self, options: StageOptions | None = None, **kwargs: Any):
         self.options = options if options is not None else self.Options(**kwargs)
@@ -91,5 +95,8 @@ class Entry(ABC):
         fields = type(self.options).model_fields
         opts = {k: v for k, v in self.options.model_dump(mode="json").items()
                 if not is_runtime(fields[k]) and k not in leave_out}
-        blob = json.dumps({"stage": self.name, "options": opts}, sort_keys=True)
+        record: dict[str, Any] = {"stage": self.name, "options": opts}
+        if self.output_version:
+            record["output_version"] = self.output_version
+        blob = json.dumps(record, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
