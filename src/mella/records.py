@@ -70,9 +70,10 @@ CANDIDATES = _schema("candidates", [
     ("declared_width", pa.int32(), "the `<img>`'s width attribute in CSS pixels; null when absent or not a number"),
     ("declared_height", pa.int32(), "the `<img>`'s height attribute in CSS pixels; null when absent or not a number"),
     ("image_index", pa.int32(), "0-based position of the `<img>` among the page's `<img>` elements"),
-    ("alt_is_link_text", pa.bool_(), "whether the alt (cleaned) is word for word the text of a link of the page "
-                                     "to another page (an `<a>` whose href is not empty nor `#...`): a headline or "
-                                     "menu label repeated on the picture; null where no tree was read (WAT rows)"),
+    ("alt_is_link_text", pa.bool_(), "whether the alt has the words of the text of a link of the page to another "
+                                     "page (an `<a>` whose href is not empty nor `#...`; case and punctuation "
+                                     "aside): a headline or menu label repeated on the picture; null where no tree "
+                                     "was read (WAT rows)"),
 ])
 
 PAIRS = _schema("pairs", [

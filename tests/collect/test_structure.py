@@ -143,6 +143,10 @@ def test_alt_is_link_text_when_a_link_to_another_page_says_it(engine):
         # the headline link comes first; spacing, markup and escapes inside the link are cleaned as alts are
         '<a href="https://other.example.org/x">Tom &amp;amp; <b>Jerry</b></a><img src="a.jpg" alt="Tom &amp; Jerry">'
         '<a href="/c">Café</a><img src="b.jpg" alt="Café">'
+        # the same words, case and punctuation aside (pravda.com.ua quotes a word in the link only)
+        '<img src="c.jpg" alt="Как археологи строят правильное прошлое">'
+        '<a href="/rus/articles/1/"> Как археологи строят "правильное" прошлое. </a>'
+        '<a href="/m">МЕНЮ / Каталог</a><img src="d.jpg" alt="меню каталог">'
         # the image's own link, with the headline beside the picture inside it
         '<a href="/news/2"><img src="a.jpg" alt="Запад Украины замело снегом"> Запад Украины замело снегом</a>'
         # not a link to another page: a heading, a table of contents entry, a link without href, a blank href
@@ -156,6 +160,7 @@ def test_alt_is_link_text_when_a_link_to_another_page_says_it(engine):
         engine)
     assert {alt: r["alt_is_link_text"] for alt, r in got.items()} == {
         "Денежный поток": True, "Tom & Jerry": True, "Café": True, "Запад Украины замело снегом": True,
+        "Как археологи строят правильное прошлое": True, "меню каталог": True,
         "Chế độ kết hợp": False, "Gán giấy phép": False, "Named anchor": False, "Blank href": False,
         "Modrý kostel": False, "Bratislava": False, "no link": False}
 

@@ -70,6 +70,14 @@ def test_null_columns_pass_every_rule(rules):
     ({"image_url": "https://www.beograd.rs/img/iconic-bridge-at-night.jpg"}, None),
     ({"image_url": "https://logo.example.rs/photos/hram-svetog-save.jpg"}, None),  # the host is not the path
     ({"image_url": "data:image/gif;base64,R0lGODlhAQABAIAAAP///wAAACwAAAAAAQABAAACAkQBADs="}, None),
+    # Forum software's icon folders and anti-spam challenges (real addresses of forum and shop pages).
+    ({"image_url": "http://darkmoney.cc/images/statusicon/forum_new.gif"}, "chrome_path"),
+    ({"image_url": "https://forum.example.ru/styles/prosilver/imageset/topic_read.gif"}, "chrome_path"),
+    ({"image_url": "https://obchod.hsflamingo.cz/skins/blue/images/spam/60.png"}, "chrome_path"),
+    # An image served by a web counter: its button or a tracking pixel, whatever the alt says ("Топ-100").
+    ({"image_url": "https://counter.rambler.ru/top100.cnt?pid=2706484"}, "counter_image"),
+    ({"image_url": "https://www.toplist.cz/count.asp?id=1"}, "counter_image"),
+    ({"image_url": "https://rambler.ru/photos/kremlin.jpg"}, None),  # the counter host, not its parent site
 ])
 def test_structure_rules(rules, fields, reason):
     assert rules.check(row(**fields)) == reason

@@ -36,6 +36,8 @@ DEFAULT_CONTEXT_CHARS = 300
 ENGINES = ("native", "selectolax")
 _CHARSET = re.compile(r"charset\s*=\s*[\"']?([^\s;\"']+)", re.I)
 _UNICODE_BOMS = (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")
+# Punctuation and symbols (anything that is not a letter, digit, underscore or space): words_key drops them.
+_NOT_WORD = re.compile(r"[^\w\s]+")
 _ENTITY = re.compile(r"&(?:#\d{1,7}|#x[0-9a-fA-F]{1,6}|[a-zA-Z]{2,8});")
 
 
@@ -209,12 +211,21 @@ def _extract(data, url, headers, source, source_offset, context_chars, infer_url
     return rows
 
 
+def words_key(text: str) -> str:
+    """The words of a cleaned text, case and punctuation aside: what ``alt_is_link_text`` compares
+    ("Как археологи помогают строить «правильное» прошлое" and its link's "... строить "правильное" прошлое"
+    are the same words)."""
+    return " ".join(_NOT_WORD.sub(" ", text.casefold()).split())
+
+
 def mark_titles(rows: list[dict[str, Any]], titles: list[str]) -> None:
-    """Set ``alt_is_link_text`` on each row: whether its alt, cleaned, is the cleaned text of one of the
-    page's links to other pages (``titles``: their raw texts). Both engines call this with the same texts."""
-    keys = {clean(t) for t in titles}
+    """Set ``alt_is_link_text`` on each row: whether its alt has the words of the text of one of the page's
+    links to other pages (``titles``: their raw texts), by :func:`words_key`. Both engines call this with the
+    same texts."""
+    keys = {words_key(clean(t)) for t in titles}
+    keys.discard("")
     for row in rows:
-        row["alt_is_link_text"] = row["alt"] in keys
+        row["alt_is_link_text"] = words_key(row["alt"]) in keys
 
 
 def _structure(img, index: int, resolve: Resolver, page_domain: str) -> dict[str, Any]:

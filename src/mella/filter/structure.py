@@ -47,6 +47,7 @@ class StructureRules:
     path_words: frozenset[str]
     services: frozenset[str]
     home_paths: frozenset[str]
+    counters: frozenset[str]
     # Any path word anywhere in the lowercased address (a case-blind regex is ten times slower).
     _any_word: re.Pattern = field(default=re.compile("$^"), compare=False)
 
@@ -57,14 +58,22 @@ class StructureRules:
         return cls(frozenset(d["chrome_landmarks"]), frozenset(d["nav_landmarks"]), int(d["tiny_max_side"]),
                    int(d["icon_max_side"]), int(d["banner_max_height"]), float(d["banner_min_ratio"]),
                    words, frozenset(h.lower() for h in d["service_hosts"]), frozenset(d["home_paths"]),
-                   re.compile("|".join(sorted(map(re.escape, words)))))
+                   frozenset(h.lower() for h in d["counter_hosts"]), re.compile("|".join(sorted(map(re.escape, words)))))
 
     def check(self, row: dict[str, Any]) -> str | None:
         """The first structure rule ``row`` breaks, or None. Cheapest first; all are dictionary lookups and
         one split of the image path."""
         return (self._size(row.get("declared_width"), row.get("declared_height"))
                 or self._link(row)
-                or self._path(row.get("image_url")))
+                or self._path(row.get("image_url"))
+                or self.counter(row.get("image_url")))
+
+    def counter(self, image_url: str | None) -> str | None:
+        """``counter_image``: the image is served by a web counter or statistics service (its button or a
+        tracking pixel). The last structure rule: one host parse of the image address."""
+        if not image_url or image_url.startswith("data:"):
+            return None
+        return "counter_image" if _under(url_parts(image_url)[0], self.counters) else None
 
     def _size(self, w: int | None, h: int | None) -> str | None:
         """tiny_image: a declared side at most one text line (32 px), or both at most an icon (48 px);
@@ -141,12 +150,7 @@ class StructureRules:
 
     def _service(self, host: str) -> bool:
         """The host or one of its parent domains is an app store, social network, share or counter service."""
-        host = host.removeprefix("www.")
-        while host:
-            if host in self.services:
-                return True
-            host = host.partition(".")[2]
-        return False
+        return _under(host, self.services)
 
     def _path(self, image_url: str | None) -> str | None:
         # One search first (a few microseconds): most image addresses hold none of the words anywhere.
@@ -156,6 +160,16 @@ class StructureRules:
             return None
         words = _PATH_SPLIT.split(url_parts(image_url)[1])
         return "chrome_path" if any(w.lower() in self.path_words for w in words if w) else None
+
+
+def _under(host: str, hosts: frozenset[str]) -> bool:
+    """Whether ``host`` or one of its parent domains is in ``hosts``."""
+    host = host.removeprefix("www.")
+    while host:
+        if host in hosts:
+            return True
+        host = host.partition(".")[2]
+    return False
 
 
 def unarchive(url: str) -> str:
