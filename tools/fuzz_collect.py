@@ -86,8 +86,16 @@ def random_html(rnd: random.Random, n: int) -> bytes:
             out.append(f"<{rnd.choice(TAGS)}{attrs}>")
         elif r < 0.7:
             out.append(f"</{rnd.choice(TAGS)}>")
-        else:
+        elif r < 0.9:
             out.append(rnd.choice(TEXT))
+        else:  # a picture and a link whose text may repeat its alt (alt_is_link_text), in any order
+            alt, text = rnd.choice(TEXT), rnd.choice(TEXT)
+            if rnd.random() < 0.6:
+                text = rnd.choice([alt, alt.upper(), f" «{alt}» ", f"{alt}&amp;", f"<b>{alt}</b>!", alt + "\x01"])
+            parts = [f'<img src="{rnd.choice(VALUES)}" alt="{alt}">',
+                     f'<a href="{rnd.choice(VALUES)}">{text}</a>']
+            rnd.shuffle(parts)
+            out.extend(parts)
     data = bytearray("".join(out).encode("utf-8"))
     if rnd.random() < 0.3:  # a few broken bytes
         for _ in range(rnd.randrange(1, 6)):

@@ -20,7 +20,14 @@ from urllib.parse import urlsplit
 
 from mella.collect.accel import native as _native
 from mella.collect.context import contexts
-from mella.collect.decode import decode_html, looks_binary, meta_charset, normalize_charset, strip_controls
+from mella.collect.decode import (
+    CONTROLS,
+    decode_html,
+    looks_binary,
+    meta_charset,
+    normalize_charset,
+    strip_controls,
+)
 from mella.collect.nesting import _DEPTH_CHECK_BYTES, MAX_NESTING, could_nest_deeper, nesting_depth  # noqa: F401
 from mella.collect.reference import candidates, header, parse_tree, scan
 from mella.collect.structure import LINK_TEXT_CHARS, blank_structure, declared_size, enclosing, link_target
@@ -36,8 +43,9 @@ DEFAULT_CONTEXT_CHARS = 300
 ENGINES = ("native", "selectolax")
 _CHARSET = re.compile(r"charset\s*=\s*[\"']?([^\s;\"']+)", re.I)
 _UNICODE_BOMS = (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")
-# Punctuation and symbols (anything that is not a letter, digit, underscore or space): words_key drops them.
-_NOT_WORD = re.compile(r"[^\w\s]+")
+# What separates words for words_key: any run of characters that are not letters, digits or "_" (spaces,
+# punctuation, symbols), but a newline, which mark_titles puts between link texts.
+_SEPARATORS = re.compile(r"[^\w\n]+")
 _ENTITY = re.compile(r"&(?:#\d{1,7}|#x[0-9a-fA-F]{1,6}|[a-zA-Z]{2,8});")
 
 
@@ -214,18 +222,50 @@ def _extract(data, url, headers, source, source_offset, context_chars, infer_url
 def words_key(text: str) -> str:
     """The words of a cleaned text, case and punctuation aside: what ``alt_is_link_text`` compares
     ("Как археологи помогают строить «правильное» прошлое" and its link's "... строить "правильное" прошлое"
-    are the same words)."""
-    return " ".join(_NOT_WORD.sub(" ", text.casefold()).split())
+    are the same words). Every run of characters that are not letters, digits or ``_`` becomes one space."""
+    folded = text.casefold()
+    if folded.replace(" ", "").replace("_", "0").isalnum() and "  " not in folded:
+        return folded.strip(" ")  # letters and digits between single spaces (most texts): nothing to replace
+    return _SEPARATORS.sub(" ", folded).strip(" ")
 
 
-def mark_titles(rows: list[dict[str, Any]], titles: list[str]) -> None:
+def mark_titles(rows: list[dict[str, Any]], titles: list[str], finished: bool = False) -> None:
     """Set ``alt_is_link_text`` on each row: whether its alt has the words of the text of one of the page's
-    links to other pages (``titles``: their raw texts), by :func:`words_key`. Both engines call this with the
-    same texts."""
-    keys = {words_key(clean(t)) for t in titles}
-    keys.discard("")
-    for row in rows:
-        row["alt_is_link_text"] = words_key(row["alt"]) in keys
+    links to other pages (``titles``: their texts, raw, or collapsed and NFC already when ``finished``, as the
+    C walk gives them), by :func:`words_key`. Both engines call this with the same texts.
+
+    A page has many more links than images, and few links share an alt's words: the texts are joined, one line
+    per link (clean() leaves no newline in a text), case-folded once, and only the lines that hold an alt's
+    longest word (a condition of equal keys: words_key keeps word characters as they are) are keyed.
+    """
+    if not rows:
+        return
+    alt_keys = [words_key(row["alt"]) for row in rows]
+    wanted = {k for k in alt_keys if k}
+    found: set[str] = set()
+    if titles and wanted:
+        joined = "\n".join(titles)
+        if not finished or "&" in joined or CONTROLS.search(joined):
+            joined = "\n".join(clean(t) if not finished or "&" in t or CONTROLS.search(t) else t for t in titles)
+        folded = joined.casefold()
+        seen: set[int] = set()
+        for key in wanted:
+            word = max(key.split(" "), key=len)
+            at = folded.find(word)
+            while at >= 0:
+                start = folded.rfind("\n", 0, at) + 1
+                end = folded.find("\n", at)
+                end = len(folded) if end < 0 else end
+                # A line's key is never longer than the line (folded already: runs of separators become one
+                # space), and a line that is its own key needs no substitution.
+                if start not in seen and end - start >= len(key):
+                    seen.add(start)
+                    line = folded[start:end]
+                    if line in wanted or words_key(line) in wanted:
+                        found.add(line if line in wanted else words_key(line))
+                at = folded.find(word, end)
+    for row, key in zip(rows, alt_keys, strict=True):
+        row["alt_is_link_text"] = key in found
 
 
 def _structure(img, index: int, resolve: Resolver, page_domain: str) -> dict[str, Any]:
@@ -271,7 +311,7 @@ def _extract_native(html, url, headers, source, source_offset, context_chars, in
     rows, n_bad = _native.rows(page, parts, resolver, clean, registered_domain, data)
     _count_images(counters, n_images, n_alt, n_data, n_nosrc, n_bad)
     if rows:
-        mark_titles(rows, titles)
+        mark_titles(rows, titles, finished=True)
         counters["candidates"] += len(rows)
     return rows
 
