@@ -144,7 +144,8 @@ def kind_of(alt: str, reading: Reading, cue: Cues, script: str | None, gazetteer
             norm: str | None = None) -> str:
     """description (says what is shown: words beyond a name), entity (a name), or other (one common word).
 
-    Cased scripts: a name-like alt is an entity; one lowercase content word is other; more is a description.
+    Cased scripts: a name-like alt is an entity, but one word with only its first letter capitalised is other
+    (its capital is the sentence's); one lowercase content word is other; more is a description.
     Scripts without case: a clause marker of the language (ko endings, ar prepositions, th joining words) or
     four words or more make a description; a shorter phrase without one is a name. An alt that is exactly a
     gazetteer name is an entity in any script. ``norm`` is :func:`normalize_alt` of the alt, when known.
@@ -153,6 +154,11 @@ def kind_of(alt: str, reading: Reading, cue: Cues, script: str | None, gazetteer
         return "entity"
     if script in CASED:
         if reading.name_like:
+            # An alt of one word: its capital is the capital any alt starts with, and says "name" only in the
+            # word's own shape (an inner capital: PyCon, iPhone; an acronym). "Катушки", "Lekce", "Категория" are
+            # common words. After a word ("U Dřeváka", "Na Příkopě") a capital is the name's own.
+            if len(reading.tokens) == 1 and not any(c.isupper() for c in reading.tokens[0][1:]):
+                return "other"
             return "entity"
         return "other" if len(reading.content) <= 1 else "description"
     tokens = reading.tokens
