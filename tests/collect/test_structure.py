@@ -140,8 +140,8 @@ def test_alt_is_link_text_when_a_link_to_another_page_says_it(engine):
     got = rows(
         # a listing's teaser: the picture, then its headline as a link (real pages: binarymarket.ru, pravda.com.ua)
         '<article><img src="a.jpg" alt="Денежный поток"><h2><a href="/strategy/1">Денежный  поток</a></h2></article>'
-        # the headline link comes first; spacing, markup and escapes inside the link are cleaned as alts are
-        '<a href="https://other.example.org/x">Tom &amp;amp; <b>Jerry</b></a><img src="a.jpg" alt="Tom &amp; Jerry">'
+        # the headline link comes first; spacing, markup, entities and Unicode normalisation do not matter
+        '<a href="https://other.example.org/x">Tom &amp; <b>Jerry</b></a><img src="a.jpg" alt="Tom &#38; Jerry">'
         '<a href="/c">Café</a><img src="b.jpg" alt="Café">'
         # the same words, case and punctuation aside (pravda.com.ua quotes a word in the link only)
         '<img src="c.jpg" alt="Как археологи строят правильное прошлое">'
@@ -235,3 +235,22 @@ def test_wat_rows_have_no_structure():
     got = wat_rows(record, "https://s.org/p").rows
     assert len(got) == 1 and set(got[0]) == set(CANDIDATES.names)
     assert all(got[0][c] is None for c in STRUCTURE_COLUMNS)
+
+
+@pytest.mark.skipif("native" not in ENGINES, reason="the C extension is not built")
+def test_words_key_is_the_same_in_c_on_every_code_point():
+    """alt_is_link_text compares keys made in C (native engine) and in Python (selectolax engine): the two
+    key functions must agree on every character, alone and among others (lowercase, NFC, word breaks)."""
+    import random
+
+    import mella.collect.html  # noqa: F401  (configures the extension: unicodedata.normalize for NFC)
+    from mella.collect import _native
+    from mella.collect.reference import words_key
+
+    chars = [chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF]
+    assert [c for c in chars if _native.words_key(c) != words_key(c)] == []
+    rnd = random.Random(7)
+    mixed = ["".join(rnd.choice(chars) if rnd.random() < 0.3 else rnd.choice("aé\u0301 Σς.İ«»Ж_9") for _ in range(20))
+             for _ in range(5000)]
+    assert [t for t in mixed if _native.words_key(t) != words_key(t)] == []
+    assert words_key("ΟΔΟΣ İstanbul «Ця́» e\u0301 x_1.") == "οδοσ i stanbul ця é x_1"

@@ -1181,7 +1181,7 @@ away_link(lxb_dom_element_t *el)
     return i < v.n && v.p[i] != '#';
 }
 
-/* Keep a link for page_titles(): its text is read once the walk is done. */
+/* Keep a link for linked_images(): its text is read once the walk is done. */
 static int
 add_title(walk_t *w, lxb_dom_node_t *node)
 {
@@ -1741,30 +1741,247 @@ size_or_none(long v)
 
 #define N_COLUMNS 12
 
-/* The text of each link to another page (reference.away_link), collapsed and finished as link text is, the
- * empty ones left out; an empty list for a page without an image (nothing would compare with them). */
-static PyObject *
-page_titles(const walk_t *w)
+/* One character of a words key (words_key's loop): appended to out[*m] (room for two), a space first when a
+ * word break is pending. */
+static inline void
+key_char(Py_UCS4 c, Py_UCS4 *out, Py_ssize_t *m, int *gap)
 {
-    PyObject *out = PyList_New(0);
-    if (out == NULL || w->n_images == 0) {
-        return out;
+    int dotted = c == 0x130;
+    Py_UCS4 lc = dotted ? 'i' : Py_UNICODE_TOLOWER(c);
+    if (lc == 0x3C2) {
+        lc = 0x3C3;
     }
-    for (Py_ssize_t i = 0; i < w->n_titles; i++) {
-        PyObject *t = finish(subtree_text(w->titles[i], " ", 1), 0, 1);
-        if (t == NULL) {
-            Py_DECREF(out);
-            return NULL;
+    if (Py_UNICODE_ISALNUM(lc) || lc == '_') {
+        if (*gap && *m) {
+            out[(*m)++] = ' ';
         }
-        int failed = PyUnicode_GET_LENGTH(t) > 0 && PyList_Append(out, t) < 0;
-        Py_DECREF(t);
-        if (failed) {
-            Py_DECREF(out);
-            return NULL;
+        out[(*m)++] = lc;
+        *gap = dotted;
+    }
+    else {
+        *gap = 1;
+    }
+}
+
+/*
+ * reference.words_key of a str: its words (NFC first), lowercased one character at a time (Py_UNICODE_TOLOWER, the
+ * simple mapping, as str.lower() is for every character but U+0130, which lowers to "i" and a combining
+ * dot: "i" and a word break here), final sigma read as sigma; every run of characters that are not word
+ * characters (Py_UNICODE_ISALNUM or "_", as re's \w) is one space, none at the ends.
+ */
+static PyObject *
+words_key(PyObject *text)
+{
+    PyObject *s = NORMALIZE != NULL && nfc_needed(text) ? PyObject_CallFunctionObjArgs(NORMALIZE, NFC, text, NULL)
+                                                         : Py_NewRef(text);
+    if (s == NULL) {
+        return NULL;
+    }
+    Py_ssize_t n = PyUnicode_GET_LENGTH(s);
+    int kind = PyUnicode_KIND(s);
+    const void *d = PyUnicode_DATA(s);
+    Py_UCS4 small[256];
+    Py_UCS4 *out = n * 2 <= (Py_ssize_t) (sizeof(small) / sizeof(small[0])) ? small
+        : PyMem_Malloc((size_t) (n * 2 + 1) * sizeof(Py_UCS4));
+    if (out == NULL) {
+        Py_DECREF(s);
+        return PyErr_NoMemory();
+    }
+    Py_ssize_t m = 0;
+    int gap = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        key_char(PyUnicode_READ(kind, d, i), out, &m, &gap);
+    }
+    PyObject *r = PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, out, m);
+    if (out != small) {
+        PyMem_Free(out);
+    }
+    Py_DECREF(s);
+    return r;
+}
+
+typedef struct {
+    uint64_t hash;
+    Py_UCS4 *key;
+    Py_ssize_t n, image; /* key length; index in walk.images */
+} alt_key_t;
+
+static uint64_t
+key_hash(const Py_UCS4 *k, Py_ssize_t n)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        h = (h ^ k[i]) * 1099511628211ULL;
+    }
+    return h;
+}
+
+static int
+alt_key_cmp(const void *a, const void *b)
+{
+    uint64_t x = ((const alt_key_t *) a)->hash, y = ((const alt_key_t *) b)->hash;
+    return x < y ? -1 : x > y;
+}
+
+/*
+ * The words key of a link's text (subtree_text(link, " ", 0) through words_key) into out, straight from the
+ * UTF-8 of its text nodes: 1 with *m set; 0 when it grows past `most` characters (no alt's key is that long);
+ * 2 when a character may change under NFC (words_key normalises first: the caller takes that path).
+ */
+static int
+link_key(lxb_dom_node_t *link, Py_UCS4 *out, Py_ssize_t most, Py_ssize_t *m)
+{
+    int gap = 0;
+    *m = 0;
+    for (lxb_dom_node_t *n = link->first_child; n != NULL; n = next_in(n, link)) {
+        if (n->type != LXB_DOM_NODE_TYPE_TEXT) {
+            continue;
+        }
+        lexbor_str_t *str = &lxb_dom_interface_text(n)->char_data.data;
+        if (str->data == NULL) {
+            continue;
+        }
+        gap = 1; /* the separator between text nodes */
+        const unsigned char *p = str->data;
+        size_t len = str->length;
+        for (size_t i = 0; i < len;) {
+            Py_UCS4 c;
+            i += utf8_next(p, len, i, &c);
+            if (c >= 0x10000 || !(NFC_SAFE[c >> 3] & (1u << (c & 7)))) {
+                return 2;
+            }
+            key_char(c, out, m, &gap);
+            if (*m > most) {
+                return 0;
+            }
         }
     }
+    return 1;
+}
+
+/* Mark found every alt key equal to k (sorted by hash). */
+static void
+find_key(const alt_key_t *keys, Py_ssize_t n, const Py_UCS4 *k, Py_ssize_t len, char *found)
+{
+    uint64_t h = key_hash(k, len);
+    Py_ssize_t lo = 0, hi = n;
+    while (lo < hi) {
+        Py_ssize_t mid = (lo + hi) / 2;
+        if (keys[mid].hash < h) {
+            lo = mid + 1;
+        }
+        else {
+            hi = mid;
+        }
+    }
+    for (Py_ssize_t i = lo; i < n && keys[i].hash == h; i++) {
+        if (keys[i].n == len && memcmp(keys[i].key, k, (size_t) len * sizeof(Py_UCS4)) == 0) {
+            found[i] = 1;
+        }
+    }
+}
+
+/*
+ * The image indexes of the kept images whose alt has the words of some link to another page
+ * (reference.linked_images): the alts' keys sorted by hash, then each link's key made from its text nodes
+ * and looked up; a link's key stops as soon as it is longer than every alt's. Links are read only when the
+ * page has an image.
+ */
+static PyObject *
+linked_images(const walk_t *w)
+{
+    PyObject *out = PySet_New(NULL);
+    Py_ssize_t n = 0, most = 0;
+    alt_key_t *keys = w->n_images ? PyMem_Calloc((size_t) w->n_images, sizeof(alt_key_t)) : NULL;
+    char *found = w->n_images ? PyMem_Calloc((size_t) w->n_images, 1) : NULL;
+    Py_UCS4 *buf = NULL;
+    if (out == NULL || (w->n_images && (keys == NULL || found == NULL))) {
+        goto fail;
+    }
+    for (Py_ssize_t i = 0; i < w->n_images; i++) {
+        PyObject *k = words_key(w->images[i].alt);
+        if (k == NULL) {
+            goto fail;
+        }
+        Py_ssize_t len = PyUnicode_GET_LENGTH(k);
+        if (len) {
+            keys[n].key = PyUnicode_AsUCS4Copy(k);
+            if (keys[n].key == NULL) {
+                Py_DECREF(k);
+                goto fail;
+            }
+            keys[n].n = len;
+            keys[n].hash = key_hash(keys[n].key, len);
+            keys[n].image = i;
+            most = len > most ? len : most;
+            n++;
+        }
+        Py_DECREF(k);
+    }
+    if (n && w->n_titles) {
+        qsort(keys, (size_t) n, sizeof(alt_key_t), alt_key_cmp);
+        buf = PyMem_Malloc((size_t) (most + 2) * sizeof(Py_UCS4));
+        if (buf == NULL) {
+            PyErr_NoMemory();
+            goto fail;
+        }
+    }
+    for (Py_ssize_t t = 0; n && t < w->n_titles; t++) {
+        Py_ssize_t len;
+        int r = link_key(w->titles[t], buf, most, &len);
+        if (r == 1) {
+            find_key(keys, n, buf, len, found);
+        }
+        else if (r == 2) { /* the exact path: the text as a str, NFC, keyed */
+            PyObject *text = subtree_text(w->titles[t], " ", 0);
+            PyObject *k = text ? words_key(text) : NULL;
+            Py_XDECREF(text);
+            Py_UCS4 *copy = k ? PyUnicode_AsUCS4Copy(k) : NULL;
+            if (copy == NULL) {
+                Py_XDECREF(k);
+                goto fail;
+            }
+            find_key(keys, n, copy, PyUnicode_GET_LENGTH(k), found);
+            PyMem_Free(copy);
+            Py_DECREF(k);
+        }
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (found[i]) {
+            PyObject *index = PyLong_FromSsize_t(w->images[keys[i].image].index);
+            if (index == NULL || PySet_Add(out, index) < 0) {
+                Py_XDECREF(index);
+                goto fail;
+            }
+            Py_DECREF(index);
+        }
+    }
+    goto done;
+fail:
+    Py_CLEAR(out);
+done:
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyMem_Free(keys[i].key);
+    }
+    PyMem_Free(keys);
+    PyMem_Free(found);
+    PyMem_Free(buf);
     return out;
 }
+
+static PyObject *
+words_key_py(PyObject *self, PyObject *arg)
+{
+    if (!PyUnicode_Check(arg)) {
+        PyErr_SetString(PyExc_TypeError, "words_key() takes a str");
+        return NULL;
+    }
+    return words_key(arg);
+}
+
+PyDoc_STRVAR(words_key_doc,
+"words_key(text: str) -> str\n\n"
+"mella.collect.reference.words_key in C: the words of text, lowercased, one space between them.");
 
 static PyObject *
 build_result(walk_t *w, lxb_html_document_t *doc, Py_ssize_t context_chars)
@@ -1845,13 +2062,13 @@ build_result(walk_t *w, lxb_html_document_t *doc, Py_ssize_t context_chars)
         Py_DECREF(images);
         return NULL;
     }
-    PyObject *titles = page_titles(w);
-    if (titles == NULL) {
+    PyObject *linked = linked_images(w);
+    if (linked == NULL) {
         Py_DECREF(images);
         Py_DECREF(info);
         return NULL;
     }
-    return Py_BuildValue("(N(nnnn)NN)", info, w->images_seen, w->n_alt, w->n_nosrc, w->n_data, images, titles);
+    return Py_BuildValue("(N(nnnn)NN)", info, w->images_seen, w->n_alt, w->n_nosrc, w->n_data, images, linked);
 fail:
     for (int c = 0; c < N_COLUMNS; c++) {
         Py_XDECREF(cols[c]); /* items not yet set are NULL: list_dealloc skips them */
@@ -1861,7 +2078,7 @@ fail:
 }
 
 PyDoc_STRVAR(extract_doc,
-"extract(html: bytes, context_chars: int) -> (info, (images_seen, with_alt, no_src, data_uri), images)\n\n"
+"extract(html: bytes, context_chars: int) -> (info, (images_seen, with_alt, no_src, data_uri), images, linked)\n\n"
 "Parse UTF-8 ``html`` with lexbor and walk the tree once. ``info`` is (title, base href, html lang,\n"
 "og:locale, canonical href, og:url, Content-Language meta), raw. ``images`` is twelve lists (columns)\n"
 "with one entry per <img> with a non-blank alt and a source that is not a data: URI, in document\n"
@@ -1871,7 +2088,8 @@ PyDoc_STRVAR(extract_doc,
 "window of visible text, control characters left out\n"
 "(None when the image is outside it); fallback is (attributes, picture srcsets) when the source\n"
 "needs mella.collect.urls.image_source (non-ASCII srcsets), else None. Landmark, link href and link\n"
-"text are None where there is none, the href raw; a declared size is an int or None.");
+"text are None where there is none, the href raw; a declared size is an int or None. ``linked`` is the\n"
+"set of the image indexes whose alt has the words of a link to another page (alt_is_link_text).");
 
 static PyObject *
 extract(PyObject *self, PyObject *args)
@@ -2432,6 +2650,7 @@ static PyMethodDef methods[] = {
     {"extract", extract, METH_VARARGS, extract_doc},
     {"configure", configure, METH_VARARGS, configure_doc},
     {"collapse", collapse_py, METH_O, collapse_doc},
+    {"words_key", words_key_py, METH_O, words_key_doc},
     {NULL, NULL, 0, NULL},
 };
 

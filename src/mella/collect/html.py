@@ -21,7 +21,6 @@ from urllib.parse import urlsplit
 from mella.collect.accel import native as _native
 from mella.collect.context import contexts
 from mella.collect.decode import (
-    CONTROLS,
     decode_html,
     looks_binary,
     meta_charset,
@@ -29,7 +28,7 @@ from mella.collect.decode import (
     strip_controls,
 )
 from mella.collect.nesting import _DEPTH_CHECK_BYTES, MAX_NESTING, could_nest_deeper, nesting_depth  # noqa: F401
-from mella.collect.reference import candidates, header, parse_tree, scan
+from mella.collect.reference import candidates, header, linked_images, parse_tree, scan
 from mella.collect.structure import LINK_TEXT_CHARS, blank_structure, declared_size, enclosing, link_target
 from mella.collect.urls import (  # noqa: F401  (re-exported: callers import them from here)
     Resolver,
@@ -43,9 +42,6 @@ DEFAULT_CONTEXT_CHARS = 300
 ENGINES = ("native", "selectolax")
 _CHARSET = re.compile(r"charset\s*=\s*[\"']?([^\s;\"']+)", re.I)
 _UNICODE_BOMS = (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")
-# What separates words for words_key: any run of characters that are not letters, digits or "_" (spaces,
-# punctuation, symbols), but a newline, which mark_titles puts between link texts.
-_SEPARATORS = re.compile(r"[^\w\n]+")
 _ENTITY = re.compile(r"&(?:#\d{1,7}|#x[0-9a-fA-F]{1,6}|[a-zA-Z]{2,8});")
 
 
@@ -199,8 +195,8 @@ def _extract(data, url, headers, source, source_offset, context_chars, infer_url
     kept = _keep(candidates(images, figures, pictures), len(images), base, counters)
     if not kept:
         return []
-    titles = [node.text(separator=" ") for node in title_nodes]  # before contexts() puts markers in the tree
     # Before contexts(), which puts markers in the tree and takes script and style out of it.
+    linked = linked_images([(index, alt) for _, alt, _, _, (_, index) in kept], title_nodes)
     resolve = Resolver.for_base(base)
     structures = [_structure(img, index, resolve, page["domain"]) for *_, (img, index) in kept]
     windows = contexts(tree, [k[4][0] for k in kept], junk, context_chars) if context_chars > 0 else None
@@ -214,58 +210,10 @@ def _extract(data, url, headers, source, source_offset, context_chars, infer_url
         row["context"] = windows[i] if windows else ""
         row.update(structures[i])
         rows.append(row)
-    mark_titles(rows, titles)
+    for row in rows:
+        row["alt_is_link_text"] = row["image_index"] in linked
     counters["candidates"] += len(rows)
     return rows
-
-
-def words_key(text: str) -> str:
-    """The words of a cleaned text, case and punctuation aside: what ``alt_is_link_text`` compares
-    ("Как археологи помогают строить «правильное» прошлое" and its link's "... строить "правильное" прошлое"
-    are the same words). Every run of characters that are not letters, digits or ``_`` becomes one space."""
-    folded = text.casefold()
-    if folded.replace(" ", "").replace("_", "0").isalnum() and "  " not in folded:
-        return folded.strip(" ")  # letters and digits between single spaces (most texts): nothing to replace
-    return _SEPARATORS.sub(" ", folded).strip(" ")
-
-
-def mark_titles(rows: list[dict[str, Any]], titles: list[str], finished: bool = False) -> None:
-    """Set ``alt_is_link_text`` on each row: whether its alt has the words of the text of one of the page's
-    links to other pages (``titles``: their texts, raw, or collapsed and NFC already when ``finished``, as the
-    C walk gives them), by :func:`words_key`. Both engines call this with the same texts.
-
-    A page has many more links than images, and few links share an alt's words: the texts are joined, one line
-    per link (clean() leaves no newline in a text), case-folded once, and only the lines that hold an alt's
-    longest word (a condition of equal keys: words_key keeps word characters as they are) are keyed.
-    """
-    if not rows:
-        return
-    alt_keys = [words_key(row["alt"]) for row in rows]
-    wanted = {k for k in alt_keys if k}
-    found: set[str] = set()
-    if titles and wanted:
-        joined = "\n".join(titles)
-        if not finished or "&" in joined or CONTROLS.search(joined):
-            joined = "\n".join(clean(t) if not finished or "&" in t or CONTROLS.search(t) else t for t in titles)
-        folded = joined.casefold()
-        seen: set[int] = set()
-        for key in wanted:
-            word = max(key.split(" "), key=len)
-            at = folded.find(word)
-            while at >= 0:
-                start = folded.rfind("\n", 0, at) + 1
-                end = folded.find("\n", at)
-                end = len(folded) if end < 0 else end
-                # A line's key is never longer than the line (folded already: runs of separators become one
-                # space), and a line that is its own key needs no substitution.
-                if start not in seen and end - start >= len(key):
-                    seen.add(start)
-                    line = folded[start:end]
-                    if line in wanted or words_key(line) in wanted:
-                        found.add(line if line in wanted else words_key(line))
-                at = folded.find(word, end)
-    for row, key in zip(rows, alt_keys, strict=True):
-        row["alt_is_link_text"] = key in found
 
 
 def _structure(img, index: int, resolve: Resolver, page_domain: str) -> dict[str, Any]:
@@ -285,7 +233,7 @@ def _extract_native(html, url, headers, source, source_offset, context_chars, in
     # One C walk: metadata, counts, and columns (alt, source, title, caption, context, fallback, and the structure:
     # landmark, link href, link text, width, height, index) of the <img>s with an alt and a source; text finished
     # (collapsed, NFC) unless it holds '&' or a control character.
-    meta, (n_images, n_alt, n_nosrc, n_data), columns, titles = _native.extract(html, context_chars)
+    meta, (n_images, n_alt, n_nosrc, n_data), columns, linked = _native.extract(html, context_chars)
     info = dict(zip(_INFO, meta, strict=True))
     info["content_language"] = header(headers, "content-language") or info["meta_language"]
     page, base = _page_fields(info, url, infer_url, source, source_offset)
@@ -311,7 +259,8 @@ def _extract_native(html, url, headers, source, source_offset, context_chars, in
     rows, n_bad = _native.rows(page, parts, resolver, clean, registered_domain, data)
     _count_images(counters, n_images, n_alt, n_data, n_nosrc, n_bad)
     if rows:
-        mark_titles(rows, titles, finished=True)
+        for row in rows:
+            row["alt_is_link_text"] = row["image_index"] in linked
         counters["candidates"] += len(rows)
     return rows
 

@@ -6,6 +6,8 @@ built without the extension.
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections.abc import Mapping
 
 from mella.collect.urls import image_source
@@ -36,7 +38,7 @@ def _empty_info() -> dict[str, str]:
 
 def scan(tree, headers: Mapping[str, str] | None) -> tuple[dict[str, str], list, list, list, list, list]:
     """One pass: page metadata, and the <img>, <figure>, <picture>, script/style and link nodes (links to other
-    pages: their text is what an alt may repeat, html.mark_titles)."""
+    pages: their text is what an alt may repeat, :func:`linked_images`)."""
     info = _empty_info()
     images, figures, pictures, junk, titles = [], [], [], [], []
     title = None
@@ -61,6 +63,37 @@ def scan(tree, headers: Mapping[str, str] | None) -> tuple[dict[str, str], list,
     if title is not None:
         info["title"] = title.text()
     return _finish_info(tree, info, headers), images, figures, pictures, junk, titles
+
+
+# What separates words in words_key: any run of characters that are not word characters (letters, digits, "_").
+_NOT_WORD = re.compile(r"[^\w]+")
+
+
+def words_key(text: str) -> str:
+    """The words of a text, lowercased, one space between them: what ``alt_is_link_text`` compares ("Как
+    археологи строят «правильное» прошлое" and a link's "как археологи строят "правильное" прошлое." have the same
+    key). The text is NFC first; lowercase is ``str.lower()``, whose final sigma is read as sigma (the C walk lowers one character at a
+    time); every run of characters that are not letters, digits or ``_`` is one space. ``_native.words_key`` is
+    the same in C (tests/collect/test_structure.py compares them on every code point)."""
+    if not unicodedata.is_normalized("NFC", text):
+        text = unicodedata.normalize("NFC", text)
+    return _NOT_WORD.sub(" ", text.lower().replace("\u03c2", "\u03c3")).strip(" ")
+
+
+def linked_images(alts: list[tuple[int, str]], links: list) -> set[int]:
+    """The image indexes of ``alts`` ((image index, raw alt) of the kept images) whose alt has the words of the
+    text of one of ``links`` (the page's links to other pages, :func:`away_link`): the picture repeats a
+    headline or a menu entry. Links are read until every alt's key is found."""
+    keys = [(index, words_key(alt)) for index, alt in alts]
+    wanted = {key for _, key in keys if key}
+    found: set[str] = set()
+    for link in links:
+        if len(found) == len(wanted):
+            break
+        key = words_key(link.text(separator=" "))
+        if key in wanted:
+            found.add(key)
+    return {index for index, key in keys if key in found}
 
 
 def away_link(node) -> bool:
