@@ -751,12 +751,15 @@ class _Handler(BaseHTTPRequestHandler):
                 chunk = fh.read(min(length, 1 << 16))
                 if not chunk:
                     break
+                # Counted before the write: once the client has the bytes, a test may read the count at once
+                # (counted after, the handler thread could still be on its way to it).
+                self.crawl_server._count(rel, len(chunk))
                 try:
                     self.wfile.write(chunk)
-                except OSError:  # the client hung up
+                except OSError:  # the client hung up: these were not sent
+                    self.crawl_server._count(rel, -len(chunk))
                     self.close_connection = True
                     return
-                self.crawl_server._count(rel, len(chunk))
                 length -= len(chunk)
 
     def _hang_up(self) -> None:

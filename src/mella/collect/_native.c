@@ -605,19 +605,32 @@ typedef struct {
     Py_ssize_t n, cap;
 } stack_t;
 
+/* A growing array (`size`-byte items, n used, *cap allocated) with room for one more: `items` itself, or
+ * its larger copy (`first` items the first time, doubling after; *cap updated); NULL with MemoryError set,
+ * `items` then left as it was. */
+static void *
+grown(void *items, Py_ssize_t n, Py_ssize_t *cap, size_t size, Py_ssize_t first)
+{
+    if (n < *cap) {
+        return items;
+    }
+    Py_ssize_t more = *cap ? *cap * 2 : first;
+    void *p = realloc(items, (size_t) more * size);
+    if (p == NULL) {
+        return PyErr_NoMemory();
+    }
+    *cap = more;
+    return p;
+}
+
 static int
 push(stack_t *s, PyObject *item)
 {
-    if (s->n == s->cap) {
-        Py_ssize_t cap = s->cap ? s->cap * 2 : 8;
-        PyObject **p = realloc(s->items, (size_t) cap * sizeof(PyObject *));
-        if (p == NULL) {
-            PyErr_NoMemory();
-            return -1;
-        }
-        s->items = p;
-        s->cap = cap;
+    PyObject **items = grown(s->items, s->n, &s->cap, sizeof(PyObject *), 8);
+    if (items == NULL) {
+        return -1;
     }
+    s->items = items;
     s->items[s->n++] = item;
     return 0;
 }
@@ -1101,16 +1114,11 @@ on_image(walk_t *w, lxb_dom_element_t *el)
     if (enclosing(w, lxb_dom_interface_node(el), &img) < 0) {
         goto fail;
     }
-    if (w->n_images == w->cap_images) {
-        Py_ssize_t cap = w->cap_images ? w->cap_images * 2 : 32;
-        image_t *p = realloc(w->images, (size_t) cap * sizeof(image_t));
-        if (p == NULL) {
-            PyErr_NoMemory();
-            goto fail;
-        }
-        w->images = p;
-        w->cap_images = cap;
+    image_t *images = grown(w->images, w->n_images, &w->cap_images, sizeof(image_t), 32);
+    if (images == NULL) {
+        goto fail;
     }
+    w->images = images;
     w->images[w->n_images++] = img;
     return 0;
 skip:
@@ -1185,16 +1193,11 @@ away_link(lxb_dom_element_t *el)
 static int
 add_title(walk_t *w, lxb_dom_node_t *node)
 {
-    if (w->n_titles == w->cap_titles) {
-        Py_ssize_t cap = w->cap_titles ? w->cap_titles * 2 : 64;
-        lxb_dom_node_t **p = realloc(w->titles, (size_t) cap * sizeof(*p));
-        if (p == NULL) {
-            PyErr_NoMemory();
-            return -1;
-        }
-        w->titles = p;
-        w->cap_titles = cap;
+    lxb_dom_node_t **titles = grown(w->titles, w->n_titles, &w->cap_titles, sizeof(lxb_dom_node_t *), 64);
+    if (titles == NULL) {
+        return -1;
     }
+    w->titles = titles;
     w->titles[w->n_titles++] = node;
     return 0;
 }
@@ -1206,16 +1209,11 @@ enter(walk_t *w, lxb_dom_node_t *node)
         if (w->want_text && w->in_text && !w->junk) {
             lexbor_str_t *s = &lxb_dom_interface_text(node)->char_data.data;
             if (s->data != NULL && !blank(s)) {
-                if (w->n_segs == w->cap_segs) {
-                    Py_ssize_t cap = w->cap_segs ? w->cap_segs * 2 : 256;
-                    seg_t *p = realloc(w->segs, (size_t) cap * sizeof(seg_t));
-                    if (p == NULL) {
-                        PyErr_NoMemory();
-                        return -1;
-                    }
-                    w->segs = p;
-                    w->cap_segs = cap;
+                seg_t *segs = grown(w->segs, w->n_segs, &w->cap_segs, sizeof(seg_t), 256);
+                if (segs == NULL) {
+                    return -1;
                 }
+                w->segs = segs;
                 w->segs[w->n_segs].p = s->data;
                 w->segs[w->n_segs++].n = s->length;
             }
