@@ -90,3 +90,21 @@ def _shard(path):
     from mella.pipeline.shards import Shard
 
     return Shard(str(path))
+
+
+def test_output_version_joins_the_fingerprint(monkeypatch):
+    # Collect (alt_is_link_text) and filter (the headline rule) write other rows than the version before for
+    # the same options: their output_version changes the fingerprint, so such folders are refused on resume
+    # (test above) rather than mixed. An entry at version 0 keeps the fingerprint it always had.
+    from mella.collect.collect import CollectStage
+    from mella.filter.filter import FilterStage
+    from mella.pipeline.entry import Entry
+
+    assert Entry.output_version == 0
+    for cls in (CollectStage, FilterStage):
+        assert cls.output_version >= 1
+        now = cls().fingerprint()
+        monkeypatch.setattr(cls, "output_version", 0)
+        assert cls().fingerprint() != now
+        monkeypatch.undo()
+        assert cls().fingerprint() == now

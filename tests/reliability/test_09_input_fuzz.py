@@ -42,6 +42,7 @@ ACCEPTS = {
     "string": {"string", "large_string", "dict_string", "null"},
     "int": {"int64", "int32", "null"},
     "float": {"float64", "int64", "int32", "null"},
+    "bool": {"bool", "null"},
     "list_string": {"list_string", "null"},
     "list_segments": {"list_segments", "null"},
 }
@@ -64,6 +65,8 @@ def family(t: pa.DataType) -> str:
         return "int"
     if pa.types.is_floating(t):
         return "float"
+    if pa.types.is_boolean(t):
+        return "bool"
     assert pa.types.is_list(t), t
     if pa.types.is_string(t.value_type):
         return "list_string"
@@ -87,7 +90,7 @@ def random_table(stage, rng: random.Random) -> tuple[pa.Table, dict[str, str]]:
     for name in dict.fromkeys(names):
         declared = COLUMN_TYPES.get(name)
         if declared is not None and rng.random() < 0.75:
-            labels[name] = {"string": "string", "int": "int64", "float": "float64",
+            labels[name] = {"string": "string", "int": "int64", "float": "float64", "bool": "bool",
                             "list_string": "list_string", "list_segments": "list_segments"}[family(declared)]
         else:
             labels[name] = rng.choice(sorted(TYPES))
