@@ -10,12 +10,13 @@ from typing import Any
 import click
 
 from mella.cli.verbose import verbose_option
+from mella.rate.tasks import KINDS
 
 
 @click.command("rate-report")
 @click.argument("run_dir", type=click.Path(exists=True, file_okay=False))
 @click.option("--lang", default=None, help="Only this language's judgements (a mella tag: ar, sr-Latn, ...).")
-@click.option("--kind", type=click.Choice(["pairwise", "know", "ling"]), default=None,
+@click.option("--kind", type=click.Choice(KINDS), default=None,
               help="Only this task kind (also what --export-label-studio exports).")
 @click.option("--out", "-o", default=None,
               help="Folder for judgements.parquet, judgements.csv, rate_report.json (default: RUN_DIR/rate).")
