@@ -111,8 +111,8 @@ def find_matches(image_sha: list[str | None], image_phash: list[str | None], ben
         mask = np.uint64((1 << width) - 1)
         band = (hashes >> np.uint64(shift)) & mask
         candidates |= np.isin(band, (bench.phash >> np.uint64(shift)) & mask)
+    candidates[list(found)] = False  # already matched by sha256
     todo = np.flatnonzero(candidates & ok)
-    todo = todo[[int(i) not in found for i in todo]] if len(todo) else todo
     for start in range(0, len(todo), CHUNK):
         idx = todo[start:start + CHUNK]
         bits = np.bitwise_count(hashes[idx, None] ^ bench.phash[None, :])
