@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -153,22 +153,34 @@ def _metric_correlations(human: dict[str, float], sample_of: dict[str, str],
     if x not in metrics or y not in metrics:
         return []
     names = sorted({m for s in (x, y) for row in metrics[s].values() for m in row})
+
+    def difference(sample: str, metric: str) -> float | None:
+        mx, my = metrics[x].get(sample, {}).get(metric), metrics[y].get(sample, {}).get(metric)
+        return None if mx is None or my is None else mx - my
+
+    return _correlations("preference", human, sample_of, names, difference)
+
+
+def _correlations(question: str, human: dict[str, float], sample_of: dict[str, str], metrics: list[str],
+                  score: Callable[[str, str], float | None]) -> list[dict[str, Any]]:
+    """Per metric, Spearman's rho of the per-item human judgement against ``score(sample id, metric)`` over the
+    items that have a score (None: none)."""
     out = []
-    for metric in names:
-        hs, ds = [], []
+    for metric in metrics:
+        hs, ms = [], []
         for item, h in human.items():
-            mx = metrics[x].get(sample_of[item], {}).get(metric)
-            my = metrics[y].get(sample_of[item], {}).get(metric)
-            if mx is not None and my is not None:
+            value = score(sample_of[item], metric)
+            if value is not None:
                 hs.append(h)
-                ds.append(mx - my)
-        out.append({"question": "preference", "metric": metric, "rho": spearman(hs, ds), "n": len(hs)})
+                ms.append(value)
+        out.append({"question": question, "metric": metric, "rho": spearman(hs, ms), "n": len(hs)})
     return out
 
 
 def _ratings(rows: list[dict[str, Any]], kind: str, seed: int, n_boot: int,
              sample_scores: dict[str, dict[str, float]]) -> dict[str, Any]:
     means, alphas, correlations = {}, {}, []
+    names = sorted({m for s in sample_scores.values() for m in s})
     for question in QUESTIONS[kind]:
         qrows = [j for j in rows if j["question"] == question]
         by_item: dict[str, list[float]] = defaultdict(list)
@@ -182,14 +194,8 @@ def _ratings(rows: list[dict[str, Any]], kind: str, seed: int, n_boot: int,
         means[question] = {**_ci(bootstrap_ci(per_item, seed=seed, n_boot=n_boot)), "n": len(qrows)}
         alphas[question] = {"value": alpha(per_rater, [float(v) for v in VALUES[question]]), "level": LEVEL}
         human = {i: sum(v) / len(v) for i, v in by_item.items()}
-        for metric in sorted({m for s in sample_scores.values() for m in s}):
-            hs, ms = [], []
-            for item, h in human.items():
-                score = sample_scores.get(sample_of[item], {}).get(metric)
-                if score is not None:
-                    hs.append(h)
-                    ms.append(score)
-            correlations.append({"question": question, "metric": metric, "rho": spearman(hs, ms), "n": len(hs)})
+        correlations += _correlations(question, human, sample_of, names,
+                                      lambda sample, metric: sample_scores.get(sample, {}).get(metric))
     return {"means": means, "alpha": alphas, "correlations": correlations}
 
 
