@@ -687,8 +687,8 @@ typedef struct {
     lxb_dom_node_t *link;          /* the last link an image was found in, and its href and text: */
     PyObject *link_href, *link_text; /* images in one link share them */
     lxb_dom_attr_id_t role_id;     /* the attribute name "role" in this document's table; 0: no element has one */
-    lxb_dom_node_t **titles;       /* the links to other pages, in document order (their text is read */
-    Py_ssize_t n_titles, cap_titles; /* after the walk, and only when the page has an image) */
+    lxb_dom_node_t **links;        /* the links to other pages, in document order (their text is read */
+    Py_ssize_t n_links, cap_links; /* after the walk, and only when the page has an image) */
 } walk_t;
 
 static void
@@ -1191,14 +1191,14 @@ away_link(lxb_dom_element_t *el)
 
 /* Keep a link for linked_images(): its text is read once the walk is done. */
 static int
-add_title(walk_t *w, lxb_dom_node_t *node)
+add_link(walk_t *w, lxb_dom_node_t *node)
 {
-    lxb_dom_node_t **titles = grown(w->titles, w->n_titles, &w->cap_titles, sizeof(lxb_dom_node_t *), 64);
-    if (titles == NULL) {
+    lxb_dom_node_t **links = grown(w->links, w->n_links, &w->cap_links, sizeof(lxb_dom_node_t *), 64);
+    if (links == NULL) {
         return -1;
     }
-    w->titles = titles;
-    w->titles[w->n_titles++] = node;
+    w->links = links;
+    w->links[w->n_links++] = node;
     return 0;
 }
 
@@ -1253,7 +1253,7 @@ enter(walk_t *w, lxb_dom_node_t *node)
             on_head_element(w, el, tag);
             return 0;
         case LXB_TAG_A:
-            return away_link(el) ? add_title(w, node) : 0;
+            return away_link(el) ? add_link(w, node) : 0;
         default:
             return 0;
     }
@@ -1667,7 +1667,7 @@ walk_free(walk_t *w)
         Py_XDECREF(im->link_text);
     }
     free(w->images);
-    free(w->titles);
+    free(w->links);
     Py_XDECREF(w->link_href);
     Py_XDECREF(w->link_text);
     Py_XDECREF(w->title);
@@ -1916,7 +1916,7 @@ linked_images(const walk_t *w)
         }
         Py_DECREF(k);
     }
-    if (n && w->n_titles) {
+    if (n && w->n_links) {
         qsort(keys, (size_t) n, sizeof(alt_key_t), alt_key_cmp);
         buf = PyMem_Malloc((size_t) (most + 2) * sizeof(Py_UCS4));
         if (buf == NULL) {
@@ -1924,14 +1924,14 @@ linked_images(const walk_t *w)
             goto fail;
         }
     }
-    for (Py_ssize_t t = 0; n && t < w->n_titles; t++) {
+    for (Py_ssize_t t = 0; n && t < w->n_links; t++) {
         Py_ssize_t len;
-        int r = link_key(w->titles[t], buf, most, &len);
+        int r = link_key(w->links[t], buf, most, &len);
         if (r == 1) {
             find_key(keys, n, buf, len, found);
         }
         else if (r == 2) { /* the exact path: the text as a str, NFC, keyed */
-            PyObject *text = subtree_text(w->titles[t], " ", 0);
+            PyObject *text = subtree_text(w->links[t], " ", 0);
             PyObject *k = text ? words_key(text) : NULL;
             Py_XDECREF(text);
             Py_UCS4 *copy = k ? PyUnicode_AsUCS4Copy(k) : NULL;

@@ -20,13 +20,7 @@ from urllib.parse import urlsplit
 
 from mella.collect.accel import native as _native
 from mella.collect.context import contexts
-from mella.collect.decode import (
-    decode_html,
-    looks_binary,
-    meta_charset,
-    normalize_charset,
-    strip_controls,
-)
+from mella.collect.decode import decode_html, looks_binary, meta_charset, normalize_charset, strip_controls
 from mella.collect.nesting import _DEPTH_CHECK_BYTES, MAX_NESTING, could_nest_deeper, nesting_depth  # noqa: F401
 from mella.collect.reference import candidates, header, linked_images, parse_tree, scan
 from mella.collect.structure import LINK_TEXT_CHARS, blank_structure, declared_size, enclosing, link_target
@@ -190,13 +184,13 @@ def _extract(data, url, headers, source, source_offset, context_chars, infer_url
     if engine == "native":
         return _extract_native(html, url, headers, source, source_offset, context_chars, infer_url, counters)
     tree = parse_tree(html)
-    info, images, figures, pictures, junk, title_nodes = scan(tree, headers)
+    info, images, figures, pictures, junk, links = scan(tree, headers)
     page, base = _page_fields(info, url, infer_url, source, source_offset)
     kept = _keep(candidates(images, figures, pictures), len(images), base, counters)
     if not kept:
         return []
     # Before contexts(), which puts markers in the tree and takes script and style out of it.
-    linked = linked_images([(index, alt) for _, alt, _, _, (_, index) in kept], title_nodes)
+    linked = linked_images([(index, alt) for _, alt, _, _, (_, index) in kept], links)
     resolve = Resolver.for_base(base)
     structures = [_structure(img, index, resolve, page["domain"]) for *_, (img, index) in kept]
     windows = contexts(tree, [k[4][0] for k in kept], junk, context_chars) if context_chars > 0 else None
@@ -209,9 +203,8 @@ def _extract(data, url, headers, source, source_offset, context_chars, infer_url
         row["figcaption"] = clean(caption, 2000) if caption else ""
         row["context"] = windows[i] if windows else ""
         row.update(structures[i])
-        rows.append(row)
-    for row in rows:
         row["alt_is_link_text"] = row["image_index"] in linked
+        rows.append(row)
     counters["candidates"] += len(rows)
     return rows
 

@@ -31,7 +31,6 @@ _JUNK = frozenset(("script", "style"))
 _HEAD = frozenset(("base", "meta", "link"))
 
 
-
 def _empty_info() -> dict[str, str]:
     return {"title": "", "base": "", "og_locale": "", "canonical": "", "og_url": "", "meta_language": ""}
 
@@ -40,7 +39,7 @@ def scan(tree, headers: Mapping[str, str] | None) -> tuple[dict[str, str], list,
     """One pass: page metadata, and the <img>, <figure>, <picture>, script/style and link nodes (links to other
     pages: their text is what an alt may repeat, :func:`linked_images`)."""
     info = _empty_info()
-    images, figures, pictures, junk, titles = [], [], [], [], []
+    images, figures, pictures, junk, links = [], [], [], [], []
     title = None
     for node in tree.css(NODES):
         tag = node.tag
@@ -48,7 +47,7 @@ def scan(tree, headers: Mapping[str, str] | None) -> tuple[dict[str, str], list,
             images.append(node)
         elif tag == "a":
             if away_link(node):
-                titles.append(node)
+                links.append(node)
         elif tag in _JUNK:
             junk.append(node)
         elif tag == "figure":
@@ -62,19 +61,19 @@ def scan(tree, headers: Mapping[str, str] | None) -> tuple[dict[str, str], list,
             _head_node(node, info)
     if title is not None:
         info["title"] = title.text()
-    return _finish_info(tree, info, headers), images, figures, pictures, junk, titles
+    return _finish_info(tree, info, headers), images, figures, pictures, junk, links
 
 
 # What separates words in words_key: any run of characters that are not word characters (letters, digits, "_").
-_NOT_WORD = re.compile(r"[^\w]+")
+_NOT_WORD = re.compile(r"\W+")
 
 
 def words_key(text: str) -> str:
     """The words of a text, lowercased, one space between them: what ``alt_is_link_text`` compares ("Как
-    археологи строят «правильное» прошлое" and a link's "как археологи строят "правильное" прошлое." have the same
-    key). The text is NFC first; lowercase is ``str.lower()``, whose final sigma is read as sigma (the C walk lowers one character at a
-    time); every run of characters that are not letters, digits or ``_`` is one space. ``_native.words_key`` is
-    the same in C (tests/collect/test_structure.py compares them on every code point)."""
+    археологи строят «правильное» прошлое" and a link's "как археологи строят "правильное" прошлое." have the
+    same key). The text is NFC first; lowercase is ``str.lower()``, whose final sigma is read as sigma (the C walk
+    lowers one character at a time); every run of characters that are not letters, digits or ``_`` is one space.
+    ``_native.words_key`` is the same in C (tests/collect/test_structure.py compares them on every code point)."""
     if not unicodedata.is_normalized("NFC", text):
         text = unicodedata.normalize("NFC", text)
     return _NOT_WORD.sub(" ", text.lower().replace("\u03c2", "\u03c3")).strip(" ")

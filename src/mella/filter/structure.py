@@ -58,7 +58,8 @@ class StructureRules:
         return cls(frozenset(d["chrome_landmarks"]), frozenset(d["nav_landmarks"]), int(d["tiny_max_side"]),
                    int(d["icon_max_side"]), int(d["banner_max_height"]), float(d["banner_min_ratio"]),
                    words, frozenset(h.lower() for h in d["service_hosts"]), frozenset(d["home_paths"]),
-                   frozenset(h.lower() for h in d["counter_hosts"]), re.compile("|".join(sorted(map(re.escape, words)))))
+                   frozenset(h.lower() for h in d["counter_hosts"]),
+                   re.compile("|".join(sorted(map(re.escape, words)))))
 
     def check(self, row: dict[str, Any]) -> str | None:
         """The first structure rule ``row`` breaks, or None. Cheapest first; all are dictionary lookups and
@@ -66,9 +67,9 @@ class StructureRules:
         return (self._size(row.get("declared_width"), row.get("declared_height"))
                 or self._link(row)
                 or self._path(row.get("image_url"))
-                or self.counter(row.get("image_url")))
+                or self._counter(row.get("image_url")))
 
-    def counter(self, image_url: str | None) -> str | None:
+    def _counter(self, image_url: str | None) -> str | None:
         """``counter_image``: the image is served by a web counter or statistics service (its button or a
         tracking pixel). The last structure rule: one host parse of the image address."""
         if not image_url or image_url.startswith("data:"):
