@@ -251,18 +251,19 @@ class HFBackend(Backend):
             raise UnsupportedTaskError(f"{self.model_id} is a text-only model: it cannot take images")
         if not requests:
             return []
-        prepare = self._prepare_vlm if task == "vlm" else self._prepare_causal
         if task == "vlm" and self.loaded.processor is None:  # remote-code InternVL prepares its own inputs
-            prepare, run = (lambda batch: batch), (lambda batch: self._generate_remote_internvl(batch, options))
+            prepare, run = None, (lambda batch: self._generate_remote_internvl(batch, options))
         else:
+            prepare = self._prepare_vlm if task == "vlm" else self._prepare_causal
             run = lambda inputs: self._decode_new(inputs, options)  # noqa: E731
         # Requests with and without an image are never mixed in one batch: processors expect either.
         groups = [r.image is not None for r in requests]
         return self._run_batches(requests, self._length_keys(requests), groups, prepare, run)
 
-    def _run_batches(self, items: list, keys: list, groups: list | None, prepare: Callable, run: Callable) -> list:
-        """``run(prepare(batch))`` over length-sorted batches, ``prepare`` running ahead in a worker thread;
-        results in input order."""
+    def _run_batches(self, items: list, keys: list, groups: list | None, prepare: Callable | None,
+                     run: Callable) -> list:
+        """``run(prepare(batch))`` over length-sorted batches, ``prepare`` (None: the batch as it is) running
+        ahead in a worker thread; results in input order."""
         o = self.options
         return run_sorted(items, keys, o.batch_size, run, groups, sort=o.sort_by_length, prepare=prepare,
                           prefetch=o.prefetch)
