@@ -110,6 +110,35 @@ def test_link_rules_need_the_kind(rules, alt, kind, fields, reason):
     assert rules.linked(row(alt, **fields), kind, normalize_alt(alt)) == reason
 
 
+# aktualne.cz's gallery opener: the link wraps the picture, its caption and the caption's credit.
+OPENER = {"link_url": "https://sport.aktualne.cz/aston-villa-west-ham/r~ada3322c/r~8fa032ba/",
+          "link_scope": "same_site"}
+
+
+@pytest.mark.parametrize("alt,link_text,reason", [
+    # the link's text is the caption, then its photo credit: the alt is that caption
+    ("Spokojený Tomáš Souček po vítězství ve Villa Parku.",
+     "Spokojený Tomáš Souček po vítězství ve Villa Parku. | Foto: Reuters", None),
+    ("Ông Hồ Đức Phớc, Bộ trưởng Tài chính", "Ông Hồ Đức Phớc, Bộ trưởng Tài chính. Ảnh: Hoàng Phong", None),
+    ("서울 광화문 광장의 촛불 집회", "서울 광화문 광장의 촛불 집회 (사진=연합뉴스)", None),
+    ("ภาพวัดอรุณราชวรารามยามเย็น", "ภาพวัดอรุณราชวรารามยามเย็น ภาพจาก Unsplash", None),
+    # anything else after the alt, or a credit word BEFORE it (a "Foto" badge on a headline): a title
+    ("Martin Stranka fotí, jako by točil hollywoodský film",
+     "Foto Martin Stranka fotí, jako by točil hollywoodský film", "link_title"),
+    ("Razie na Slovensku", "Razie na Slovensku 12 komentářů", "link_title"),
+    ("Razie na Slovensku", "Razie na Slovensku", "link_title"),
+])
+def test_a_caption_with_its_credit_in_the_link_is_kept(rules, alt, link_text, reason):
+    from mella.filter.kinds import cues
+    from mella.filter.text import normalize_alt
+
+    code = {"ภ": "th", "서": "ko", "Ô": "vi"}.get(alt[0], "cs")
+    r = row(alt, link_text=link_text, **OPENER)
+    assert rules.linked(r, "description", normalize_alt(alt), cues(code)) == reason
+    # without the run's credit words (the default), the caption in its link is a title as before
+    assert rules.linked(r, "description", normalize_alt(alt)) == "link_title"
+
+
 @pytest.mark.parametrize(("alt", "kind", "flag", "reason"), [
     # a listing's teaser headline, a shop's category tile: the words of a link beside the picture
     ("Достать до Алабуги и Грозного. Как Украина наращивает дроновые удары на 1000+ километров", "description",

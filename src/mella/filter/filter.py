@@ -108,6 +108,10 @@ class FilterStage(Stage):
                                 function=frozenset().union(*(cues(c).function for c in latin)),
                                 suffixes=tuple(x for c in latin for x in cues(c).suffixes))
         self.latin_names = frozenset().union(*(gazetteer(c, "Latn") for c in latin))
+        # The photo-credit words of all the run's languages: the link rules run before language ID.
+        self.credits = Cues(code="+".join(self.codes),
+                            credit=frozenset().union(*(cues(c).credit for c in self.codes)),
+                            credit_prefixes=tuple(dict.fromkeys(x for c in self.codes for x in cues(c).credit_prefixes)))
         # Before language ID: the run's language of each script without case (its clause markers read the
         # kind), and every run language's gazetteer names.
         self.script_code = {s: next(iter(sorted(c for c in self.codes if c in langs)), "")
@@ -184,7 +188,7 @@ class FilterStage(Stage):
         Decided here, these rows never cost a language-ID call."""
         code = self.script_code.get(script, "")
         kind = kind_of(alt, reading, cues(code), script, self.all_names, norm)
-        reason = (self.structure.linked(row, kind, norm) or self.structure.repeated(row, kind)
+        reason = (self.structure.linked(row, kind, norm, self.credits) or self.structure.repeated(row, kind)
                   or (self._headline(norm, page) if kind == "description" else None))
         if not reason and self._unmarked_name(alt, norm, script, reading):
             reason = "bare_name"

@@ -40,7 +40,8 @@ def native_data() -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class Cues:
-    """One language's marks: its extra letters, function words, endings, logo words and clause markers."""
+    """One language's marks: its extra letters, function words, endings, logo words, clause markers and the
+    words its photo credits start with."""
 
     code: str
     letters: frozenset[str] = frozenset()
@@ -50,6 +51,8 @@ class Cues:
     logo_prefixes: tuple[str, ...] = ()
     clause: tuple[str, ...] = ()
     clause_set: frozenset[str] = frozenset()
+    credit: frozenset[str] = frozenset()
+    credit_prefixes: tuple[str, ...] = ()
 
     def has_letter(self, folded: str) -> bool:
         """True when the case-folded text holds a letter of the language beyond ASCII."""
@@ -66,6 +69,10 @@ class Cues:
         t = token.casefold()
         return t in self.logo or t.startswith(self.logo_prefixes)
 
+    def is_credit_word(self, token: str) -> bool:
+        """True when ``token`` (case-folded) is a word a photo credit starts with ("фото", "Foto", "사진")."""
+        return token in self.credit or (bool(self.credit_prefixes) and token.startswith(self.credit_prefixes))
+
 
 def _entries(values: list[str] | None) -> tuple[frozenset[str], tuple[str, ...]]:
     """Whole words and ``prefix*`` entries of a word list, case-folded."""
@@ -81,15 +88,18 @@ def _entries(values: list[str] | None) -> tuple[frozenset[str], tuple[str, ...]]
 
 @lru_cache(maxsize=64)
 def cues(code: str) -> Cues:
-    """The cues of one language (base code: ``sr`` for sr-Latn and sr-Cyrl); ``common`` logo words join in."""
+    """The cues of one language (base code: ``sr`` for sr-Latn and sr-Cyrl); ``common`` logo and credit words
+    join in."""
     data = native_data()
     d = data.get(code) or {}
     logo, logo_prefixes = _entries([*(d.get("logo") or ()), *(data["common"].get("logo") or ())])
+    credit, credit_prefixes = _entries([*(d.get("credit") or ()), *(data["common"].get("credit") or ())])
     clause = tuple(str(c) for c in d.get("clause") or ())
     return Cues(code=code, letters=frozenset(str(d.get("letters") or "")),
                 function=frozenset(str(w).casefold() for w in d.get("function") or ()),
                 suffixes=tuple(str(s).casefold() for s in d.get("suffixes") or ()),
-                logo=logo, logo_prefixes=logo_prefixes, clause=clause, clause_set=frozenset(clause))
+                logo=logo, logo_prefixes=logo_prefixes, clause=clause, clause_set=frozenset(clause),
+                credit=credit, credit_prefixes=credit_prefixes)
 
 
 @lru_cache(maxsize=32)

@@ -16,6 +16,7 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
+from mella.filter.kinds import Cues
 from mella.filter.text import normalize_alt, url_parts
 
 # Path words: split at anything that is not a letter, and between a lowercase and an uppercase letter.
@@ -105,16 +106,20 @@ class StructureRules:
             return "nav_link"
         return None
 
-    def linked(self, row: dict[str, Any], kind: str | None, norm: str) -> str | None:
-        """The link rules that need the alt's kind (run after language ID); ``norm`` is the normalised alt.
+    def linked(self, row: dict[str, Any], kind: str | None, norm: str, credits: Cues | None = None) -> str | None:
+        """The link rules that need the alt's kind (run after language ID); ``norm`` is the normalised alt and
+        ``credits`` the run's photo-credit words (:meth:`mella.filter.kinds.Cues.is_credit_word`).
 
         The alt of an image inside a link names where the link goes (WCAG's rule for functional images),
         unless it was written for the picture:
 
         - ``link_title``: a description that is the link's only text or repeats the link's text: the title of
-          the linked page (a teaser's headline, a listing's title), which says what that page is about, not
-          what the picture shows. A description that differs from the link's own text was written for the
-          picture (a caption beside a teaser's headline) and is kept;
+          the linked page (a listing's title, a teaser's headline), which says what that page is about, not
+          what the picture shows. When the link's text goes on after the alt with a photo credit
+          ("... | Foto: Reuters"), the link wraps the picture with its caption (a gallery's opener) and the
+          alt is that caption: kept. A description that differs from the link's own text was written for
+          the picture, a caption beside a teaser's headline ("Jedno z havarovaných aut na Pražském okruhu"):
+          kept too (docs/filter.md says why a rule that dropped these was not kept);
         - ``partner_badge``: a name (or one word) in a link to another site: that site's name, a sponsor or a
           partner, wherever on the page.
 
@@ -130,7 +135,12 @@ class StructureRules:
             return None
         if kind == "description":
             text = normalize_alt(row.get("link_text") or "")
-            return "link_title" if not text or f" {norm} " in f" {text} " else None
+            if not text:
+                return "link_title"
+            if f" {norm} " in f" {text} ":
+                rest = text[len(norm):].split() if text.startswith(f"{norm} ") else ()
+                return None if rest and credits is not None and credits.is_credit_word(rest[0]) else "link_title"
+            return None
         return "partner_badge" if row.get("link_scope") == "other_site" else None
 
     @staticmethod
