@@ -12,6 +12,7 @@ seeking, and byte ranges of WARC files. Over http(s) every read goes through the
 
 from __future__ import annotations
 
+import builtins
 import gzip
 import os
 import random
@@ -181,13 +182,14 @@ class CrawlStore:
                     fh.seek(span.start)
                     yield span, fh.read(span.length), None
                 except OSError as exc:
-                    yield span, None, f"{exc.__class__.__name__}: {exc}"
+                    yield span, None, f"{store_error(exc.__class__)} {exc.__class__.__name__}: {exc}"
                 except MellaError as exc:
                     # A local file that cannot be opened stops the run (the user's crawl copy is wrong); a remote
                     # (fsspec) one is this record's failure: open_input's "<why>" after "cannot read input <uri>: ".
                     if self.kind == "local" or isinstance(exc, MissingExtraError):
                         raise
-                    yield span, None, str(exc).split(f"{span.url}: ", 1)[-1]
+                    why = str(exc).split(f"{span.url}: ", 1)[-1]
+                    yield span, None, f"{store_error(getattr(builtins, why.split(':', 1)[0], None))} {why}"
         finally:
             for fh in handles.values():
                 fh.close()
@@ -196,6 +198,22 @@ class CrawlStore:
         if self._reader is None:
             self._reader = RangeReader(range_options(self.net, concurrency=self.concurrency))
         return self._reader
+
+
+def store_error(cls: type | None) -> str:
+    """The failure name of a local or fsspec read that raised ``cls``, named as the http reader names its
+    failures (:func:`mella.net.ranges.failure_reason` reads it): ``not_found`` and ``forbidden`` are the
+    store's answer about the file; ``timeout``, ``connection_error`` and any other I/O error (``io_error``:
+    an object store's throttling or a dropped stream, which fsspec raises as a bare ``OSError``) may pass on
+    a rerun, so their records count as unreachable and are read again."""
+    if not isinstance(cls, type):
+        return "io_error"
+    for base, name in ((FileNotFoundError, "not_found"), (IsADirectoryError, "not_found"),
+                       (PermissionError, "forbidden"), (TimeoutError, "timeout"),
+                       (ConnectionError, "connection_error")):
+        if issubclass(cls, base):
+            return name
+    return "io_error"
 
 
 class _CountingFile:

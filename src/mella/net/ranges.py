@@ -54,12 +54,15 @@ def remote_error(message: str, error: str) -> MellaError:
     return RemoteReadError(message, failure_reason(error))
 
 
+_TRANSIENT = frozenset({"timeout", "connection_error", "dns_error", "io_error", "http_429"})
+
+
 def failure_reason(error: str) -> str:
     """The counter name of a failed read: ``unreachable`` for what the client retries and may succeed later
-    (timeouts, resets, 429, 5xx), else the error's own name (``http_404``: the server's answer about the file;
-    ``range_ignored``, ``short_body`` ...)."""
+    (timeouts, resets, 429, 5xx; an object store's bare I/O error, ``io_error``), else the error's own name
+    (``http_404``, ``not_found``: the server's answer about the file; ``range_ignored``, ``short_body`` ...)."""
     head = error.split(" ", 1)[0]
-    transient = head in ("timeout", "connection_error", "dns_error", "http_429") or head.startswith("http_5")
+    transient = head in _TRANSIENT or head.startswith("http_5")
     return "unreachable" if transient else head
 
 
