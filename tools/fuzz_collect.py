@@ -45,6 +45,10 @@ ATTRS = ["alt", "src", "srcset", "data-src", "data-lazy-src", "data-srcset", "ti
          "role", "href", "width", "height", "width", "height"]
 VALUES = ["", " ", "a.jpg", "x.jpg 100w, y.jpg 2x", "٣w", "data:x", "canonical", "og:locale", "content-language",
           "\u00a0\u3000", "é\u0301", "&amp;amp;", "9" * 400 + "w", "a.jpg 1.5x,,, b.jpg 10w 3x", "//h/x", "../../y",
+          # srcsets whose URLs hold commas (a CDN's crop and resize parameters), parentheses, bare commas
+          "//c.cz/r/e=67,0,1867,1050_r=226,127_.jpg 226w, //c.cz/r/e=67,0,1867,1050_r=1360,765_.jpg 1360w",
+          "a.jpg,b.jpg", "a.jpg,, b.jpg 2x", "a.jpg 1x (c, d) 3x, e.jpg 5x", "a.jpg (2x", ",,,", "a.jpg\x0b2x, b,c.jpg 3x",
+          "a.jpg 2x,b.jpg 3x", "x.jpg 100w,", " , y.jpg\t7w\n,z.jpg 7w 9x",
           # roles: landmark ones in any case and position, and others
           "banner", "Navigation", " contentinfo extra", "COMPLEMENTARY", "main", "article", "figure", "region",
           "presentation banner", "\u00a0banner", "banne", "bannerx", "navigation\u2028x", "\u212aain",

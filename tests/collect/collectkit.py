@@ -10,6 +10,7 @@ import csv
 import gzip
 import io
 import json
+import re
 import unicodedata
 from html import unescape
 from html.parser import HTMLParser
@@ -55,12 +56,34 @@ def norm(text: str | None) -> str:
     return unicodedata.normalize("NFC", " ".join(unescape(text or "").split()))
 
 
+_SPACES = "\t\n\x0b\f\r\x1c\x1d\x1e\x1f "
+_GAP = re.compile(f"[{_SPACES},]*")
+_URL = re.compile(f"[^{_SPACES}]+")
+_SPACE_RUN = re.compile(f"[{_SPACES}]+")
+_DESCRIPTORS = re.compile(r"(?:[^,(]|\([^)]*\)?)*")  # up to a comma outside parentheses
+
+
+def _srcset_items(srcset: str):
+    """The HTML standard's srcset candidates as word lists: a URL may hold commas (a CDN's crop parameters);
+    commas ending it end the candidate."""
+    pos = 0
+    while True:
+        pos = _GAP.match(srcset, pos).end()
+        if pos >= len(srcset):
+            return
+        url = _URL.match(srcset, pos)
+        pos = url.end()
+        if url.group().endswith(","):
+            yield [url.group().rstrip(",")]
+            continue
+        chunk = _DESCRIPTORS.match(srcset, pos)
+        pos = chunk.end() + 1
+        yield [url.group(), *(w for w in _SPACE_RUN.split(chunk.group()) if w)]
+
+
 def _largest(srcset: str) -> tuple[float, float, str] | None:
     best = None
-    for item in srcset.split(","):
-        words = item.split()
-        if not words:
-            continue
+    for words in _srcset_items(srcset):
         w = x = None
         for d in words[1:]:
             if d.endswith("w") and d[:-1].replace(".", "", 1).isdigit():

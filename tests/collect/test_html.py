@@ -163,6 +163,25 @@ def test_srcset_takes_the_largest_candidate():
     assert [r["image_url"].rsplit("/", 1)[1] for r in rows] == ["l.jpg", "b.jpg", "d2.jpg"]
 
 
+def test_a_srcset_url_may_hold_commas():
+    # aktualne.cz's CDN puts its crop and resize parameters in the path: "extract=67,0,1867,1050". The HTML
+    # standard's srcset parser reads a URL as a run of non-space characters; splitting at every comma took
+    # "765_.jpg?hash=..." for the largest candidate and resolved it against the page.
+    img = ('<img src="//cdn.xsd.cz/resize/9b6b_extract=67,0,1867,1050_resize=680,383_.jpg?hash=a5" '
+           'srcset="//cdn.xsd.cz/resize/9b6b_extract=67,0,1867,1050_resize=226,127_.jpg?hash=c9 226w, '
+           '//cdn.xsd.cz/resize/9b6b_extract=67,0,1867,1050_resize=1360,765_.jpg?hash=0a 1360w" '
+           'alt="Spokojený Tomáš Souček po vítězství ve Villa Parku.">')
+    # commas that end a URL end its candidate; descriptors run to a comma outside parentheses
+    more = ('<img srcset="a.jpg,, b,c.jpg 2x" alt="y"><img srcset="a.jpg,b.jpg" alt="z">'
+            '<img srcset="p.jpg 1x (q, r) 3x, s.jpg 2x" alt="p">')
+    for engine in ("native", "selectolax"):
+        rows = extract_page((img + more).encode(), "https://sport.aktualne.cz/fotbal/x/r~1/", engine=engine).rows
+        assert [r["image_url"] for r in rows] == [
+            "https://cdn.xsd.cz/resize/9b6b_extract=67,0,1867,1050_resize=1360,765_.jpg?hash=0a",
+            "https://sport.aktualne.cz/fotbal/x/r~1/b,c.jpg", "https://sport.aktualne.cz/fotbal/x/r~1/a.jpg,b.jpg",
+            "https://sport.aktualne.cz/fotbal/x/r~1/p.jpg"], engine
+
+
 def test_picture_sources_count_as_candidates():
     rows = one('<picture><source srcset="big.webp 2000w" type="image/webp">'
                '<source srcset="mid.jpg 1000w"><img src="small.jpg" alt="pic"></picture>'

@@ -503,57 +503,75 @@ descriptor(const char *p, size_t n, double *value)
     return p[i];
 }
 
-/* urls._srcset_best on an ASCII srcset: the largest candidate (url slice, width, density). */
+/* urls._srcset_best on an ASCII srcset: the largest candidate (url slice, width, density). Candidates are split
+   as urls.srcset_candidates splits them (the HTML standard's srcset parser): a URL is a run of non-space bytes
+   and may hold commas; trailing commas end it without descriptors; else its descriptors run to the next comma
+   outside parentheses. */
 static int
 srcset_best(const char *s, size_t n, size_t *url, size_t *url_len, double *width, double *density)
 {
     int found = 0;
     size_t i = 0;
-    while (i <= n) {
-        size_t end = i;
-        while (end < n && s[end] != ',') {
-            end++;
+    for (;;) {
+        while (i < n && (ascii_space((unsigned char) s[i]) || s[i] == ',')) {
+            i++;
         }
-        /* tokens of s[i:end] */
-        size_t j = i, u = 0, ul = 0;
-        int tokens = 0;
+        if (i >= n) {
+            return found;
+        }
+        size_t u = i;
+        while (i < n && !ascii_space((unsigned char) s[i])) {
+            i++;
+        }
+        size_t ul = i - u;
         double w = 0.0, d = 1.0;
-        while (j < end) {
-            while (j < end && ascii_space((unsigned char) s[j])) {
-                j++;
-            }
-            if (j >= end) {
-                break;
-            }
-            size_t t = j;
-            while (j < end && !ascii_space((unsigned char) s[j])) {
-                j++;
-            }
-            if (tokens++ == 0) {
-                u = t;
-                ul = j - t;
-            }
-            else {
-                double v = 0.0;
-                int kind = descriptor(s + t, j - t, &v);
-                if (kind == 'w') {
-                    w = v;
-                }
-                else if (kind == 'x') {
-                    d = v;
-                }
+        if (s[u + ul - 1] == ',') {
+            while (ul > 0 && s[u + ul - 1] == ',') {
+                ul--;
             }
         }
-        if (tokens && (!found || w > *width || (w == *width && d > *density))) {
+        else {
+            /* descriptors: tokens split at spaces, up to a comma outside parentheses */
+            size_t t = i; /* start of the current token; t == i: none */
+            int parens = 0, done = 0;
+            while (!done) {
+                int end = i >= n;
+                unsigned char c = end ? 0 : (unsigned char) s[i];
+                if (!end && parens) {
+                    parens = c != ')';
+                    i++;
+                    continue;
+                }
+                if (end || c == ',' || ascii_space(c)) {
+                    if (i > t) {
+                        double v = 0.0;
+                        int kind = descriptor(s + t, i - t, &v);
+                        if (kind == 'w') {
+                            w = v;
+                        }
+                        else if (kind == 'x') {
+                            d = v;
+                        }
+                    }
+                    done = end || c == ',';
+                    if (!end) {
+                        i++;
+                    }
+                    t = i;
+                    continue;
+                }
+                parens = c == '(';
+                i++;
+            }
+        }
+        if (!found || w > *width || (w == *width && d > *density)) {
             found = 1;
             *url = u;
             *url_len = ul;
             *width = w;
             *density = d;
         }
-        i = end + 1;
     }
-    return found;
 }
 
 /* urls.image_source for ASCII values: srcsets (picture sources first), then lazy, then src. */

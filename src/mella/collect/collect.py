@@ -121,7 +121,7 @@ class CollectStage(Stage):
     """Image + alt-text candidates from WARC/WAT files and saved HTML pages."""
 
     name = "collect"
-    output_version = 1  # 1: the alt_is_link_text column
+    output_version = 2  # 1: the alt_is_link_text column; 2: srcset URLs that hold commas
     Options = CollectOptions
     reads = "files"
     schema = CANDIDATES

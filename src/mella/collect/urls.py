@@ -93,15 +93,58 @@ def _resolver(base: str) -> Resolver:
     return Resolver(base)
 
 
+# The separators of a srcset: ASCII whitespace as the C walk's ascii_space reads it (HT LF VT FF CR, the four
+# information separators, space).
+_SRCSET_SPACE = frozenset(" \t\n\v\f\r\x1c\x1d\x1e\x1f")
+
+
+def srcset_candidates(srcset: str) -> list[tuple[str, list[str]]]:
+    """The candidates of a ``srcset``, (url, descriptors), split as the HTML standard's srcset parser splits
+    them: a URL is a run of non-space characters and may hold commas (``..._extract=67,0,1867,1050_.jpg``);
+    commas that end it are stripped and leave it without descriptors; otherwise its descriptors run to the
+    next comma outside parentheses."""
+    out: list[tuple[str, list[str]]] = []
+    n, i = len(srcset), 0
+    while True:
+        while i < n and (srcset[i] in _SRCSET_SPACE or srcset[i] == ","):
+            i += 1
+        if i >= n:
+            return out
+        j = i
+        while j < n and srcset[j] not in _SRCSET_SPACE:
+            j += 1
+        url, i = srcset[i:j], j
+        descriptors: list[str] = []
+        if url.endswith(","):
+            out.append((url.rstrip(","), descriptors))
+            continue
+        current, parens = "", False
+        while i < n:
+            c = srcset[i]
+            i += 1
+            if parens:
+                current += c
+                parens = c != ")"
+            elif c == ",":
+                break
+            elif c in _SRCSET_SPACE:
+                if current:
+                    descriptors.append(current)
+                    current = ""
+            else:
+                current += c
+                parens = c == "("
+        if current:
+            descriptors.append(current)
+        out.append((url, descriptors))
+
+
 def _srcset_best(srcset: str) -> tuple[str, float, float] | None:
     """The largest candidate of a ``srcset``: (url, width, density); widths beat densities."""
     best = None
-    for part in srcset.split(","):
-        bits = part.split()
-        if not bits:
-            continue
+    for url, descriptors in srcset_candidates(srcset):
         width, density = 0.0, 1.0
-        for desc in bits[1:]:
+        for desc in descriptors:
             m = _DESCRIPTOR.match(desc)
             if m:
                 if m.group(2) == "w":
@@ -109,7 +152,7 @@ def _srcset_best(srcset: str) -> tuple[str, float, float] | None:
                 else:
                     density = float(m.group(1))
         if best is None or (width, density) > (best[1], best[2]):
-            best = (bits[0], width, density)
+            best = (url, width, density)
     return best
 
 

@@ -85,7 +85,7 @@ class FilterStage(Stage):
     """Keep alt-texts in the target languages that pass the quality rules."""
 
     name = "filter"
-    output_version = 1  # 1: the headline rule (alt_is_link_text)
+    output_version = 2  # 1: the headline rule (alt_is_link_text); 2: link_title keeps a caption with its credit
     Options = FilterOptions
     requires = FILTER_READS
     schema = FILTERED
