@@ -183,3 +183,37 @@ def test_teaser_headlines_of_a_real_page_are_dropped(tmp_path):
     assert "وفاة هلي الرحباني نجل السيدة فيروز" in {d["alt"] for d in headlines}
     assert not [r["alt"] for r in kept if r["alt_is_link_text"] and r["kind"] != "entity"]
     assert sum(c["alt_is_link_text"] for c in candidates) >= len(headlines)
+
+
+def test_one_file_under_three_alts_is_a_placeholder_two_are_a_reused_picture(tmp_path):
+    """collect -> filter on a page whose template fills three slots with one stand-in file (a forum's
+    ``d.gif`` under its menu labels, as civfanatics.ru and slivki.by pages do): the pairs are wrong whatever the
+    alts say (``shared_image``). A tutorial that shows its star sprite in two steps, each captioned, keeps both."""
+    import pyarrow.parquet as pq
+
+    from mella.collect.collect import CollectStage
+    from mella.filter.filter import FilterStage
+    from mella.pipeline.local import LocalExecutor
+    from mella.pipeline.runner import run_stage
+
+    page = tmp_path / "page.html"
+    page.write_text(
+        '<html lang="ru"><head><title>Форум любителей цивилизации</title></head><body>'
+        '<p><img src="/common-img/d.gif" alt="Вход и регистрация на форуме"> '
+        '<img src="/common-img/d.gif" alt="Загрузка страницы форума"> '
+        '<img src="/common-img/d.gif" alt="Главная страница нашего форума"></p>'
+        '<main><p>Сначала нарисуйте звезду.</p><img src="/img/star.gif" alt="Спрайт звезды на сцене">'
+        '<p>Потом проверьте её.</p><img src="/img/star.gif" alt="Тестирование сияющей звезды">'
+        '<img src="/img/kremlin.jpg" alt="Московский Кремль зимой, вид с Большого Каменного моста"></main>'
+        '</body></html>', encoding="utf-8")
+    ex = LocalExecutor(1, progress=False)
+    run_stage(CollectStage(), [str(page)], tmp_path / "collect", ex)
+    run_stage(FilterStage(), [str(tmp_path / "collect")], tmp_path / "filter", ex)
+    kept = {r["alt"] for r in pq.read_table(sorted((tmp_path / "filter").glob("part-*.parquet"))).to_pylist()}
+    dropped = pq.read_table(sorted((tmp_path / "filter" / "_dropped").glob("part-*.parquet"))).to_pylist()
+    assert {d["alt"]: d["drop_reason"] for d in dropped} == {
+        "Вход и регистрация на форуме": "shared_image", "Загрузка страницы форума": "shared_image",
+        "Главная страница нашего форума": "shared_image"}
+    assert kept == {"Спрайт звезды на сцене", "Тестирование сияющей звезды",
+                    "Московский Кремль зимой, вид с Большого Каменного моста"}
+    assert all(d["lang"] is None for d in dropped)  # page evidence: decided before language ID

@@ -132,6 +132,12 @@ class FilterStage(Stage):
         alts = [clean_alt(r.get("alt") or "") for r in rows]
         norms = [normalize_alt(a) for a in alts]
         repeats = Counter(norms)
+        # The distinct alts each image file carries on this page: a file shown under two alts is a slot's
+        # stand-in (see _on_page).
+        alts_of: dict[str, set[str]] = defaultdict(set)
+        for r, norm in zip(rows, norms, strict=True):
+            if r.get("image_url"):
+                alts_of[r["image_url"]].add(norm)
         title = normalize_alt(rows[0].get("page_title") or "")
         evidence = None
         page = PageFacts(rows[0])  # the page's script and title parts, found once when a row needs them
@@ -139,7 +145,7 @@ class FilterStage(Stage):
             row = {**row, "lang": None, "lang_confidence": None, "alt_norm": norm, "kind": None}
             script = dominant_script(alt)  # once per row: the rules and language ID both need it
             reason = (self.rules.check(alt, self.codes, script, norm) or self.structure.check(row)
-                      or self._on_page(norm, repeats[norm], title))
+                      or self._on_page(norm, repeats[norm], title, len(alts_of.get(row.get("image_url"), ()))))
             reading = None
             if not reason:
                 # Read once for names: the function words of all the run's languages (the alt's is not known yet).
@@ -173,11 +179,22 @@ class FilterStage(Stage):
             return "low_confidence"
         return "mixed_language" if self.lid.mixed(alt, lang) else None
 
-    def _on_page(self, norm: str, repeats: int, title: str) -> str | None:
-        """``page_repeat`` (the same alt on at least ``page_repeat_min`` images of the page: its chrome) and
-        ``same_as_title`` (the alt is the page title): the page's own evidence, no language needed."""
+    def _on_page(self, norm: str, repeats: int, title: str, file_alts: int) -> str | None:
+        """The page's own evidence, no language needed:
+
+        - ``page_repeat``: the same alt on at least ``page_repeat_min`` images of the page: its chrome;
+        - ``shared_image``: the image's file is shown on this page under ``page_repeat_min`` distinct alts or
+          more (``file_alts``). A picture shows one thing; one file under three alts is a stand-in for the
+          slots a template fills: a placeholder (``blank.gif``, ``nophoto.png``, a lazy-load image whose
+          real address is in a script), a spacer or a sprite sheet. The alts name the slots, not the file,
+          so the (image, alt) pair that fetch would make is wrong whatever the alt says. Two alts are not
+          enough: a tutorial shows the same sprite in two steps, each with its own caption;
+        - ``same_as_title``: the alt is the page title.
+        """
         if repeats >= self.rules.cfg["page_repeat_min"]:
             return "page_repeat"
+        if file_alts >= self.rules.cfg["page_repeat_min"]:
+            return "shared_image"
         return "same_as_title" if norm == title else None
 
     def _before_langid(self, row: dict[str, Any], alt: str, norm: str, script: str | None, reading: Reading,
