@@ -41,7 +41,8 @@ class FilterOptions(StageOptions):
     max_chars: int | None = Field(None, ge=1, description="Most characters (scripts without spaces).")
     keep_names: bool = Field(False, description="Also keep names with no mark of the language (brands, foreign "
                                                 "names): names written in the language are kept anyway.")
-    page_repeat_min: int | None = Field(None, ge=2, description="Same alt on this many images of a page: chrome.")
+    page_repeat_min: int | None = Field(None, ge=2, description="Same alt on this many images of a page (chrome), "
+                                        "or one image file under this many alts (a placeholder).")
 
     @model_validator(mode="after")
     def _check(self):
