@@ -48,7 +48,7 @@ def filtered(tmp_path_factory, gold_rows):
 EITHER = {"bare_name", "partner_badge"}
 BEFORE_LANGID = {"url", "file_name", "hash", "dimensions", "handle", "no_letters", "symbols", "digits", "empty",
                  "too_short", "too_long", "boilerplate", "site_name", "logo", "store_badge", "product",
-                 "tiny_image", "banner_size", "service_link", "site_logo", "nav_link", "chrome_path",
+                 "tiny_image", "banner_size", "service_link", "site_logo", "nav_link", "chrome_path", "price_offer",
                  "page_repeat", "shared_image", "same_as_title", "link_title", "headline"}
 
 

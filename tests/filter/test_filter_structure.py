@@ -78,6 +78,21 @@ def test_null_columns_pass_every_rule(rules):
     ({"image_url": "https://counter.rambler.ru/top100.cnt?pid=2706484"}, "counter_image"),
     ({"image_url": "https://www.toplist.cz/count.asp?id=1"}, "counter_image"),
     ({"image_url": "https://rambler.ru/photos/kremlin.jpg"}, None),  # the counter host, not its parent site
+    # A product card: the picture links on and the text around it has a price (fozzyshop.com.ua, jofogas.hu).
+    ({"link_url": "https://fozzyshop.com.ua/shampun-garnier-3600540921727.html", "link_scope": "same_site",
+      "context": "Фасовка: 0,4л Артикул: 92107 8 грн Купить Скидка заканчивается через: Акция!"}, "price_offer"),
+    ({"link_url": "https://www.jofogas.hu/nograd/Tavaszi_Nyari_Vty_cipok_18188540.htm", "link_scope": "same_site",
+      "context": "Eladó 2 bojlis bot 30 000 Ft Eladó Kézműves, Hobby Nagyfüged Ma 17:34"}, "price_offer"),
+    ({"link_url": "https://img.jofogas.hu/images/stekker_19020615991.jpg", "link_scope": "other_site",
+      "context": "Hat pólusú vízálló stekker áron alul 2 000 Ft Hirdető"}, "price_offer"),
+    ({"link_url": "https://shop.cz/p/1", "link_scope": "same_site", "context": "Akce: 1 299,- Kč"}, "price_offer"),
+    ({"link_url": "https://shop.vn/p/1", "link_scope": "same_site", "context": "Giá: 1.250.000 VNĐ"}, "price_offer"),
+    # ... but not a photo that is no link (an article beside a paragraph on fuel prices), a link back to the
+    # page, a year (Ukrainian "р."), a percentage, or Vietnamese "Đ" starting a word
+    ({"context": "Benzín zdražil na 42 Kč za litr."}, None),
+    ({"link_url": PAGE + "#", "link_scope": "same_site", "context": "Cena 42 Kč"}, None),
+    ({"link_url": "https://s.ua/a/1", "link_scope": "same_site", "context": "Київ у 2020 р. Сир 50% жирності"}, None),
+    ({"link_url": "https://s.vn/a/1", "link_scope": "same_site", "context": "Tháng 1 2 3 12 Đăng nhập"}, None),
 ])
 def test_structure_rules(rules, fields, reason):
     assert rules.check(row(**fields)) == reason

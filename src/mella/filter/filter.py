@@ -133,7 +133,7 @@ class FilterStage(Stage):
         alts = [clean_alt(r.get("alt") or "") for r in rows]
         norms = [normalize_alt(a) for a in alts]
         repeats = Counter(norms)
-        # The distinct alts each image file carries on this page: a file shown under two alts is a slot's
+        # The distinct alts each image file carries on this page: a file shown under several alts is a slot's
         # stand-in (see _on_page).
         alts_of: dict[str, set[str]] = defaultdict(set)
         for r, norm in zip(rows, norms, strict=True):

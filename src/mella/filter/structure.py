@@ -49,6 +49,8 @@ class StructureRules:
     services: frozenset[str]
     home_paths: frozenset[str]
     counters: frozenset[str]
+    # A price in the text around the image (price_offer), from the packaged currencies.
+    _price: re.Pattern = field(default=re.compile("$^"), compare=False)
     # Any path word anywhere in the lowercased address (a case-blind regex is ten times slower).
     _any_word: re.Pattern = field(default=re.compile("$^"), compare=False)
 
@@ -59,7 +61,7 @@ class StructureRules:
         return cls(frozenset(d["chrome_landmarks"]), frozenset(d["nav_landmarks"]), int(d["tiny_max_side"]),
                    int(d["icon_max_side"]), int(d["banner_max_height"]), float(d["banner_min_ratio"]),
                    words, frozenset(h.lower() for h in d["service_hosts"]), frozenset(d["home_paths"]),
-                   frozenset(h.lower() for h in d["counter_hosts"]),
+                   frozenset(h.lower() for h in d["counter_hosts"]), price_pattern(d["currencies"]),
                    re.compile("|".join(sorted(map(re.escape, words)))))
 
     def check(self, row: dict[str, Any]) -> str | None:
@@ -68,7 +70,18 @@ class StructureRules:
         return (self._size(row.get("declared_width"), row.get("declared_height"))
                 or self._link(row)
                 or self._path(row.get("image_url"))
-                or self._counter(row.get("image_url")))
+                or self._counter(row.get("image_url"))
+                or self._offer(row))
+
+    def _offer(self, row: dict[str, Any]) -> str | None:
+        """``price_offer``: the image links on (to another page or to its full size) and the text around it
+        holds a price: a product card or a classified ad, whose alt is the product's or the ad's title
+        whatever its words ("Шампунь Garnier Природный уход Авокадо и карите"). A photo that is not a link
+        passes: an article's picture may stand beside a paragraph about prices."""
+        url, context = row.get("link_url"), row.get("context")
+        if not url or not context or _same_page(unarchive(url), row.get("page_url")):
+            return None
+        return "price_offer" if self._price.search(context) else None
 
     def _counter(self, image_url: str | None) -> str | None:
         """``counter_image``: the image is served by a web counter or statistics service (its button or a
@@ -171,6 +184,17 @@ class StructureRules:
             return None
         words = _PATH_SPLIT.split(url_parts(image_url)[1])
         return "chrome_path" if any(w.lower() in self.path_words for w in words if w) else None
+
+
+def price_pattern(currencies: list[str]) -> re.Pattern:
+    """A price: an amount as shops print it (digits, thousands grouped by a space, dot or comma or not; up to
+    two decimals; Czech ",-") and a currency after it, or a currency sign before it. Currencies are whole words, case-blind;
+    signs (``€``, ``$``, ``₽``) may also come first."""
+    names = sorted({str(c) for c in currencies}, key=len, reverse=True)
+    cur = "|".join(map(re.escape, names))
+    signs = "".join(re.escape(c) for c in names if len(c) == 1 and not c.isalnum())
+    amount = r"\d+(?:[ .,\u00a0\u202f]\d{3})*(?:[.,]\d{1,2})?(?:[.,]-)?"
+    return re.compile(rf"(?<![\w.,]){amount}\s?(?:{cur})(?!\w)|(?<!\w)[{signs}]\s?\d", re.IGNORECASE)
 
 
 def _under(host: str, hosts: frozenset[str]) -> bool:
