@@ -95,6 +95,14 @@ def test_korean_keeps_the_noun_without_its_particle(extractor):
     assert "경복궁" in keywords and "경복궁에서" not in keywords
 
 
+def test_a_spaced_korean_name_before_a_full_stop_is_one_keyword(extractor):
+    # Korean spaces foreign names; a full stop after the surname ends the word as a space does (a real
+    # caption of the Bitcoin 2025 conference, kr-MBN).
+    keywords, kinds, _ = extractor.extract("비트코인 2025에서 발언 중인 에릭 트럼프. <이종화 기자>", "ko")
+    assert ("에릭 트럼프", "entity") in zip(keywords, kinds, strict=True)
+    assert "에릭" not in keywords and "트럼프" not in keywords
+
+
 def test_a_sentence_start_is_a_name_only_with_evidence(extractor):
     # Capitalised because it opens the sentence: a word, no name; the same word inside the sentence is one.
     assert extractor.extract("Hrad a most", "cs")[:2] == (["Hrad", "most"], ["rare", "rare"])

@@ -960,7 +960,9 @@ def _join_words(spans: list[Span], text: str, places: list[Span]) -> list[Span]:
 
 
 def _whole_word(text: str, span: Span) -> bool:
-    return (span.start == 0 or text[span.start - 1] == " ") and (span.end == len(text) or text[span.end] == " ")
+    """The span starts after a space (or the text's start) and ends before a space, a punctuation mark or the
+    text's end: "에릭 트럼프." is two whole words, "시민단체들" holds none."""
+    return (span.start == 0 or text[span.start - 1] == " ") and (span.end == len(text) or not text[span.end].isalnum())
 
 
 def _gazetteer_over_words(text: str, kit: LanguageKit) -> list[Span]:
