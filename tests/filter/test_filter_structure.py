@@ -78,6 +78,9 @@ def test_null_columns_pass_every_rule(rules):
     ({"image_url": "https://counter.rambler.ru/top100.cnt?pid=2706484"}, "counter_image"),
     ({"image_url": "https://www.toplist.cz/count.asp?id=1"}, "counter_image"),
     ({"image_url": "https://rambler.ru/photos/kremlin.jpg"}, None),  # the counter host, not its parent site
+    # A heading drawn as an image (donga.com's section titles, "핫이슈"); "title" is no chrome word.
+    ({"image_url": "http://img.donga.com/donga2013/images/sub/tit_hot_issue.gif"}, "chrome_path"),
+    ({"image_url": "https://www.beograd.rs/images/title-kalemegdan.jpg"}, None),
     # A product card: the picture links on and the text around it has a price (fozzyshop.com.ua, jofogas.hu).
     ({"link_url": "https://fozzyshop.com.ua/shampun-garnier-3600540921727.html", "link_scope": "same_site",
       "context": "Фасовка: 0,4л Артикул: 92107 8 грн Купить Скидка заканчивается через: Акция!"}, "price_offer"),
