@@ -193,7 +193,8 @@ def price_pattern(currencies: list[str]) -> re.Pattern:
     names = sorted({str(c) for c in currencies}, key=len, reverse=True)
     cur = "|".join(map(re.escape, names))
     signs = "".join(re.escape(c) for c in names if len(c) == 1 and not c.isalnum())
-    amount = r"\d+(?:[ .,\u00a0\u202f]\d{3})*(?:[.,]\d{1,2})?(?:[.,]-)?"
+    # At most five groups of thousands (and 15 leading digits): linear in the context, whatever it holds.
+    amount = r"\d{1,15}(?:[ .,\u00a0\u202f]\d{3}){0,5}(?:[.,]\d{1,2})?(?:[.,]-)?"
     return re.compile(rf"(?<![\w.,]){amount}\s?(?:{cur})(?!\w)|(?<!\w)[{signs}]\s?\d", re.IGNORECASE)
 
 
