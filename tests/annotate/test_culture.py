@@ -95,6 +95,32 @@ def test_offline_scores_order_culture_above_everyday_above_interfaces():
         assert rate_offline({"alt": alt, "lang": lang, "kind": "entity"})[0] == pytest.approx(plain + 0.2)
 
 
+@pytest.mark.parametrize("alt,lang,keywords,people,category", [
+    # football.ua: a caption naming who is on the picture; "Река" is the player's surname, not a river
+    ("Виктор Коваленко и Аркадиуш Река на презентации, acspezia.com", "ru", ["Виктор Коваленко", "Аркадиуш Река"],
+     2, "person"),
+    ("Мирча Луческу и Василий Кобин", "ru", ["Мирча Луческу", "Василий Кобин"], 2, "person"),
+    # places are no people (pymorphy3's Geox), nor is the photographer after a credit word
+    ("Семья мигрантов на набережной Сены в Париже.", "ru", ["Сены", "Париже"], 0, "landmark"),
+    ("Украина — Франция, фото Павел Гарковенко", "ru", ["Украина", "Франция", "Павел Гарковенко"], 0, "other"),
+    # Vietnamese: a name that starts with a family name; Hồ (a lake, and a surname) is left out of the list
+    ("Nhạc sĩ Trịnh Công Sơn", "vi", ["Trịnh Công Sơn"], 1, "person"),
+    ("Hồ Gươm mùa thu", "vi", ["Hồ Gươm"], 0, "nature"),
+    # Thai: a given name and a family name of pythainlp's lists
+    ("นายสมชาย ใจดี", "th", ["นายสมชาย ใจดี"], 1, "person"),
+    # no packaged resource for Czech: the category words alone
+    ("Karlův most", "cs", ["Karlův most"], 0, "landmark"),
+])
+def test_people_named_in_the_entity_keywords_count_for_person(alt, lang, keywords, people, category):
+    from mella.annotate.culture_rules import person_names
+
+    row = {"alt": alt, "lang": lang, "keywords": keywords, "keyword_kinds": ["entity"] * len(keywords)}
+    assert person_names(row) == people
+    assert rate_offline(row)[1] == category
+    # without the keywords stage's columns, nothing is known of names
+    assert person_names({"alt": alt, "lang": lang}) == 0
+
+
 def test_offline_evidence_of_kind_keywords_and_structure():
     base = {"alt": "Modrý kostel", "lang": "cs"}
     plain = rate_offline(base)[0]

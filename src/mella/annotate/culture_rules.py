@@ -33,7 +33,7 @@ CATEGORIES = ("landmark", "food", "clothing", "festival", "art", "person", "natu
 PRECEDENCE = ("screenshot_ui", "product", "festival", "landmark", "food", "clothing", "art", "person", "nature",
               "everyday_life")
 MATCH_MODES = ("word_start", "whole_word", "substring", "arabic")
-OFFLINE_VERSION = "1"
+OFFLINE_VERSION = "2"  # 2: people named in the entity keywords count for person
 OFFLINE_METHOD = f"offline:{OFFLINE_VERSION}"
 
 # The score, on the rubric's scale (0-10 read as 0-1); docs/culture.md says why each number is what it is.
@@ -146,13 +146,21 @@ def _longest_first(spans: list[tuple[int, int, str]]) -> Counter:
     return found
 
 
-def _load(code: str) -> dict[str, Any] | None:
+@lru_cache(maxsize=64)
+def _load_doc(code: str) -> dict[str, Any] | None:
+    """A language's word-list file as written, or None."""
     import yaml
 
     path = resources.files("mella").joinpath(f"data/culture/{code}.yaml")
     if not path.is_file():
         return None
-    doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+
+
+def _load(code: str) -> dict[str, Any] | None:
+    doc = _load_doc(code)
+    if doc is None:
+        return None
     where = f"mella/data/culture/{code}.yaml"
     mode = doc.get("match", "word_start")
     if mode not in MATCH_MODES:
@@ -250,9 +258,93 @@ def score_for(category: str, row: dict[str, Any]) -> float:
 
 
 def rate_offline(row: dict[str, Any]) -> tuple[float, str]:
-    """``(culture_score, culture_category)`` of one row, from its alt-text, language and other columns."""
-    category = choose_category(category_hits(row.get("alt"), row.get("lang")), row)
+    """``(culture_score, culture_category)`` of one row, from its alt-text, language and other columns: the
+    category words, and each person the entity keywords name as one more ``person`` word."""
+    hits = category_hits(row.get("alt"), row.get("lang"))
+    people = person_names(row)
+    if people:
+        hits["person"] += people
+    category = choose_category(hits, row)
     return score_for(category, row), category
+
+
+def person_names(row: dict[str, Any]) -> int:
+    """How many of the row's entity keywords (the keywords stage's) are people's names, by what a packaged
+    resource says of their words: Russian first names, surnames and patronymics (pymorphy3's ``Name``, ``Surn``,
+    ``Patr``; none of the words a place, ``Geox``), Thai first and family names (pythainlp's lists), Vietnamese
+    surnames (``surnames`` in the word list). A name has two words or more (three at most, four syllables in
+    Vietnamese). A name right after a photo-credit word is the photographer's and does not count. Other
+    languages, or a resource not installed: 0. Without it, "Виктор Коваленко и Аркадиуш Река на презентации"
+    was nature (река: a river)."""
+    keywords, kinds = row.get("keywords"), row.get("keyword_kinds")
+    if not isinstance(keywords, list | tuple) or not isinstance(kinds, list | tuple):
+        return 0
+    names = [k for k, kind in zip(keywords, kinds, strict=False) if kind == "entity" and k]
+    code = (row.get("lang") or "").split("-")[0].lower()
+    test = _person_test(code) if names else None
+    if test is None:
+        return 0
+    alt = row.get("alt") or ""
+    return sum(1 for name in names if test(name) and not _credited(alt, name, code))
+
+
+def _credited(alt: str, name: str, code: str) -> bool:
+    """Whether ``name`` follows a photo-credit word in the alt ("..., фото Павел Гарковенко"): the photographer,
+    not someone the picture shows (the credit words of filter's ``native.yaml``)."""
+    from mella.filter.kinds import cues
+
+    at = alt.find(name)
+    before = alt[:at].split() if at > 0 else []
+    return bool(before) and cues(code).is_credit_word(before[-1].strip(":=.,;|()[]").casefold())
+
+
+@lru_cache(maxsize=16)
+def _person_test(code: str):
+    """The person-name test of a language (see :func:`person_names`), or None."""
+    if code == "ru":
+        from mella.annotate.salience import _pymorphy
+
+        morph = _pymorphy("ru")
+        return None if morph is None else lambda name: _russian_person(name, morph)
+    if code == "th":
+        from mella.annotate.salience import _thai_names
+
+        lists = _thai_names()
+        return None if lists is None else lambda name: _thai_person(name, lists[1], lists[2])
+    if code == "vi":
+        data = _load_doc("vi") or {}
+        surnames = frozenset(fold(str(s)) for s in data.get("surnames") or ())
+        return (lambda name: _vietnamese_person(name, surnames)) if surnames else None
+    return None
+
+
+def _russian_person(name: str, morph) -> bool:
+    words = name.split()
+    if not 2 <= len(words) <= 3:
+        return False
+    tags = [morph.parse(w)[0].tag for w in words]
+    if any("Geox" in t or "Orgn" in t for t in tags):
+        return False
+    return "Name" in tags[0] or any("Surn" in t or "Patr" in t for t in tags)
+
+
+# Thai forms of address before a given name (Mr, Mrs, Miss, Dr).
+_THAI_TITLES = ("นางสาว", "นาง", "นาย", "ดร.")
+
+
+def _thai_person(name: str, first: frozenset[str], family: frozenset[str]) -> bool:
+    parts = name.split()
+    if len(parts) != 2:
+        return False
+    given = next((parts[0][len(t):] for t in _THAI_TITLES if parts[0].startswith(t) and len(parts[0]) > len(t)),
+                 parts[0])
+    return given in first and parts[1] in family
+
+
+def _vietnamese_person(name: str, surnames: frozenset[str]) -> bool:
+    syllables = name.split()
+    return (2 <= len(syllables) <= 4 and all(s[:1].isupper() for s in syllables)
+            and fold(syllables[0]) in surnames)
 
 
 @lru_cache(maxsize=1)
