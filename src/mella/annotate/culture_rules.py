@@ -302,14 +302,15 @@ def _credited(alt: str, name: str, code: str) -> bool:
 def _person_test(code: str):
     """The person-name test of a language (see :func:`person_names`), or None."""
     if code == "ru":
-        from mella.annotate.salience import _pymorphy
+        from mella.annotate.salience import pymorphy_analyzer
 
-        morph = _pymorphy("ru")
-        return None if morph is None else lambda name: _russian_person(name, morph)
+        morph = pymorphy_analyzer("ru")
+        # Cached per name: a crawl names the same people on many pages, and a parse costs ~20 µs a word.
+        return None if morph is None else lru_cache(maxsize=1 << 16)(lambda name: _russian_person(name, morph))
     if code == "th":
-        from mella.annotate.salience import _thai_names
+        from mella.annotate.salience import thai_name_lists
 
-        lists = _thai_names()
+        lists = thai_name_lists()
         return None if lists is None else lambda name: _thai_person(name, lists[1], lists[2])
     if code == "vi":
         data = _load_doc("vi") or {}

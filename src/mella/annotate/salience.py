@@ -366,7 +366,7 @@ def _babel_names(code: str, script: str | None) -> set[str] | None:
     return names or None
 
 
-def _thai_names() -> tuple[set[str], frozenset[str], frozenset[str]] | None:
+def thai_name_lists() -> tuple[set[str], frozenset[str], frozenset[str]] | None:
     """pythainlp's packaged Thai provinces and countries, and its first and family name lists."""
     try:
         from pythainlp.corpus import common
@@ -389,7 +389,7 @@ def _simplemma(code: str) -> Callable[[str], str] | None:
     return lambda word: simplemma.lemmatize(word, lang=lang)
 
 
-def _pymorphy(code: str):
+def pymorphy_analyzer(code: str):
     if code not in ("ru", "uk"):
         return None
     try:
@@ -474,7 +474,7 @@ class LanguageKit:
             kit.kiwi = kit._use("kiwipiepy", _kiwi())
         if code == "th" and "pythainlp" not in hidden:
             kit.thai = kit._use("pythainlp", _thai_tools())
-            people = _thai_names()
+            people = thai_name_lists()
             if kit.thai is not None:
                 kit.zipf = _thai_zipf()
             if people is not None:
@@ -490,7 +490,7 @@ class LanguageKit:
         if places:
             kit.gazetteer = Gazetteer(places, inflects=kit.cased or code == "ko", min_stem=4 if kit.cased else 2)
         if "pymorphy3" not in hidden:
-            kit.morph = kit._use("pymorphy3", _pymorphy(code))
+            kit.morph = kit._use("pymorphy3", pymorphy_analyzer(code))
         if "simplemma" not in hidden:
             kit.lemma = kit._use("simplemma", _simplemma(code))
         if kit.cased:
