@@ -49,7 +49,7 @@ EITHER = {"bare_name", "partner_badge"}
 BEFORE_LANGID = {"url", "file_name", "hash", "dimensions", "handle", "no_letters", "symbols", "digits", "empty",
                  "too_short", "too_long", "boilerplate", "site_name", "logo", "store_badge", "product",
                  "tiny_image", "banner_size", "service_link", "site_logo", "nav_link", "chrome_path", "price_offer",
-                 "page_repeat", "shared_image", "same_as_title", "link_title", "headline"}
+                 "placeholder_image", "page_repeat", "shared_image", "same_as_title", "link_title", "headline"}
 
 
 def test_dropped_rows_carry_reason_and_language(filtered):

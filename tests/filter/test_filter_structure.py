@@ -78,6 +78,15 @@ def test_null_columns_pass_every_rule(rules):
     ({"image_url": "https://counter.rambler.ru/top100.cnt?pid=2706484"}, "counter_image"),
     ({"image_url": "https://www.toplist.cz/count.asp?id=1"}, "counter_image"),
     ({"image_url": "https://rambler.ru/photos/kremlin.jpg"}, None),  # the counter host, not its parent site
+    # A stand-in for a missing picture, by its file name (mk.ru's author without a photo, bantre.com.vn's teasers);
+    # folders do not count, nor a screenshot of default settings, nor words that only start with "no".
+    ({"image_url": "https://static.mk.ru/media/img/mk.ru/no_author_photo_small.gif"}, "placeholder_image"),
+    ({"image_url": "http://bantre.com.vn/images/no-image-2.gif"}, "placeholder_image"),
+    ({"image_url": "http://gsm-komplekt.com/SC/products_pictures/nophoto.png"}, "placeholder_image"),
+    ({"image_url": "https://cdnarabic1.img.sputniknews.com/i/avatar-default.png"}, "placeholder_image"),
+    ({"image_url": "https://docs.example.com/media/default-image-settings.png"}, None),
+    ({"image_url": "https://www.beograd.rs/no/photo-123.jpg"}, None),
+    ({"image_url": "https://www.beograd.rs/images/norway-photo.jpg"}, None),
     # A heading drawn as an image (donga.com's section titles, "핫이슈"); "title" is no chrome word.
     ({"image_url": "http://img.donga.com/donga2013/images/sub/tit_hot_issue.gif"}, "chrome_path"),
     ({"image_url": "https://www.beograd.rs/images/title-kalemegdan.jpg"}, None),

@@ -21,6 +21,10 @@ from mella.filter.text import normalize_alt, url_parts
 
 # Path words: split at anything that is not a letter, and between a lowercase and an uppercase letter.
 _PATH_SPLIT = re.compile(r"[^A-Za-z]+|(?<=[a-z])(?=[A-Z])")
+# What else a default picture's file name may hold (avatar-default-small.png, default_user_avatar.jpg): with
+# anything more ("default-image-settings.png", a screenshot) "default" names no placeholder.
+_PLAIN_NAME_WORDS = frozenset({"default", "small", "big", "large", "medium", "mini", "user", "male", "female", "man",
+                               "woman", "png", "jpg", "jpeg", "gif", "svg", "webp"})
 # A home page in a language or script folder: /en/, /sr-latn/, /ru, /lat/, /cir/ (Serbian sites' scripts).
 _LANG_HOME = re.compile(r"/[a-z]{2,3}(?:[-_][a-z]{2,4})?/?")
 _ARCHIVED = re.compile(r"https?://web\.archive\.org/web/\d+[a-z_]*/(https?://.+)$", re.IGNORECASE)
@@ -49,6 +53,7 @@ class StructureRules:
     services: frozenset[str]
     home_paths: frozenset[str]
     counters: frozenset[str]
+    placeholder_words: frozenset[str]
     # A price in the text around the image (price_offer), from the packaged currencies.
     _price: re.Pattern = field(default=re.compile("$^"), compare=False)
     # Any path word anywhere in the lowercased address (a case-blind regex is ten times slower).
@@ -61,7 +66,8 @@ class StructureRules:
         return cls(frozenset(d["chrome_landmarks"]), frozenset(d["nav_landmarks"]), int(d["tiny_max_side"]),
                    int(d["icon_max_side"]), int(d["banner_max_height"]), float(d["banner_min_ratio"]),
                    words, frozenset(h.lower() for h in d["service_hosts"]), frozenset(d["home_paths"]),
-                   frozenset(h.lower() for h in d["counter_hosts"]), price_pattern(d["currencies"]),
+                   frozenset(h.lower() for h in d["counter_hosts"]),
+                   frozenset(w.lower() for w in d["placeholder_picture_words"]), price_pattern(d["currencies"]),
                    re.compile("|".join(sorted(map(re.escape, words)))))
 
     def check(self, row: dict[str, Any]) -> str | None:
@@ -70,6 +76,7 @@ class StructureRules:
         return (self._size(row.get("declared_width"), row.get("declared_height"))
                 or self._link(row)
                 or self._path(row.get("image_url"))
+                or self._placeholder(row.get("image_url"))
                 or self._counter(row.get("image_url"))
                 or self._offer(row))
 
@@ -175,6 +182,26 @@ class StructureRules:
     def _service(self, host: str) -> bool:
         """The host or one of its parent domains is an app store, social network, share or counter service."""
         return _under(host, self.services)
+
+    def _placeholder(self, image_url: str | None) -> str | None:
+        """``placeholder_image``: the file's own name says it stands in for a missing picture ("placeholder",
+        ``no-image.gif``, ``nophoto.png``, ``no_author_photo_small.gif``, ``avatar-default.png``): it shows
+        nothing of what its alt names. Only the file name counts, not the folders; "default" only in a name that
+        holds nothing but it, a picture word and sizes (not ``default-image-settings.png``)."""
+        if not image_url or image_url.startswith("data:"):
+            return None
+        name = url_parts(image_url)[1].rpartition("/")[2].lower()
+        if "no" not in name and "default" not in name and "placeholder" not in name:
+            return None
+        words = [w for w in _PATH_SPLIT.split(name) if w]
+        pictures = self.placeholder_words
+        for i, w in enumerate(words):
+            if (w == "placeholder" or (w.startswith("no") and w[2:] in pictures)
+                    or (w == "no" and not pictures.isdisjoint(words[i + 1:i + 3]))
+                    or (w == "default" and not pictures.isdisjoint(words[max(0, i - 1):i + 2])
+                        and all(x in pictures or x in _PLAIN_NAME_WORDS for x in words))):
+                return "placeholder_image"
+        return None
 
     def _path(self, image_url: str | None) -> str | None:
         # One search first (a few microseconds): most image addresses hold none of the words anywhere.
