@@ -86,7 +86,7 @@ class FilterStage(Stage):
     """Keep alt-texts in the target languages that pass the quality rules."""
 
     name = "filter"
-    output_version = 2  # 1: the headline rule (alt_is_link_text); 2: credited captions, shared_image, price_offer
+    output_version = 2  # 1: headline (alt_is_link_text); 2: credited captions, shared_image, price_offer, placeholders
     Options = FilterOptions
     requires = FILTER_READS
     schema = FILTERED
