@@ -24,6 +24,7 @@ from importlib import resources
 from typing import Any
 
 from mella.errors import MellaError
+from mella.filter.kinds import cues
 
 CATEGORIES = ("landmark", "food", "clothing", "festival", "art", "person", "nature", "everyday_life", "product",
               "screenshot_ui", "other")
@@ -291,8 +292,6 @@ def person_names(row: dict[str, Any]) -> int:
 def _credited(alt: str, name: str, code: str) -> bool:
     """Whether ``name`` follows a photo-credit word in the alt ("..., фото Павел Гарковенко"): the photographer,
     not someone the picture shows (the credit words of filter's ``native.yaml``)."""
-    from mella.filter.kinds import cues
-
     at = alt.find(name)
     before = alt[:at].split() if at > 0 else []
     return bool(before) and cues(code).is_credit_word(before[-1].strip(":=.,;|()[]").casefold())

@@ -71,31 +71,39 @@ class StructureRules:
                    re.compile("|".join(sorted(map(re.escape, words)))))
 
     def check(self, row: dict[str, Any]) -> str | None:
-        """The first structure rule ``row`` breaks, or None. Cheapest first; all are dictionary lookups and
-        one split of the image path."""
-        return (self._size(row.get("declared_width"), row.get("declared_height"))
-                or self._link(row)
-                or self._path(row.get("image_url"))
-                or self._placeholder(row.get("image_url"))
-                or self._counter(row.get("image_url"))
-                or self._offer(row))
+        """The first structure rule ``row`` breaks, or None. Cheapest first: dictionary lookups, the link's and
+        the image's address each parsed once, the image path split only when a chrome word may be in it, and
+        last one search of the text around a linked image."""
+        reason = self._size(row.get("declared_width"), row.get("declared_height"))
+        if reason:
+            return reason
+        url = row.get("link_url")
+        target = unarchive(url) if url else None
+        reason = self._link(row, target)
+        if reason:
+            return reason
+        image_url = row.get("image_url")
+        if image_url and not image_url.startswith("data:"):
+            host, path = url_parts(image_url)
+            reason = self._path(image_url, path) or self._placeholder(path) or self._counter(host)
+            if reason:
+                return reason
+        return self._offer(row, target)
 
-    def _offer(self, row: dict[str, Any]) -> str | None:
-        """``price_offer``: the image links on (to another page or to its full size) and the text around it
-        holds a price: a product card or a classified ad, whose alt is the product's or the ad's title
+    def _offer(self, row: dict[str, Any], target: str | None) -> str | None:
+        """``price_offer``: the image links on (``target``: to another page or to its full size) and the text
+        around it holds a price: a product card or a classified ad, whose alt is the product's or the ad's title
         whatever its words ("Шампунь Garnier Природный уход Авокадо и карите"). A photo that is not a link
         passes: an article's picture may stand beside a paragraph about prices."""
-        url, context = row.get("link_url"), row.get("context")
-        if not url or not context or _same_page(unarchive(url), row.get("page_url")):
+        context = row.get("context")
+        if not target or not context or _same_page(target, row.get("page_url")):
             return None
         return "price_offer" if self._price.search(context) else None
 
-    def _counter(self, image_url: str | None) -> str | None:
-        """``counter_image``: the image is served by a web counter or statistics service (its button or a
-        tracking pixel). The last structure rule: one host parse of the image address."""
-        if not image_url or image_url.startswith("data:"):
-            return None
-        return "counter_image" if _under(url_parts(image_url)[0], self.counters) else None
+    def _counter(self, host: str) -> str | None:
+        """``counter_image``: the image (served from ``host``) comes from a web counter or statistics service:
+        its counter button or a tracking pixel."""
+        return "counter_image" if _under(host, self.counters) else None
 
     def _size(self, w: int | None, h: int | None) -> str | None:
         """tiny_image: a declared side at most one text line (32 px), or both at most an icon (48 px);
@@ -109,11 +117,11 @@ class StructureRules:
             return "banner_size"
         return None
 
-    def _link(self, row: dict[str, Any]) -> str | None:
-        url = row.get("link_url")
-        if not url:
+    def _link(self, row: dict[str, Any], target: str | None) -> str | None:
+        """The link rules that need no kind; ``target`` is the link's address, unarchived (None: no link)."""
+        if not target:
             return None
-        host, path = url_parts(unarchive(url))
+        host, path = url_parts(target)
         if self._service(host):
             return "service_link"
         landmark, scope = row.get("landmark"), row.get("link_scope")
@@ -183,14 +191,13 @@ class StructureRules:
         """The host or one of its parent domains is an app store, social network, share or counter service."""
         return _under(host, self.services)
 
-    def _placeholder(self, image_url: str | None) -> str | None:
+    def _placeholder(self, path: str) -> str | None:
         """``placeholder_image``: the file's own name says it stands in for a missing picture ("placeholder",
         ``no-image.gif``, ``nophoto.png``, ``no_author_photo_small.gif``, ``avatar-default.png``): it shows
         nothing of what its alt names. Only the file name counts, not the folders; "default" only in a name that
-        holds nothing but it, a picture word and sizes (not ``default-image-settings.png``)."""
-        if not image_url or image_url.startswith("data:"):
-            return None
-        name = url_parts(image_url)[1].rpartition("/")[2].lower()
+        holds nothing but it, a picture word and sizes (not ``default-image-settings.png``); ``path`` is the
+        image address's path."""
+        name = path.rpartition("/")[2].lower()
         if "no" not in name and "default" not in name and "placeholder" not in name:
             return None
         words = [w for w in _PATH_SPLIT.split(name) if w]
@@ -203,20 +210,19 @@ class StructureRules:
                 return "placeholder_image"
         return None
 
-    def _path(self, image_url: str | None) -> str | None:
+    def _path(self, image_url: str, path: str) -> str | None:
+        """``chrome_path``: a word of the image's ``path`` names chrome."""
         # One search first (a few microseconds): most image addresses hold none of the words anywhere.
-        if not image_url or image_url.startswith("data:"):
-            return None
         if not self._any_word.search(image_url.lower()):
             return None
-        words = _PATH_SPLIT.split(url_parts(image_url)[1])
+        words = _PATH_SPLIT.split(path)
         return "chrome_path" if any(w.lower() in self.path_words for w in words if w) else None
 
 
 def price_pattern(currencies: list[str]) -> re.Pattern:
     """A price: an amount as shops print it (digits, thousands grouped by a space, dot or comma or not; up to
-    two decimals; Czech ",-") and a currency after it, or a currency sign before it. Currencies are whole words, case-blind;
-    signs (``€``, ``$``, ``₽``) may also come first."""
+    two decimals; Czech ",-") and a currency after it, or a currency sign before it. Currencies are whole
+    words, case-blind; signs (``€``, ``$``, ``₽``) may also come first."""
     names = sorted({str(c) for c in currencies}, key=len, reverse=True)
     cur = "|".join(map(re.escape, names))
     signs = "".join(re.escape(c) for c in names if len(c) == 1 and not c.isalnum())
