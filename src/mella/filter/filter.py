@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import Field, model_validator
 
-from mella.filter.kinds import CASED, Cues, Reading, cues, gazetteer, kind_of, native_marks, read_alt
+from mella.filter.kinds import CASED, Reading, cues, gazetteer, kind_of, merged_cues, native_marks, read_alt
 from mella.filter.langid import LanguageID, base_code, known_code
 from mella.filter.rules import Rules, rules_data
 from mella.filter.structure import structure_rules
@@ -103,16 +103,13 @@ class FilterStage(Stage):
         self.codes = tuple(sorted({base_code(t) for t in self.targets}))
         # The run's languages written in Latin script, and the function words of all of them: a Latin name
         # that shows none of these languages is a bare name before language ID is asked.
-        latin = [c for c in self.codes if c in self.lid.script_langs.get("Latn", ())]
-        self.function = frozenset().union(*(cues(c).function for c in self.codes))
-        self.latin_marks = Cues(code="+".join(latin), letters=frozenset().union(*(cues(c).letters for c in latin)),
-                                function=frozenset().union(*(cues(c).function for c in latin)),
-                                suffixes=tuple(x for c in latin for x in cues(c).suffixes))
+        latin = tuple(c for c in self.codes if c in self.lid.script_langs.get("Latn", ()))
+        # All the run's languages' marks: their function words read names, their photo-credit words the link
+        # rules (both before language ID).
+        self.run_cues = merged_cues(self.codes)
+        self.function = self.run_cues.function
+        self.latin_marks = merged_cues(latin)
         self.latin_names = frozenset().union(*(gazetteer(c, "Latn") for c in latin))
-        # The photo-credit words of all the run's languages: the link rules run before language ID.
-        self.credits = Cues(code="+".join(self.codes),
-                            credit=frozenset().union(*(cues(c).credit for c in self.codes)),
-                            credit_prefixes=tuple(dict.fromkeys(x for c in self.codes for x in cues(c).credit_prefixes)))
         # Before language ID: the run's language of each script without case (its clause markers read the
         # kind), and every run language's gazetteer names.
         self.script_code = {s: next(iter(sorted(c for c in self.codes if c in langs)), "")
@@ -206,7 +203,7 @@ class FilterStage(Stage):
         Decided here, these rows never cost a language-ID call."""
         code = self.script_code.get(script, "")
         kind = kind_of(alt, reading, cues(code), script, self.all_names, norm)
-        reason = (self.structure.linked(row, kind, norm, self.credits) or self.structure.repeated(row, kind)
+        reason = (self.structure.linked(row, kind, norm, self.run_cues) or self.structure.repeated(row, kind)
                   or (self._headline(norm, page) if kind == "description" else None))
         if not reason and self._unmarked_name(alt, norm, script, reading):
             reason = "bare_name"

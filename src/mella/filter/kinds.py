@@ -102,6 +102,18 @@ def cues(code: str) -> Cues:
                 credit=credit, credit_prefixes=credit_prefixes)
 
 
+@lru_cache(maxsize=64)
+def merged_cues(codes: tuple[str, ...]) -> Cues:
+    """The marks of several languages as one: a run's, before language ID says which is the alt's (a word of
+    any of them counts). Word sets are joined; endings, prefixes and markers are kept in order, once each."""
+    parts = [cues(code) for code in codes]
+    joined = {f: frozenset().union(*(getattr(p, f) for p in parts))
+              for f in ("letters", "function", "logo", "clause_set", "credit")}
+    ordered = {f: tuple(dict.fromkeys(x for p in parts for x in getattr(p, f)))
+               for f in ("suffixes", "logo_prefixes", "clause", "credit_prefixes")}
+    return Cues(code="+".join(codes), **joined, **ordered)
+
+
 @lru_cache(maxsize=32)
 def gazetteer(code: str, script: str | None = None) -> frozenset[str]:
     """The language's own CLDR names of countries and cities (normalised), from ``babel`` when installed.

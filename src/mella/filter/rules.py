@@ -13,7 +13,7 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
-from mella.filter.kinds import Cues, cues, read_alt
+from mella.filter.kinds import Cues, merged_cues, read_alt
 from mella.filter.text import dominant_script, letters, normalize_alt, words
 
 # Scripts written without spaces between words: lengths count characters, not words.
@@ -85,22 +85,10 @@ def wordlists(langs: tuple[str, ...]) -> WordList:
 
 
 @lru_cache(maxsize=64)
-def _language_cues(langs: tuple[str, ...]) -> tuple[Cues, ...]:
-    """The cues of ``langs`` (base codes), plus the common ones: logo words of any language may appear."""
-    return tuple(cues(code) for code in dict.fromkeys((*(lang.split("-")[0] for lang in langs), "common")))
-
-
-@lru_cache(maxsize=64)
-def _function_words(langs: tuple[str, ...]) -> frozenset[str]:
-    """The function words of all of ``langs``: before language ID, any of them may be the alt's."""
-    return frozenset().union(*(c.function for c in _language_cues(langs)))
-
-
-@lru_cache(maxsize=64)
-def _logo_words(langs: tuple[str, ...]) -> tuple[frozenset[str], tuple[str, ...]]:
-    """The logo words (whole, and ``prefix*`` entries) of all of ``langs`` together."""
-    marks = _language_cues(langs)
-    return frozenset().union(*(c.logo for c in marks)), tuple(p for c in marks for p in c.logo_prefixes)
+def _run_cues(langs: tuple[str, ...]) -> Cues:
+    """The marks of all of ``langs`` (base codes) together, with the common ones: before language ID any of
+    them may be the alt's, and logo words of any language may appear."""
+    return merged_cues(tuple(dict.fromkeys((*(lang.split("-")[0] for lang in langs), "common"))))
 
 
 def _model_code(token: str) -> bool:
@@ -213,11 +201,8 @@ class Rules:
         s.r.o.", "логотип Сбербанка", "HS Flamingo logo"): it names the picture a logo, whatever follows."""
         if not tokens:
             return None
-        whole, prefixes = _logo_words(langs)
-        for token in {tokens[0].casefold(), tokens[-1].casefold()}:
-            if token in whole or token.startswith(prefixes):
-                return "logo"
-        return None
+        marks = _run_cues(langs)
+        return "logo" if marks.is_logo_word(tokens[0]) or marks.is_logo_word(tokens[-1]) else None
 
     def _store(self, norm: str) -> str | None:
         """``store_badge``: the alt names an app store ("Google Play", "App Store"): the store's badge."""
@@ -230,7 +215,7 @@ class Rules:
         поступил в продажу") is not a bare product string and passes."""
         if not self._digit_letter.search(alt):  # most alts: no letter-digit mix, nothing to read
             return None
-        reading = read_alt(alt, _function_words(langs), script, self.cfg["name_max_words"])
+        reading = read_alt(alt, _run_cues(langs).function, script, self.cfg["name_max_words"])
         if not reading.name_like:
             return None
         if self._units.search(alt) or any(_model_code(t) for t in words(alt)):
