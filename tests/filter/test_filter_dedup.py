@@ -58,3 +58,16 @@ def test_ensure_index_builds_once(tmp_path):
     stamp = (work / "_DONE").stat().st_mtime_ns
     assert dedup.ensure_index(paths, tmp_path / "w", buckets=2) == work
     assert (work / "_DONE").stat().st_mtime_ns == stamp
+
+
+def test_one_image_written_two_ways_is_one_image(tmp_path):
+    """A raw space or letter and its percent-escape are one address (a browser requests both the same), so the
+    second copy of a pair is a duplicate and the same file on 5 pages is a logo, however each page wrote it."""
+    pages = [row("a", "Фото 1.jpg", "Храм Светог Саве у Београду"),
+             row("b", "%D0%A4%D0%BE%D1%82%D0%BE%201.jpg", "Храм Светог Саве у Београду"),
+             row("a", "%d0%a4%d0%be%d1%82%d0%be%201.jpg", "Храм Светог Саве у Београду")]
+    logos = [row(f"p{i}", name, f"Vesti dana broj {i}")
+             for i, name in enumerate(["grb grada.png", "grb%20grada.png", "grb%20grad%61.png",
+                                       "grb grada.png", "grb%20grada.png"])]
+    work = dedup.build_index(write_parts(tmp_path, [pages + logos]), tmp_path / "work", buckets=1)
+    assert dedup.part_drops(work, 0) == {1: "duplicate", 2: "duplicate", **{i: "repeated_image" for i in range(3, 8)}}

@@ -19,6 +19,7 @@ from pydantic import Field, model_validator
 
 from mella.fetch.images import DEFAULT_MAX_PIXELS, ImageOptions
 from mella.net.client import PROJECT_URL, NetStageOptions
+from mella.net.urlform import canonical_host, canonical_part
 from mella.pipeline.checks import no_controls, nonblank, raise_problems
 from mella.pipeline.stage import Emitter, Stage, StageOptions, runtime_option
 from mella.records import FETCH_READS, FETCHED, PAIRS, extend
@@ -67,9 +68,10 @@ class FetchOptions(StageOptions, NetStageOptions):
 
 
 def normalize_url(url: str) -> str:
-    """Scheme and host lower-cased, default port and fragment dropped: one image, one key."""
+    """Scheme and host lower-cased, default port and fragment dropped, path and query in one written form
+    (:mod:`mella.net.urlform`: ``/a b.jpg`` and ``/a%20b.jpg`` are one file): one image, one key."""
     parts = urlsplit(url.strip())
-    scheme, host = parts.scheme.lower(), (parts.hostname or "").lower()
+    scheme, host = parts.scheme.lower(), canonical_host(parts.hostname or "")
     try:
         port = parts.port
     except ValueError:
@@ -77,7 +79,7 @@ def normalize_url(url: str) -> str:
     host = f"[{host}]" if ":" in host else host
     default = {"http": 80, "https": 443}.get(scheme)
     netloc = host if port in (None, default) else f"{host}:{port}"
-    return urlunsplit((scheme, netloc, parts.path or "/", parts.query, ""))
+    return urlunsplit((scheme, netloc, canonical_part(parts.path) or "/", canonical_part(parts.query), ""))
 
 
 def image_key(url: str | None) -> str:

@@ -30,6 +30,7 @@ class DedupStage(Stage):
 
     name = "dedup"
     Options = DedupOptions
+    output_version = 1  # 1: image keys read one address written two ways as one (mella.net.urlform)
     requires = DEDUP_READS
 
     def prepare(self, shards: list, stage_dir=None) -> Path:

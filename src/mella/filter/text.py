@@ -8,6 +8,8 @@ import unicodedata
 from collections import Counter
 from urllib.parse import urlsplit
 
+from mella.net.urlform import canonical_host, canonical_part, written_plainly
+
 # ISO 15924 script -> the characters that belong to it. Ranges are enough here: alt-texts only
 # need the dominant script, not a full Unicode Script property lookup.
 SCRIPT_RANGES: dict[str, str] = {
@@ -111,7 +113,8 @@ def clean_alt(alt: str) -> str:
 
 
 def normalize_url(url: str) -> str:
-    """Image URL without scheme, ``www.``, query tracking or fragment (same image, same key)."""
+    """Image URL without scheme, ``www.``, query tracking or fragment, its path and query in one written form
+    (:mod:`mella.net.urlform`: ``/a b.jpg`` and ``/a%20b.jpg`` are one image): same image, same key."""
     if not url:
         return ""
     url = url.strip()
@@ -121,7 +124,11 @@ def normalize_url(url: str) -> str:
     else:
         parts = urlsplit(url)
         host, path, query = parts.hostname or "", parts.path, parts.query
-    host = host.lower().removeprefix("www.")
+    if written_plainly(url):
+        host = host.lower().removeprefix("www.")
+    else:
+        host = canonical_host(host).removeprefix("www.")
+        path, query = canonical_part(path), canonical_part(query) if query else query
     # Query strings often carry the resize parameters of the same image; keep them, they can
     # also name different images (?id=...), and a duplicate missed is cheaper than a pair lost.
     return f"{host}{path}?{query}" if query else f"{host}{path}"
