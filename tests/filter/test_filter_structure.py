@@ -90,6 +90,9 @@ def test_null_columns_pass_every_rule(rules):
     # A heading drawn as an image (donga.com's section titles, "핫이슈"); "title" is no chrome word.
     ({"image_url": "http://img.donga.com/donga2013/images/sub/tit_hot_issue.gif"}, "chrome_path"),
     ({"image_url": "https://www.beograd.rs/images/title-kalemegdan.jpg"}, None),
+    # ... only as the file name's role prefix: a bird is no heading
+    ({"image_url": "https://birds.example.cz/foto/great-tit.jpg"}, None),
+    ({"image_url": "https://birds.example.cz/tit/sykora-kohoutka.jpg"}, None),
     # A product card: the picture links on and the text around it has a price (fozzyshop.com.ua, jofogas.hu).
     ({"link_url": "https://fozzyshop.com.ua/shampun-garnier-3600540921727.html", "link_scope": "same_site",
       "context": "Фасовка: 0,4л Артикул: 92107 8 грн Купить Скидка заканчивается через: Акция!"}, "price_offer"),

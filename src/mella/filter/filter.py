@@ -86,7 +86,8 @@ class FilterStage(Stage):
     """Keep alt-texts in the target languages that pass the quality rules."""
 
     name = "filter"
-    output_version = 2  # 1: headline (alt_is_link_text); 2: credited captions, shared_image, price_offer, placeholders
+    output_version = 3  # 1: headline (alt_is_link_text); 2: credited captions, shared_image, price_offer,
+    # placeholders; 3: tit_ only as a file name prefix
     Options = FilterOptions
     requires = FILTER_READS
     schema = FILTERED

@@ -58,6 +58,8 @@ class StructureRules:
     _price: re.Pattern = field(default=re.compile("$^"), compare=False)
     # Any path word anywhere in the lowercased address (a case-blind regex is ten times slower).
     _any_word: re.Pattern = field(default=re.compile("$^"), compare=False)
+    # Role prefixes that name chrome only at the start of the file's own name ("tit_hot_issue.gif").
+    path_prefixes: tuple[str, ...] = ()
 
     @classmethod
     def load(cls) -> StructureRules:
@@ -68,7 +70,8 @@ class StructureRules:
                    words, frozenset(h.lower() for h in d["service_hosts"]), frozenset(d["home_paths"]),
                    frozenset(h.lower() for h in d["counter_hosts"]),
                    frozenset(w.lower() for w in d["placeholder_picture_words"]), price_pattern(d["currencies"]),
-                   re.compile("|".join(sorted(map(re.escape, words)))))
+                   re.compile("|".join(sorted(map(re.escape, words)))),
+                   path_prefixes=tuple(p.lower() for p in d.get("path_prefixes") or ()))
 
     def check(self, row: dict[str, Any]) -> str | None:
         """The first structure rule ``row`` breaks, or None. Cheapest first: dictionary lookups, the link's and
@@ -211,7 +214,10 @@ class StructureRules:
         return None
 
     def _path(self, image_url: str, path: str) -> str | None:
-        """``chrome_path``: a word of the image's ``path`` names chrome."""
+        """``chrome_path``: a word of the image's ``path`` names chrome, or its file name starts with a role
+        prefix (``tit_``)."""
+        if self.path_prefixes and path.rpartition("/")[2].lower().startswith(self.path_prefixes):
+            return "chrome_path"
         # One search first (a few microseconds): most image addresses hold none of the words anywhere.
         if not self._any_word.search(image_url.lower()):
             return None
