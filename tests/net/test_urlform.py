@@ -30,6 +30,11 @@ def test_canonical_part(written, canonical):
     assert canonical_part(canonical) == canonical  # idempotent: the form of the form is itself
 
 
+def test_a_lone_surrogate_is_escaped_not_an_error():
+    assert canonical_part("/a\udc80b c.jpg") == "/a%80b%20c.jpg"
+    assert dedup_url("http://x.rs/a\udc80b.jpg") == "x.rs/a%80b.jpg"
+
+
 def test_canonical_host():
     assert canonical_host("Static.Example.COM") == "static.example.com"
     assert canonical_host("пример.рф") == "xn--e1afmkfd.xn--p1ai"

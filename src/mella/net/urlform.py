@@ -41,7 +41,9 @@ def canonical_part(text: str) -> str:
         return text
     if "%" in text:
         text = _ESCAPE.sub(_escape, text)
-    return quote(text, safe=_RAW_SAFE)
+    # A lone surrogate (text decoded with surrogateescape) is no character of any address: its bytes as they
+    # came, escaped, so the key is still one per written form and never an error.
+    return quote(text, safe=_RAW_SAFE, errors="surrogateescape")
 
 
 def canonical_host(host: str) -> str:
