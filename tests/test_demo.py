@@ -63,7 +63,7 @@ def test_every_stage_of_the_demo(demo_run):
     assert "Tiny random models" in html and 'id="gallery"' in html
     # culture statistics of D_know, and entity accuracy next to keyword accuracy of both models
     rated = rows(demo_run, "culture", ["culture_category", "culture_method"])
-    assert rated and {r["culture_method"] for r in rated} == {"offline:2"}
+    assert rated and {r["culture_method"] for r in rated} == {"offline:3"}
     assert 'id="culture-kinds"' in html and '<table id="culture-categories">' in html
     assert "eval_base: entity accuracy" in html and "eval_tuned: entity accuracy" in html
     assert_columns_documented(demo_run)  # every column of every part: in mella.records, with its type

@@ -108,8 +108,17 @@ def test_offline_scores_order_culture_above_everyday_above_interfaces():
     ("Hồ Gươm mùa thu", "vi", ["Hồ Gươm"], 0, "nature"),
     # Thai: a given name and a family name of pythainlp's lists
     ("นายสมชาย ใจดี", "th", ["นายสมชาย ใจดี"], 1, "person"),
-    # no packaged resource for Czech: the category words alone
+    # Czech and Serbian: a given name first; Hungarian: last, after the family name (the word lists' given_names)
+    ("Spokojený Tomáš Souček po vítězství ve Villa Parku.", "cs", ["Tomáš Souček", "Villa Parku"], 1, "person"),
     ("Karlův most", "cs", ["Karlův most"], 0, "landmark"),
+    ("Jeden z obrazů, foto Jan Novák", "cs", ["Jan Novák"], 0, "art"),
+    ("Petőfi Sándor szobra a Duna-parton", "hu", ["Petőfi Sándor", "Duna-parton"], 1, "art"),
+    ("Kossuth Lajos portréja", "hu", ["Kossuth Lajos"], 1, "person"),
+    ("Este a Szent István téren", "hu", ["Szent István téren"], 0, "other"),
+    ("Новак Ђоковић на терену", "sr-Cyrl", ["Новак Ђоковић"], 1, "person"),
+    ("Novak Đoković na terenu", "sr-Latn", ["Novak Đoković"], 1, "person"),
+    # Лука is left out of the list: the Port of Belgrade is no person
+    ("Luka Beograd noću", "sr-Latn", ["Luka Beograd"], 0, "other"),
 ])
 def test_people_named_in_the_entity_keywords_count_for_person(alt, lang, keywords, people, category):
     from mella.annotate.culture_rules import person_names

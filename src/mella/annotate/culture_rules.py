@@ -34,7 +34,7 @@ CATEGORIES = ("landmark", "food", "clothing", "festival", "art", "person", "natu
 PRECEDENCE = ("screenshot_ui", "product", "festival", "landmark", "food", "clothing", "art", "person", "nature",
               "everyday_life")
 MATCH_MODES = ("word_start", "whole_word", "substring", "arabic")
-OFFLINE_VERSION = "2"  # 2: people named in the entity keywords count for person
+OFFLINE_VERSION = "3"  # 2: people named in the entity keywords count for person; 3: cs, hu, sr given names
 OFFLINE_METHOD = f"offline:{OFFLINE_VERSION}"
 
 # The score, on the rubric's scale (0-10 read as 0-1); docs/culture.md says why each number is what it is.
@@ -273,7 +273,8 @@ def person_names(row: dict[str, Any]) -> int:
     """How many of the row's entity keywords (the keywords stage's) are people's names, by what a packaged
     resource says of their words: Russian first names, surnames and patronymics (pymorphy3's ``Name``, ``Surn``,
     ``Patr``; none of the words a place, ``Geox``), Thai first and family names (pythainlp's lists), Vietnamese
-    surnames (``surnames`` in the word list). A name has two words or more (three at most, four syllables in
+    surnames (``surnames`` in the word list), Czech, Hungarian and Serbian given names (``given_names`` in the word
+    list, first or, Hungarian, last). A name has two words or more (three at most, four syllables in
     Vietnamese). A name right after a photo-credit word is the photographer's and does not count. Other
     languages, or a resource not installed: 0. Without it, "Виктор Коваленко и Аркадиуш Река на презентации"
     was nature (река: a river)."""
@@ -311,11 +312,30 @@ def _person_test(code: str):
 
         lists = thai_name_lists()
         return None if lists is None else lambda name: _thai_person(name, lists[1], lists[2])
+    data = _load_doc(code) or {}
     if code == "vi":
-        data = _load_doc("vi") or {}
         surnames = frozenset(fold(str(s)) for s in data.get("surnames") or ())
         return (lambda name: _vietnamese_person(name, surnames)) if surnames else None
+    if data.get("given_names"):
+        given = [str(g) for g in data["given_names"]]
+        if data.get("transliterate"):  # Serbian: the Cyrillic names also in Latin
+            from mella.languages import transliteration
+
+            table = transliteration(data["transliterate"])
+            given += [g.translate(table) for g in given]
+        names = frozenset(fold(g) for g in given)
+        last = data.get("name_order", "given_first") == "family_first"
+        return lambda name: _given_name_person(name, names, last)
     return None
+
+
+def _given_name_person(name: str, given: frozenset[str], last: bool) -> bool:
+    """Two or three capitalised words, the given name first (Czech, Serbian: "Tomáš Souček", "Никола Тесла") or
+    last (Hungarian writes the family name first: "Petőfi Sándor")."""
+    words = name.split()
+    if not 2 <= len(words) <= 3 or not all(w[:1].isupper() for w in words):
+        return False
+    return fold(words[-1] if last else words[0]) in given
 
 
 def _russian_person(name: str, morph) -> bool:
