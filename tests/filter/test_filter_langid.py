@@ -104,3 +104,19 @@ def test_fast_model_is_packaged_not_downloaded(monkeypatch):
     monkeypatch.setattr(robust_downloader, "download", no_download)
     model = load_fast_model()
     assert model.predict("Это предложение написано по-русски")[0][0] == "__label__ru"
+
+
+@pytest.mark.parametrize("alt,lang,mixed", [
+    # a bilingual film title: the original and the Vietnamese title, one on each side of the dash
+    ("Inside Out (2015) – Những Mảnh Ghép Cảm Xúc", "vi", True),
+    ("Con đường bất tận – The Longest Ride", "vi", True),
+    # a year is no word of any language: "Pixels (2015)" is one word, too little to say a language
+    ("Pixels (2015) – Đại Chiến Pixels", "vi", False),
+    # a dash inside a parenthesis is an aside's (the match the players played), not a bilingual seam
+    ("Coufal, Souček, Diop (West Ham - Manchester City)", "cs", False),
+    ("Tomáš Souček po zápase [West Ham - Manchester City] v Londýně", "cs", False),
+    # one language on both sides
+    ("Храм Светог Саве – највећи православни храм на Балкану", "sr-Cyrl", False),
+])
+def test_mixed_language_parts(filter_stage, alt, lang, mixed):
+    assert filter_stage.lid.mixed(alt, lang) is mixed

@@ -87,7 +87,7 @@ class FilterStage(Stage):
 
     name = "filter"
     output_version = 3  # 1: headline (alt_is_link_text); 2: credited captions, shared_image, price_offer,
-    # placeholders; 3: tit_ only as a file name prefix
+    # placeholders; 3: tit_ only as a file name prefix, mixed_language counts no numbers and splits outside brackets
     Options = FilterOptions
     requires = FILTER_READS
     schema = FILTERED

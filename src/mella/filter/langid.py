@@ -26,7 +26,7 @@ from typing import Any
 
 from mella.errors import MellaError
 from mella.filter import serbian
-from mella.filter.text import clean_alt, dominant_script, letters, tld
+from mella.filter.text import clean_alt, dominant_script, letters, tld, words
 
 log = logging.getLogger("mella")
 
@@ -271,7 +271,8 @@ class LanguageID:
         Bilingual titles ("Inside Out (2015) – Những Mảnh Ghép Cảm Xúc") are common alts; they are
         not text in the target language, and a detector reads them as one language or the other.
         """
-        parts = [p for p in _SEPARATORS.split(text) if len(p.split()) >= 2]
+        # A part of two words or more; numbers are no words of any language ("Pixels (2015)" is one word).
+        parts = [p for p in _top_level_parts(text) if sum(not w.isdigit() for w in words(p)) >= 2]
         if len(parts) < 2:
             return False
         for part in parts:
@@ -317,6 +318,23 @@ class LanguageID:
 
     def _tag(self, code: str, script: str) -> str:
         return f"{code}-{script}" if code in self.digraphic else code
+
+
+def _top_level_parts(text: str) -> list[str]:
+    """``text`` split at the separators that stand outside brackets: a dash inside a parenthesis is part of an
+    aside ("Coufal, Souček, Diop (West Ham - Manchester City)": the match the players played), not the seam of a
+    bilingual alt ("Inside Out (2015) – Những Mảnh Ghép Cảm Xúc")."""
+    if "(" not in text and "[" not in text:
+        return _SEPARATORS.split(text)
+    parts, start = [], 0
+    for m in _SEPARATORS.finditer(text):
+        before = text[:m.start()]
+        if before.count("(") > before.count(")") or before.count("[") > before.count("]"):
+            continue
+        parts.append(text[start:m.start()])
+        start = m.end()
+    parts.append(text[start:])
+    return parts
 
 
 @lru_cache(maxsize=512)
