@@ -271,8 +271,11 @@ class LanguageID:
         Bilingual titles ("Inside Out (2015) – Những Mảnh Ghép Cảm Xúc") are common alts; they are
         not text in the target language, and a detector reads them as one language or the other.
         """
+        parts = _top_level_parts(text)
+        if len(parts) < 2:  # most alts: no separator, nothing more to read
+            return False
         # A part of two words or more; numbers are no words of any language ("Pixels (2015)" is one word).
-        parts = [p for p in _top_level_parts(text) if sum(not w.isdigit() for w in words(p)) >= 2]
+        parts = [p for p in parts if sum(not w.isdigit() for w in words(p)) >= 2]
         if len(parts) < 2:
             return False
         for part in parts:
