@@ -33,6 +33,13 @@ def test_canonical_part(written, canonical):
 def test_a_lone_surrogate_is_escaped_not_an_error():
     assert canonical_part("/a\udc80b c.jpg") == "/a%80b%20c.jpg"
     assert dedup_url("http://x.rs/a\udc80b.jpg") == "x.rs/a%80b.jpg"
+    # a surrogate that stands for no byte: its own three bytes, in every key
+    assert canonical_part("/a\ud800b.jpg") == "/a%ED%A0%80b.jpg"
+    assert dedup_url("http://x.rs/a\ud800b.jpg") == "x.rs/a%ED%A0%80b.jpg"
+    assert len(image_key("http://x.rs/a\ud800b.jpg")) == 20
+    # ... and in a host, which IDNA refuses
+    assert canonical_host("a\udc80.rs") == "a%80.rs"
+    assert len(image_key("http://a\ud800.rs/x.jpg")) == 20
 
 
 def test_canonical_host():

@@ -41,17 +41,23 @@ def canonical_part(text: str) -> str:
         return text
     if "%" in text:
         text = _ESCAPE.sub(_escape, text)
-    # A lone surrogate (text decoded with surrogateescape) is no character of any address: its bytes as they
-    # came, escaped, so the key is still one per written form and never an error.
-    return quote(text, safe=_RAW_SAFE, errors="surrogateescape")
+    # A lone surrogate is no character of any address. One that text decoded with surrogateescape holds
+    # (U+DC80-U+DCFF) stands for a byte: that byte, escaped. Any other is escaped as its own three bytes. Either
+    # way the key is one per written form and never an error.
+    try:
+        return quote(text, safe=_RAW_SAFE, errors="surrogateescape")
+    except UnicodeEncodeError:
+        return quote(text, safe=_RAW_SAFE, errors="surrogatepass")
 
 
 def canonical_host(host: str) -> str:
-    """A lower-case host name, in IDNA when it is written outside ASCII (as it is when it is not a valid name)."""
+    """A lower-case host name, in IDNA when it is written outside ASCII; a name IDNA refuses (an empty label, a
+    label over 63 characters, a lone surrogate) has its non-ASCII characters percent-escaped instead, so the
+    key is still ASCII: no browser can reach such a host, but its rows must not break a key."""
     host = host.lower()
     if host.isascii():
         return host
     try:
         return host.encode("idna").decode("ascii")
-    except UnicodeError:  # not a valid IDNA name (an empty label, a label over 63 characters)
-        return host
+    except UnicodeError:
+        return canonical_part(host)
