@@ -172,13 +172,20 @@ def _load(code: str) -> dict[str, Any] | None:
         raise MellaError(f"{where}: unknown categories {', '.join(sorted(unknown))}")
     if doc.get("ignore"):
         groups["ignore"] = doc["ignore"]
-    entries = {c: [str(e) for e in (words or [])] for c, words in groups.items()}
-    if doc.get("transliterate"):  # Serbian: every Cyrillic entry also in Latin
-        from mella.languages import transliteration
-
-        table = transliteration(doc["transliterate"])
-        entries = {c: list(dict.fromkeys(words + [w.translate(table) for w in words])) for c, words in entries.items()}
+    entries = {c: _in_both_scripts(doc, words) for c, words in groups.items()}
     return {"mode": mode, "entries": entries}
+
+
+def _in_both_scripts(doc: dict[str, Any], words: list | None) -> list[str]:
+    """A word list of a language file as strings, each entry also in the other script where the file says
+    ``transliterate`` (Serbian: written in Cyrillic, every entry also in Latin)."""
+    found = [str(w) for w in words or ()]
+    if not doc.get("transliterate"):
+        return found
+    from mella.languages import transliteration
+
+    table = transliteration(doc["transliterate"])
+    return list(dict.fromkeys(found + [w.translate(table) for w in found]))
 
 
 @lru_cache(maxsize=64)
@@ -313,29 +320,22 @@ def _person_test(code: str):
         lists = thai_name_lists()
         return None if lists is None else lambda name: _thai_person(name, lists[1], lists[2])
     data = _load_doc(code) or {}
-    if code == "vi":
-        surnames = frozenset(fold(str(s)) for s in data.get("surnames") or ())
-        return (lambda name: _vietnamese_person(name, surnames)) if surnames else None
-    if data.get("given_names"):
-        given = [str(g) for g in data["given_names"]]
-        if data.get("transliterate"):  # Serbian: the Cyrillic names also in Latin
-            from mella.languages import transliteration
-
-            table = transliteration(data["transliterate"])
-            given += [g.translate(table) for g in given]
-        names = frozenset(fold(g) for g in given)
-        last = data.get("name_order", "given_first") == "family_first"
-        return lambda name: _given_name_person(name, names, last)
-    return None
+    if code == "vi":  # a family name first, then up to three syllables
+        listed, last, most = data.get("surnames"), False, 4
+    else:  # a given name first, or last where the family name comes first (Hungarian)
+        listed, last, most = data.get("given_names"), data.get("name_order") == "family_first", 3
+    names = frozenset(fold(n) for n in _in_both_scripts(data, listed))
+    return (lambda name: _listed_name(name, names, last, most)) if names else None
 
 
-def _given_name_person(name: str, given: frozenset[str], last: bool) -> bool:
-    """Two or three capitalised words, the given name first (Czech, Serbian: "Tomáš Souček", "Никола Тесла") or
-    last (Hungarian writes the family name first: "Petőfi Sándor")."""
+def _listed_name(name: str, listed: frozenset[str], last: bool, most: int) -> bool:
+    """Two to ``most`` capitalised words whose first (or, ``last``, last) word is a listed name: a Vietnamese
+    family name ("Trịnh Công Sơn"), a Czech or Serbian given name ("Tomáš Souček", "Никола Тесла"), a Hungarian
+    given name after the family name ("Petőfi Sándor")."""
     words = name.split()
-    if not 2 <= len(words) <= 3 or not all(w[:1].isupper() for w in words):
+    if not 2 <= len(words) <= most or not all(w[:1].isupper() for w in words):
         return False
-    return fold(words[-1] if last else words[0]) in given
+    return fold(words[-1] if last else words[0]) in listed
 
 
 def _russian_person(name: str, morph) -> bool:
@@ -359,12 +359,6 @@ def _thai_person(name: str, first: frozenset[str], family: frozenset[str]) -> bo
     given = next((parts[0][len(t):] for t in _THAI_TITLES if parts[0].startswith(t) and len(parts[0]) > len(t)),
                  parts[0])
     return given in first and parts[1] in family
-
-
-def _vietnamese_person(name: str, surnames: frozenset[str]) -> bool:
-    syllables = name.split()
-    return (2 <= len(syllables) <= 4 and all(s[:1].isupper() for s in syllables)
-            and fold(syllables[0]) in surnames)
 
 
 @lru_cache(maxsize=1)
