@@ -88,7 +88,8 @@ class StructureRules:
         image_url = row.get("image_url")
         if image_url and not image_url.startswith("data:"):
             host, path = url_parts(image_url)
-            reason = self._path(image_url, path) or self._placeholder(path) or self._counter(host)
+            name = path.rpartition("/")[2].lower()  # the file's own name, read by two rules
+            reason = self._path(image_url, path, name) or self._placeholder(name) or self._counter(host)
             if reason:
                 return reason
         return self._offer(row, target)
@@ -194,13 +195,12 @@ class StructureRules:
         """The host or one of its parent domains is an app store, social network, share or counter service."""
         return _under(host, self.services)
 
-    def _placeholder(self, path: str) -> str | None:
+    def _placeholder(self, name: str) -> str | None:
         """``placeholder_image``: the file's own name says it stands in for a missing picture ("placeholder",
         ``no-image.gif``, ``nophoto.png``, ``no_author_photo_small.gif``, ``avatar-default.png``): it shows
         nothing of what its alt names. Only the file name counts, not the folders; "default" only in a name that
-        holds nothing but it, a picture word and sizes (not ``default-image-settings.png``); ``path`` is the
-        image address's path."""
-        name = path.rpartition("/")[2].lower()
+        holds nothing but it, a picture word and sizes (not ``default-image-settings.png``); ``name`` is the
+        image file's own name, lower-cased."""
         if "no" not in name and "default" not in name and "placeholder" not in name:
             return None
         words = [w for w in _PATH_SPLIT.split(name) if w]
@@ -213,10 +213,10 @@ class StructureRules:
                 return "placeholder_image"
         return None
 
-    def _path(self, image_url: str, path: str) -> str | None:
-        """``chrome_path``: a word of the image's ``path`` names chrome, or its file name starts with a role
-        prefix (``tit_``)."""
-        if self.path_prefixes and path.rpartition("/")[2].lower().startswith(self.path_prefixes):
+    def _path(self, image_url: str, path: str, name: str) -> str | None:
+        """``chrome_path``: a word of the image's ``path`` names chrome, or its file's own ``name`` (lower-cased)
+        starts with a role prefix (``tit_``)."""
+        if self.path_prefixes and name.startswith(self.path_prefixes):
             return "chrome_path"
         # One search first (a few microseconds): most image addresses hold none of the words anywhere.
         if not self._any_word.search(image_url.lower()):
